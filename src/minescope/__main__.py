@@ -1,0 +1,3 @@
+from minescope.cli import main
+
+main()

@@ -1,0 +1,219 @@
+"""The findings model: what a scan states, with its evidence.
+
+Findings are facts: immutable once made, each with the flows it rests on, the evidence that
+made it, a confidence, and its reasons in words (zh-CN and en). Disposal (cases) lives
+elsewhere and only references findings by id.
+
+The JSON form of a finding (``Finding.to_dict``) is part of the versioned output schema
+documented in ``docs/json-schema.md``; bump ``SCHEMA_VERSION`` on any incompatible change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+class Kind(StrEnum):
+    """What a finding states."""
+
+    MINING_SESSION = "mining_session"  # a miner speaking a mining protocol to a pool
+    POOL_CONTACT = "pool_contact"  # a host contacting a known pool (DNS, address, SNI, Host) without a readable protocol
+    ENCRYPTED_MINING_SUSPECT = "encrypted_mining_suspect"  # TLS to a known or pool-like endpoint
+    CRYPTO_NODE = "crypto_node"  # blockchain node peer-to-peer traffic: not mining
+
+
+class Dimension(StrEnum):
+    NETWORK = "network"
+    POWER = "power"
+    HOST = "host"
+    FUNDS = "funds"
+    CONTENT = "content"
+    TIP = "tip"
+
+
+class Severity(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A sentence in both languages."""
+
+    zh: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRef:
+    """One bidirectional flow; ``src`` is the initiator (the miner for mining sessions)."""
+
+    src_ip: str
+    src_port: int
+    dst_ip: str
+    dst_port: int
+    proto: str  # "tcp" | "udp"
+    first_seen: float
+    last_seen: float
+    packets: int
+    bytes: int
+    bytes_to_dst: int = 0
+    bytes_to_src: int = 0
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.last_seen - self.first_seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation a finding rests on.
+
+    ``type`` is one of: protocol (a mining or node protocol message), list_match (a pool
+    list entry), learned_pool (an endpoint seen speaking a mining protocol earlier in the
+    scan), dns, tls_sni, http_host, signature (a node protocol magic), behaviour.
+    """
+
+    type: str
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # list file / feed name, or the protocol parser
+
+
+@dataclass(frozen=True, slots=True)
+class HashRate:
+    """A hash-rate estimate in hashes per second, with a relative uncertainty (1/sqrt(shares))."""
+
+    algorithm: str
+    hps: float
+    rel_uncertainty: float
+    method: str  # "shares" | "reported"
+    shares: int = 0
+
+    @property
+    def low(self) -> float:
+        return max(0.0, self.hps * (1.0 - self.rel_uncertainty))
+
+    @property
+    def high(self) -> float:
+        return self.hps * (1.0 + self.rel_uncertainty)
+
+
+@dataclass(frozen=True, slots=True)
+class Energy:
+    """Power and energy for one algorithm's hash rate: low / best / high."""
+
+    algorithm: str
+    kw: tuple[float, float, float]
+    kwh_per_day: tuple[float, float, float]
+    basis: str  # which hardware efficiency and PUE range
+
+
+@dataclass(frozen=True, slots=True)
+class MiningFacts:
+    """What the mining protocol told about a session."""
+
+    protocol: str  # stratum | cryptonote | ethproxy | ethereum_stratum | getwork | getblocktemplate
+    coin: str | None = None
+    algorithm: str | None = None
+    pool_host: str | None = None
+    wallet: str | None = None
+    worker: str | None = None
+    password: str | None = None
+    agent: str | None = None
+    methods: dict[str, int] = field(default_factory=dict)
+    difficulty: float | None = None  # last share difficulty
+    shares_submitted: int = 0
+    shares_accepted: int = 0
+    shares_rejected: int = 0
+    login_seen: bool = False
+    hashrate: HashRate | None = None
+    reported_hashrate: HashRate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who and where a host is."""
+
+    ip: str
+    country: str | None = None
+    province: str | None = None
+    city: str | None = None
+    isp: str | None = None
+    org_name: str | None = None
+    org_type: str | None = None  # government|university|research|state_owned|enterprise|datacenter|residential|internal|unknown
+    region_code: str | None = None  # GB/T 2260
+    contact: str | None = None
+    source: str = ""  # registry | ip2region | cernet | cstnet | private
+
+    @property
+    def institutional(self) -> bool:
+        return self.org_type in {"government", "university", "research", "state_owned", "enterprise"}
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The far end: a pool, or a node peer."""
+
+    ip: str
+    port: int
+    host: str | None = None  # name from DNS, SNI, Host header or the login
+    known_pool: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: Kind
+    subject_ip: str  # the miner, contacting host or node
+    peer: Peer
+    flows: tuple[FlowRef, ...]
+    confidence: float
+    severity: Severity
+    reasons: tuple[Text, ...]
+    evidence: tuple[Evidence, ...]
+    source: str  # the capture (file name) it came from
+    mining: MiningFacts | None = None
+    attribution: Attribution | None = None
+    energy: Energy | None = None
+    dimension: Dimension = Dimension.NETWORK
+    node_protocol: str | None = None  # for crypto_node: bitcoin | ethereum | monero | …
+
+    @property
+    def first_seen(self) -> float:
+        return min(f.first_seen for f in self.flows)
+
+    @property
+    def last_seen(self) -> float:
+        return max(f.last_seen for f in self.flows)
+
+    @property
+    def id(self) -> str:
+        """Stable identity: the same capture scanned again gives the same ids."""
+        f = self.flows[0]
+        key = "|".join(
+            str(x)
+            for x in (self.kind, self.subject_ip, self.peer.ip, self.peer.port, f.src_ip, f.src_port,
+                      f.dst_ip, f.dst_port, f.proto, f"{f.first_seen:.6f}")
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["id"] = self.id
+        d["kind"] = str(self.kind)
+        d["dimension"] = str(self.dimension)
+        d["severity"] = str(self.severity)
+        d["first_seen"] = self.first_seen
+        d["last_seen"] = self.last_seen
+        d["flows"] = [asdict(f) for f in self.flows]
+        return d
