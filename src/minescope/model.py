@@ -217,3 +217,45 @@ class Finding:
         d["last_seen"] = self.last_seen
         d["flows"] = [asdict(f) for f in self.flows]
         return d
+
+
+@dataclass(slots=True)
+class InputSummary:
+    """One input read by a scan, and what went wrong with it, if anything."""
+
+    path: str
+    format: str  # pcap | pcapng | pcap.gz | pcapng.gz | interface
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+    first_seen: float | None = None
+    last_seen: float | None = None
+    sha256: str | None = None
+    problem: Text | None = None  # one line: what, where, how to fix
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything one scan produced: the inputs, the findings, and the wall time it took."""
+
+    inputs: list[InputSummary]
+    findings: list[Finding]
+    started_at: float  # unix time the scan began
+    wall_seconds: float
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+
+    @property
+    def problems(self) -> list[Text]:
+        return [i.problem for i in self.inputs if i.problem is not None]
+
+    @property
+    def capture_start(self) -> float | None:
+        seen = [i.first_seen for i in self.inputs if i.first_seen is not None]
+        return min(seen) if seen else None
+
+    @property
+    def capture_end(self) -> float | None:
+        seen = [i.last_seen for i in self.inputs if i.last_seen is not None]
+        return max(seen) if seen else None
