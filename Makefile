@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine (Python 3.11+ with venv):
+#   make demo   scan the bundled sample captures: terminal summary + HTML report in out/
+#   make test   run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint lock bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	$(BIN)/minescope scan samples/pcap --db out/minescope.db
+	$(BIN)/minescope scan samples/pcap --no-store --format html -o out/report.html
+	$(BIN)/minescope scan samples/pcap --no-store --format json -o out/report.json
+	@echo "out/report.html, out/report.json, out/minescope.db"
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+# Re-pin dependencies after changing pyproject.toml (needs network access to PyPI).
+lock:
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/capture_speed.py
+
+clean:
+	rm -rf $(VENV) out benchmarks/work

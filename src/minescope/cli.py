@@ -1,0 +1,154 @@
+"""The ``minescope`` command: parses, calls, prints.
+
+Exit codes: 0 all inputs read; 2 some input could not be read (findings from the readable part
+are still reported and stored); 1 the command itself could not run (bad option value, store
+unreachable). Errors are one line each, in the chosen language; never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from typing import TYPE_CHECKING
+
+from minescope import __version__
+from minescope.errors import InputError
+from minescope.model import ScanResult, Text
+
+if TYPE_CHECKING:
+    from minescope.engine.scan import Scanner
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _lang_default() -> str:
+    return "en" if os.environ.get("MINESCOPE_LANG", "zh").lower().startswith("en") else "zh"
+
+
+def _say(text: Text, lang: str) -> None:
+    click.echo(("错误：" if lang == "zh" else "error: ") + text.get(lang), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="minescope")
+def main() -> None:
+    """minescope：发现、归属并测算虚拟货币挖矿活动 / find, attribute and size cryptocurrency mining."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["terminal", "json", "html"]), default="terminal",
+              show_default=True, help="输出格式 / output format (json goes to stdout unless --output)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="写入文件 / write the report to this file")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default, show_default="zh (MINESCOPE_LANG)",
+              help="报告语言 / report language")
+@click.option("--db", "db", help="结果库：文件路径或 SQLAlchemy URL / findings store: file path or SQLAlchemy URL "
+              "(default $MINESCOPE_DB or ~/.local/share/minescope/minescope.db)")
+@click.option("--no-store", is_flag=True, help="不保存结果 / do not store findings")
+@click.option("--feed", "feeds", multiple=True, type=click.Path(path_type=Path),
+              help="附加矿池名单文件或目录 / extra pool list file or directory (repeatable)")
+@click.option("--registry", type=click.Path(path_type=Path),
+              help="单位登记表 CSV / organisation registry CSV (cidr, organisation, type, region_code, contact)")
+@click.option("--idle-timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              help="流空闲超时（秒）/ flow idle timeout in seconds")
+@click.option("-i", "--interface", help="实时抓包网卡（需要 root 或 CAP_NET_RAW）/ capture live from this interface")
+@click.option("--duration", type=click.FloatRange(min=1), help="实时抓包时长（秒）/ live capture length in seconds")
+def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str | None, no_store: bool,
+         feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
+         duration: float | None) -> None:
+    """扫描抓包文件（pcap/pcapng，可 gzip，或目录）/ scan captures (pcap/pcapng, gzipped, or directories)."""
+    from minescope.engine.scan import ScanOptions, Scanner
+
+    if not inputs and not interface:
+        _say(Text(zh="请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
+                  en="give capture files or directories, or --interface; e.g. minescope scan samples/pcap"), lang)
+        sys.exit(EXIT_FAILED)
+    try:
+        scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry))
+        if interface:
+            from minescope.sources.live import scan_interface
+
+            result = scan_interface(scanner, interface, duration)
+        else:
+            result = _scan_files(scanner, list(inputs), quiet=fmt == "json" and output is None)
+    except InputError as e:
+        click.echo(("错误：" if lang == "zh" else "error: ") + str(e), err=True)
+        sys.exit(EXIT_FAILED)
+    stored = None
+    if not no_store:
+        stored = _store(result, db, lang)
+    _emit(result, fmt, output, lang, stored)
+    for problem in result.problems:
+        _say(problem, lang)
+    sys.exit(EXIT_BAD_INPUT if result.problems else EXIT_OK)
+
+
+def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
+    total = sum(p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+                for p in paths if p.exists())
+    console = Console(stderr=True)
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                  disable=quiet or not console.is_terminal) as bar:
+        task = bar.add_task("scan", total=total or None)
+        return scanner.scan(paths, progress=lambda n: bar.advance(task, n))
+
+
+def _store(result: ScanResult, db: str | None, lang: str) -> tuple[str, int, int] | None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from minescope.store.findings import default_db_path, open_store, save_scan
+
+    target = db or str(default_db_path())
+    try:
+        engine = open_store(target)
+        scan_id, new = save_scan(engine, result)
+    except (SQLAlchemyError, OSError) as e:
+        reason = str(e).splitlines()[0][:200]
+        _say(Text(zh=f"{target}: 无法写入结果库（{reason}）；请检查路径或用 --db 指定，本次结果未保存",
+                  en=f"{target}: cannot write the findings store ({reason}); check it or pass --db; "
+                     "this scan was not stored"), lang)
+        return None
+    return target, scan_id, new
+
+
+def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: tuple[str, int, int] | None) -> None:
+    from minescope.report.summary import summarize
+
+    summary = summarize(result)
+    if fmt == "json":
+        from minescope.report.jsonout import dumps
+
+        data = dumps(result, summary)
+        if output:
+            output.write_bytes(data)
+        else:
+            sys.stdout.buffer.write(data + b"\n")
+            sys.stdout.flush()
+    elif fmt == "html":
+        from minescope.report.html import write_html
+
+        target = output or Path("minescope-report.html")
+        write_html(target, result, summary, lang)
+        click.echo(("HTML 报告：" if lang == "zh" else "HTML report: ") + str(target), err=True)
+    else:
+        from minescope.report.terminal import render_terminal
+
+        console = Console(record=output is not None)
+        render_terminal(result, summary, lang, console)
+        if output:
+            output.write_text(console.export_text(), encoding="utf-8")
+    if stored is not None and fmt != "json":
+        target, scan_id, new = stored
+        click.echo((f"已保存到 {target}（扫描 #{scan_id}，新增 {new} 条）" if lang == "zh"
+                    else f"stored in {target} (scan #{scan_id}, {new} new findings)"), err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The findings store: an embedded SQLite file by default, any SQLAlchemy URL (PostgreSQL) for many users.
+
+Findings are stored once, keyed by their stable id, so scanning the same capture again adds a
+sighting, never a duplicate. Each scan is recorded with the findings it saw (``sightings``), which is
+what the disposal workflow uses to reopen a case when a later scan finds its subject again.
+Every write of one scan happens in one transaction: a failed scan leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    JSON, Column, Engine, Float, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, func, insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from minescope.model import Finding, ScanResult
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+store_meta = Table("store_meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
+
+scans = Table(
+    "scans", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", Float, nullable=False),
+    Column("wall_seconds", Float, nullable=False),
+    Column("packets", Integer, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("flows", Integer, nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("findings_total", Integer, nullable=False),
+    Column("findings_new", Integer, nullable=False),
+)
+
+findings = Table(
+    "findings", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(40), nullable=False, index=True),
+    Column("dimension", String(16), nullable=False),
+    Column("subject_ip", String(64), nullable=False, index=True),
+    Column("peer_ip", String(64), nullable=False),
+    Column("peer_port", Integer, nullable=False),
+    Column("peer_host", String(255)),
+    Column("first_seen", Float, nullable=False, index=True),
+    Column("last_seen", Float, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("province", String(64), index=True),
+    Column("city", String(64)),
+    Column("region_code", String(12), index=True),
+    Column("org_type", String(32)),
+    Column("org_name", Text),
+    Column("coin", String(64)),
+    Column("algorithm", String(64)),
+    Column("hashrate_hps", Float),
+    Column("data", JSON, nullable=False),  # the whole finding, as in the JSON output
+    Column("first_scan_id", Integer, ForeignKey("scans.id"), nullable=False),
+)
+
+sightings = Table(
+    "sightings", metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    Column("finding_id", String(32), ForeignKey("findings.id"), primary_key=True),
+)
+
+
+def default_db_path() -> Path:
+    if os.environ.get("MINESCOPE_DB"):
+        return Path(os.environ["MINESCOPE_DB"])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "minescope" / "minescope.db"
+
+
+def open_store(target: str | Path | None = None) -> Engine:
+    """Open (and create or upgrade) the store: a file path, or an SQLAlchemy URL."""
+    url = str(target) if target is not None else str(default_db_path())
+    if "://" not in url:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{url}"
+    engine = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode())
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        if conn.execute(select(store_meta.c.value).where(store_meta.c.key == "schema_version")).first() is None:
+            conn.execute(insert(store_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+    return engine
+
+
+def _row(f: Finding, scan_id: int) -> dict[str, Any]:
+    a = f.attribution
+    m = f.mining
+    return {
+        "id": f.id, "kind": str(f.kind), "dimension": str(f.dimension), "subject_ip": f.subject_ip,
+        "peer_ip": f.peer.ip, "peer_port": f.peer.port, "peer_host": f.peer.host,
+        "first_seen": f.first_seen, "last_seen": f.last_seen, "confidence": f.confidence,
+        "severity": str(f.severity), "source": f.source,
+        "province": a.province if a else None, "city": a.city if a else None,
+        "region_code": a.region_code if a else None, "org_type": a.org_type if a else None,
+        "org_name": a.org_name if a else None,
+        "coin": m.coin if m else None, "algorithm": m.algorithm if m else None,
+        "hashrate_hps": m.hashrate.hps if m and m.hashrate else None,
+        "data": orjson.loads(orjson.dumps(f.to_dict())), "first_scan_id": scan_id,
+    }
+
+
+def _insert_ignore(engine: Engine, table: Table) -> Any:
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def save_scan(engine: Engine, result: ScanResult) -> tuple[int, int]:
+    """Store a scan and its findings in one transaction. Returns (scan id, new findings)."""
+    ids = [f.id for f in result.findings]
+    with engine.begin() as conn:
+        known = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            known.update(conn.execute(select(findings.c.id).where(findings.c.id.in_(chunk))).scalars())
+        inputs = [{"path": i.path, "format": i.format, "packets": i.packets, "bytes": i.bytes, "sha256": i.sha256,
+                   "problem": {"zh": i.problem.zh, "en": i.problem.en} if i.problem else None} for i in result.inputs]
+        new = [f for f in result.findings if f.id not in known]
+        scan_id = conn.execute(insert(scans).values(
+            started_at=result.started_at, wall_seconds=result.wall_seconds, packets=result.packets,
+            bytes=result.bytes, flows=result.flows, inputs=inputs, findings_total=len(set(ids)),
+            findings_new=len({f.id for f in new}),
+        )).inserted_primary_key[0]
+        if new:
+            conn.execute(_insert_ignore(engine, findings), [_row(f, scan_id) for f in new])
+        if ids:
+            conn.execute(_insert_ignore(engine, sightings), [{"scan_id": scan_id, "finding_id": i} for i in set(ids)])
+    return int(scan_id), len({f.id for f in new})
+
+
+def count_findings(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(findings)).scalar_one())
+
+
+def stored_findings(engine: Engine, kind: str | None = None) -> list[dict[str, Any]]:
+    """Stored findings as JSON objects (the same form as ``minescope scan --format json``)."""
+    query = select(findings.c.data).order_by(findings.c.first_seen)
+    if kind:
+        query = query.where(findings.c.kind == kind)
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(query)]
+

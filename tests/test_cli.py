@@ -1,0 +1,131 @@
+"""The command as a user runs it: outputs, store, and bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS
+
+MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"
+ETH_PCAP = CORPUS / "mining" / "ndpi_2018_ethereum_stratum.pcap"
+
+
+def run(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MINESCOPE_LANG": "en", "MINESCOPE_FEEDS": "/nonexistent"}
+    store = ["--db", str(db)] if db else ["--no-store"]
+    cmd = [sys.executable, "-m", "minescope", "scan", *args, *(store if args and args[0] != "-h" else [])]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_json_to_stdout_has_kind_and_flows() -> None:
+    p = run(str(MINING_PCAP), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["schema"] == "minescope.scan"
+    sessions = [f for f in doc["findings"] if f["kind"] == "mining_session"]
+    assert len(sessions) == 4
+    for f in doc["findings"]:
+        assert f["flows"]
+        for fl in f["flows"]:
+            assert {"src_ip", "src_port", "dst_ip", "dst_port", "proto"} <= fl.keys()
+
+
+def test_terminal_summary_in_both_languages() -> None:
+    en = run(str(MINING_PCAP))
+    assert en.returncode == 0 and "mining" in en.stdout.lower()
+    zh = run(str(MINING_PCAP), "--lang", "zh")
+    assert zh.returncode == 0 and "挖矿" in zh.stdout
+
+
+def test_html_report(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    p = run(str(MINING_PCAP), "--format", "html", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    html = out.read_text()
+    assert "<svg" in html and "94.23.199.191" in html
+
+
+def test_scanning_again_does_not_duplicate(tmp_path: Path) -> None:
+    from minescope.store.findings import count_findings, open_store
+
+    db = tmp_path / "f.db"
+    assert run(str(MINING_PCAP), db=db).returncode == 0
+    first = count_findings(open_store(db))
+    assert first >= 4
+    assert run(str(MINING_PCAP), db=db).returncode == 0
+    assert count_findings(open_store(db)) == first
+
+
+def test_gzip_and_directories(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    with open(ETH_PCAP, "rb") as src, gzip.open(tmp_path / "d" / "eth.pcap.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    p = run(str(tmp_path / "d"), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["inputs"][0]["format"] == "pcap.gz"
+    assert sum(f["kind"] == "mining_session" for f in doc["findings"]) == 2
+
+
+def _one_clean_error(p: subprocess.CompletedProcess[str], words: str) -> None:
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    assert words in lines[0]
+
+
+def test_truncated_capture_keeps_the_readable_part(tmp_path: Path, ) -> None:
+    cut = tmp_path / "cut.pcap"
+    data = ETH_PCAP.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3 + 7])
+    p = run(str(cut), "--format", "json")
+    _one_clean_error(p, "truncated")
+    assert "cut.pcap" in p.stderr
+    doc = json.loads(p.stdout)
+    assert any(f["kind"] == "mining_session" for f in doc["findings"])
+
+
+def test_corrupt_record_header(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pcap"
+    data = bytearray(MINING_PCAP.with_name("ndpi_2018_zcash.pcap").read_bytes())
+    data[24 + 16 + 200 : 24 + 16 + 260] = b"\xff" * 60  # garbage over record headers
+    bad.write_bytes(bytes(data))
+    p = run(str(bad))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "bad.pcap" in p.stderr
+
+
+def test_not_a_capture(tmp_path: Path) -> None:
+    txt = tmp_path / "notes.pcap"
+    txt.write_text("hello, this is not a capture\n")
+    _one_clean_error(run(str(txt)), "not a pcap or pcapng capture")
+
+
+def test_truncated_gzip(tmp_path: Path) -> None:
+    gz = tmp_path / "x.pcap.gz"
+    gz.write_bytes(gzip.compress(ETH_PCAP.read_bytes())[:40000])
+    p = run(str(gz), "--format", "json")
+    _one_clean_error(p, "x.pcap.gz")
+    json.loads(p.stdout)
+
+
+def test_missing_file_and_good_file_together(tmp_path: Path) -> None:
+    p = run(str(tmp_path / "nope.pcap"), str(MINING_PCAP), "--format", "json")
+    _one_clean_error(p, "no such file")
+    assert sum(f["kind"] == "mining_session" for f in json.loads(p.stdout)["findings"]) == 4
+
+
+@pytest.mark.parametrize("lang, word", [("zh", "错误"), ("en", "error")])
+def test_no_inputs_is_one_line(lang: str, word: str) -> None:
+    env = {**os.environ}
+    p = subprocess.run([sys.executable, "-m", "minescope", "scan", "--lang", lang], capture_output=True, text=True,
+                       env=env)
+    assert p.returncode == 1 and word in p.stderr and "Traceback" not in p.stderr
