@@ -634,7 +634,7 @@ def test_bitcoin_stratum_session() -> None:
     f = ms.facts()
     assert f is not None and ms.miner_side == 0
     assert f.protocol == "stratum" and f.algorithm == "SHA-256" and f.coin is None
-    assert f.agent == "bfgminer/5.2.0" and f.worker == "broatcast" and f.wallet is None
+    assert f.agent == "bfgminer/5.2.0" and f.account == "broatcast" and f.worker is None and f.wallet is None
     assert f.methods["mining.notify"] >= 1 and f.methods["mining.set_difficulty"] == 1
     assert f.login_seen and f.hashrate is None
 
@@ -672,7 +672,7 @@ def test_getwork_over_http() -> None:
     assert f is not None and ms.miner_side == 0
     assert f.protocol == "getwork" and f.algorithm == "SHA-256"
     assert f.pool_host == "us1.bitminter.com" and f.agent == "bfgminer/5.2.0"
-    assert f.worker == "Bigsky" and f.password == "123"  # HTTP Basic authorization
+    assert f.account == "Bigsky" and f.password == "123"  # HTTP Basic authorization
     assert f.methods == {"getwork": 1}
 
 
@@ -847,19 +847,18 @@ def test_chunked_http_body() -> None:
 
 def test_split_login_conventions() -> None:
     assert split_login("t1fAhZF5aUJdY7CikGULHmeYk7id8qmvbAd.rig4") == (
-        "t1fAhZF5aUJdY7CikGULHmeYk7id8qmvbAd",
-        "rig4",
+        "t1fAhZF5aUJdY7CikGULHmeYk7id8qmvbAd", None, "rig4",
     )
     assert split_login("0x9c99d212f7e5daa18ab50810e0fd255d1f04303b/tester.worker1/vvesely@mailinator") == (
-        "0x9c99d212f7e5daa18ab50810e0fd255d1f04303b",
-        "tester.worker1",
+        "0x9c99d212f7e5daa18ab50810e0fd255d1f04303b", None, "tester.worker1",
     )
     wallet = "46WNbmwXpYxiBpkbHjAgjC65cyzAxtaaBQjcGpAZquhBKw2r8NtPQniEgMJcwFMCZzSBrEJtmPsTR54MoGBDbjTi2W1XmgM"
-    assert split_login(wallet + "+20000") == (wallet, None)
-    assert split_login(wallet + ".rig1+5000") == (wallet, "rig1")
-    assert split_login(wallet + "." + "ab" * 32 + ".ryzen") == (wallet, "ryzen")  # payment id skipped
-    assert split_login("broatcast") == (None, "broatcast")  # a pool account, not a wallet
-    assert split_login("") == (None, None)
+    assert split_login(wallet + "+20000") == (wallet, None, None)
+    assert split_login(wallet + ".rig1+5000") == (wallet, None, "rig1")
+    assert split_login(wallet + "." + "ab" * 32 + ".ryzen") == (wallet, None, "ryzen")  # payment id skipped
+    assert split_login("broatcast") == (None, "broatcast", None)  # a pool account, not a wallet
+    assert split_login("slush.miner1") == (None, "slush", "miner1")  # account.worker
+    assert split_login("") == (None, None, None)
 
 
 def test_cryptonote_targets() -> None:

@@ -37,7 +37,7 @@ XMRIG = [  # XMRig's pool protocol (CryptoNote JSON-RPC 2.0 with login/job/submi
     (0, 0.0, b'{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGz'
              b'Kt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD","pass":"rig01","agent":"XMRig/6.21.0 (Linux '
              b'x86_64) libuv/1.44.2 gcc/12.2.0","algo":["rx/0","cn/r"]}}\n'),
-    (1, 0.2, b'{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"a1b2c3","job":{"blob":"0e0ea0e2d4a106' + b"ab" * 30
+    (1, 0.2, b'{"id":1,"jsonrpc":"2.0","error":null,"result":{"id":"a1b2c3","job":{"blob":"0e0ea0e2d4a106' + b"ab" * 69
              + b'","job_id":"j1","target":"b88d0600","algo":"rx/0","height":3000000,"seed_hash":"' + b"cd" * 32
              + b'"},"extensions":["algo","nicehash","connect","tls","keepalive"],"status":"OK"}}\n'),
     *[(0, 30.0 * (i + 1), b'{"id":%d,"jsonrpc":"2.0","method":"submit","params":{"id":"a1b2c3","job_id":"j1",'
@@ -131,7 +131,8 @@ def test_wallet_worker_and_agent(scan) -> None:  # type: ignore[no-untyped-def]
     assert f.mining.shares_submitted == 8 and f.mining.shares_accepted == 8
     assert f.mining.hashrate is not None and f.mining.hashrate.algorithm == "RandomX"
     (g,) = _sessions(scan([Conversation("192.0.2.11", 41001, "203.0.113.6", 3333, STRATUM)]))
-    assert g.mining is not None and g.mining.wallet == "slush" and g.mining.worker == "miner1"
+    assert g.mining is not None and g.mining.wallet is None
+    assert g.mining.account == "slush" and g.mining.worker == "miner1" and g.mining.login == "slush.miner1"
 
 
 @pytest.mark.parametrize("transcript", NOT_MINING)

@@ -92,7 +92,9 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class HashRate:
-    """A hash-rate estimate in hashes per second, with a relative uncertainty (1/sqrt(shares))."""
+    """A hash-rate estimate with a relative 1-sigma uncertainty (1/sqrt(shares) for share counts).
+
+    ``hps`` is hashes per second, or solutions per second (Sol/s) for Equihash."""
 
     algorithm: str
     hps: float
@@ -127,7 +129,9 @@ class MiningFacts:
     coin: str | None = None
     algorithm: str | None = None
     pool_host: str | None = None
-    wallet: str | None = None
+    wallet: str | None = None  # payout address, when the login starts with one
+    account: str | None = None  # pool account name, when the login names an account instead of a wallet
+    login: str | None = None  # the login as sent
     worker: str | None = None
     password: str | None = None
     agent: str | None = None

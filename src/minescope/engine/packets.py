@@ -317,9 +317,13 @@ def classify_payload(buf, off, end, proto, sport, dport):
         return C_NODE_ETH
     if proto == 6 and n == 307 and buf[off] == 0x04:
         return C_NODE_ETH
-    # Nano (UDP 7075): 'R' + network id ('A' test, 'B' beta, 'C' live, 'X' dev) + versions
-    if proto == 17 and n >= 8 and buf[off] == 0x52 and (buf[off + 1] == 0x43 or buf[off + 1] == 0x42 or buf[off + 1] == 0x41 or buf[off + 1] == 0x58) and (sport == 7075 or dport == 7075):
-        return C_NODE_NANO
+    # Nano (7075, UDP or TCP): 'R' + network ('A' test, 'B' beta, 'C' live, 'X' dev) + version max ≥ using
+    # ≥ min + message type
+    if n >= 8 and buf[off] == 0x52 and (sport == 7075 or dport == 7075):
+        net = buf[off + 1]
+        if (net == 0x41 or net == 0x42 or net == 0x43 or net == 0x58) and buf[off + 2] >= buf[off + 3] >= buf[off + 4] \
+                and 2 <= buf[off + 5] <= 0x20:
+            return C_NODE_NANO
     if proto == 6:
         if n >= 6 and buf[off] == 0x16 and buf[off + 1] == 0x03 and buf[off + 5] == 0x01:
             return C_TLS

@@ -466,17 +466,17 @@ def cryptonote_difficulty(target: str) -> float | None:
     return (TWO_32 if len(digits) == 8 else 2.0**64) / value
 
 
-def split_login(login: str) -> tuple[str | None, str | None]:
-    """(wallet, worker) from a pool login.
+def split_login(login: str) -> tuple[str | None, str | None, str | None]:
+    """(wallet, pool account, worker) from a pool login.
 
     Conventions: ``wallet.worker`` (Stratum, CryptoNote; a 16/64-hex payment id between is skipped),
     ``wallet/worker[/email]`` (ethproxy pools), and a ``+difficulty`` suffix (fixed share difficulty).
-    A first part that does not look like an address is a pool account name: wallet None, worker = the
-    whole login.
+    A first part that does not look like an address is a pool account name (``account.worker``, as
+    on Slush Pool or F2Pool): it names the miner to the pool operator, but it is no wallet.
     """
     s = login.strip()[:256]
     if not s:
-        return None, None
+        return None, None, None
     if "/" in s:
         first, _, rest = s.partition("/")
         parts = [first, rest.split("/")[0]] if rest else [first]
@@ -486,8 +486,8 @@ def split_login(login: str) -> tuple[str | None, str | None]:
     wallet = _DIFF_SUFFIX.sub("", parts[0])
     worker = _DIFF_SUFFIX.sub("", ".".join(parts[1:])) if len(parts) > 1 else ""
     if not _ADDRESS.fullmatch(wallet):
-        return None, _DIFF_SUFFIX.sub("", s)
-    return wallet, worker or None
+        return None, wallet or None, worker or None
+    return wallet, None, worker or None
 
 
 def _host_hint(host: str | None) -> tuple[str, str] | None:
@@ -638,11 +638,11 @@ class MiningStream:
             return None
         protocol = self._protocol()
         coin, algorithm = self._coin_algorithm(protocol)
-        wallet, worker = split_login(self._login) if self._login else (None, None)
+        wallet, account, worker = split_login(self._login) if self._login else (None, None, None)
         worker = worker or self._eth_worker or self._rigid
         return MiningFacts(
             protocol=protocol, coin=coin, algorithm=algorithm, pool_host=self._pool_host,
-            wallet=wallet, worker=worker, password=self._password, agent=self._agent,
+            wallet=wallet, account=account, login=self._login, worker=worker, password=self._password, agent=self._agent,
             methods=dict(self._methods), difficulty=self._last_diff,
             shares_submitted=self._submitted, shares_accepted=self._accepted,
             shares_rejected=self._rejected, login_seen=self._login_seen,

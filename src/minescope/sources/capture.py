@@ -23,6 +23,7 @@ from minescope.engine import packets as pk
 from minescope.model import Text
 
 BLOCK_BYTES = 32 * 1024 * 1024
+READ_STEP = 1024 * 1024
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp", ".pcap.gz", ".pcapng.gz", ".cap.gz", ".gz")
 
 PCAP_MAGICS = {
@@ -94,11 +95,20 @@ class CaptureFile:
             self._fail("not_capture", 0, magic.hex())
 
     def _read(self, stream: BinaryIO, n: int) -> tuple[bytes, bool]:
-        """Read up to n bytes; the flag says the compressed stream broke off (data so far kept)."""
-        try:
-            return stream.read(n), False
-        except (EOFError, zlib.error, gzip.BadGzipFile, OSError):
-            return b"", True
+        """Read up to n bytes; the flag says the compressed stream broke off. Reads in 1 MiB steps so
+        that a broken gzip stream loses at most the last step, not the whole block."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            try:
+                part = stream.read(min(READ_STEP, n - got))
+            except (EOFError, zlib.error, gzip.BadGzipFile, OSError):
+                return b"".join(parts), True
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts), False
 
     def _pcap(self, stream: BinaryIO, magic: bytes) -> Iterator[Block]:
         swapped, scale = PCAP_MAGICS[magic]
@@ -147,6 +157,8 @@ class CaptureFile:
                 eof = broke or not data
                 carry += data
             if not carry:
+                if broke:
+                    self._fail("gzip_truncated", pos)
                 return
             records.ensure(len(carry) // 12 + 1)
             buf = np.frombuffer(carry, dtype=np.uint8)
