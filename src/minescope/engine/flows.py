@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,8 +38,8 @@ TLS_HEAD_BYTES = 16384
 def ip_str(hi: int, lo: int) -> str:
     """Address text from the engine's (hi, lo) 128-bit form; IPv4 is stored IPv4-mapped."""
     if hi == 0 and (lo >> 32) == 0xFFFF:
-        return str(ipaddress.IPv4Address(lo & 0xFFFFFFFF))
-    return str(ipaddress.IPv6Address((hi << 64) | lo))
+        return socket.inet_ntoa((lo & 0xFFFFFFFF).to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, ((hi << 64) | lo).to_bytes(16, "big"))
 
 
 @dataclass

@@ -135,7 +135,7 @@ def index_pcapng(buf, end, swapped, if_linktype, if_scale, n_ifaces, data_off, c
                 return n, off, 1, n_ifaces, swapped
             n_ifaces = 0
         blen = _u32(buf, off + 4, swapped)
-        if blen < 12 or blen % 4 != 0 or blen > 0x4000000:
+        if blen < 12 or blen % 4 != 0 or blen > 0x1000040:  # over 16 MiB: corrupt (sources.capture.MAX_RECORD)
             return n, off, 1, n_ifaces, swapped
         if off + blen > end:
             break
@@ -511,10 +511,12 @@ def decode_and_track(
             elif c == C_TLS or c == C_NODE_BTC or c == C_NODE_XMR or c == C_NODE_ETH or c == C_NODE_NANO:
                 keep = heads < HEAD_PACKETS
             elif c == C_OTHER and heads < HEAD_PACKETS:
-                # a capture that starts mid-session sees the tail of a JSON line first
-                if classify_payload(buf, pay, pay_end, proto, sport, dport) == C_JSON:
+                # the first payload may be a stray segment, or the tail of a message when the capture
+                # starts mid-session: the next few packets of each side get another look
+                c2 = classify_payload(buf, pay, pay_end, proto, sport, dport)
+                if c2 == C_JSON or c2 == C_HTTP or c2 == C_TLS:
                     keep = True
-                    cls[slot] = C_JSON
+                    cls[slot] = c2
             if heads < 255:
                 if fwd:
                     head_ab[slot] = heads + 1

@@ -22,8 +22,10 @@ import numpy as np
 from minescope.engine import packets as pk
 from minescope.model import Text
 
-BLOCK_BYTES = 32 * 1024 * 1024
+BLOCK_BYTES = 16 * 1024 * 1024
 READ_STEP = 1024 * 1024
+# The largest record accepted (pcap caplen or pcapng block); larger means a corrupt file.
+MAX_RECORD = 16 * 1024 * 1024 + 64
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp", ".pcap.gz", ".pcapng.gz", ".cap.gz", ".gz")
 
 PCAP_MAGICS = {
@@ -94,21 +96,19 @@ class CaptureFile:
         else:
             self._fail("not_capture", 0, magic.hex())
 
-    def _read(self, stream: BinaryIO, n: int) -> tuple[bytes, bool]:
-        """Read up to n bytes; the flag says the compressed stream broke off. Reads in 1 MiB steps so
-        that a broken gzip stream loses at most the last step, not the whole block."""
-        parts: list[bytes] = []
+    def _readinto(self, stream: BinaryIO, view: memoryview) -> tuple[int, bool]:
+        """Fill view from the stream; returns (bytes read, the compressed stream broke off). Reads in
+        1 MiB steps so that a broken gzip stream loses at most the last step."""
         got = 0
-        while got < n:
+        while got < len(view):
             try:
-                part = stream.read(min(READ_STEP, n - got))
+                n = stream.readinto(view[got : got + READ_STEP])  # type: ignore[attr-defined]
             except (EOFError, zlib.error, gzip.BadGzipFile, OSError):
-                return b"".join(parts), True
-            if not part:
+                return got, True
+            if not n:
                 break
-            parts.append(part)
-            got += len(part)
-        return b"".join(parts), False
+            got += n
+        return got, False
 
     def _pcap(self, stream: BinaryIO, magic: bytes) -> Iterator[Block]:
         swapped, scale = PCAP_MAGICS[magic]
@@ -119,7 +119,7 @@ class CaptureFile:
         order = "big" if swapped else "little"
         snaplen = int.from_bytes(rest[12:16], order)
         linktype = int.from_bytes(rest[16:20], order) & 0x0FFFFFFF
-        max_caplen = max(min(snaplen, 16 * 1024 * 1024), 262144)
+        max_caplen = max(min(snaplen, MAX_RECORD - 16), 262144)
         no_linktypes = np.empty(0, np.int32)
 
         def index(buf: np.ndarray, arrays: _Records) -> tuple[int, int, bool]:
@@ -148,32 +148,41 @@ class CaptureFile:
 
     def _frame(self, stream: BinaryIO, carry: bytes, pos: int,
                index: Callable[[np.ndarray, _Records], tuple[int, int, bool]], corrupt: str) -> Iterator[Block]:
-        """Cut the stream into blocks of whole records; ``pos`` is the file offset of carry[0]."""
+        """Cut the stream into blocks of whole records; ``pos`` is the file offset of carry[0].
+
+        One buffer is reused for the whole file: each round reads a block behind the incomplete
+        record left from the last one (at most MAX_RECORD bytes)."""
         records = _Records()
+        buf = bytearray(BLOCK_BYTES + MAX_RECORD)
+        view = memoryview(buf)
+        have = len(carry)
+        buf[:have] = carry
         eof = broke = False
         while True:
             if not eof:
-                data, broke = self._read(stream, BLOCK_BYTES)
-                eof = broke or not data
-                carry += data
-            if not carry:
+                got, broke = self._readinto(stream, view[have : have + BLOCK_BYTES])
+                eof = broke or got == 0
+                have += got
+            if have == 0:
                 if broke:
                     self._fail("gzip_truncated", pos)
                 return
-            records.ensure(len(carry) // 12 + 1)
-            buf = np.frombuffer(carry, dtype=np.uint8)
-            n, consumed, bad = index(buf, records)
+            records.ensure(have // 16 + 1)
+            arr = np.frombuffer(buf, dtype=np.uint8, count=have)
+            n, consumed, bad = index(arr, records)
             if n:
-                yield Block(buf, n, *records.columns(), records.linktype, records.default_lt)
+                yield Block(arr, n, *records.columns(), records.linktype, records.default_lt)
+            del arr
             if bad:
                 self._fail(corrupt, pos + consumed)
                 return
-            carry = carry[consumed:]
+            buf[: have - consumed] = view[consumed:have]
+            have -= consumed
             pos += consumed
             if eof and consumed == 0:
                 if broke:
                     self._fail("gzip_truncated", pos)
-                elif carry:
+                elif have:
                     self._fail("truncated", pos)
                 return
 
@@ -222,12 +231,6 @@ class _Counting(io.RawIOBase):
             self._owner._hash.update(memoryview(b)[:n])
         return n or 0
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        if data:
-            self._owner.bytes_read += len(data)
-            self._owner._hash.update(data)
-        return data
 
 
 class _Records:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -82,6 +83,10 @@ class CaptureDetector:
     def __init__(self, intel: PoolIntel, source: str) -> None:
         self.intel = intel
         self.source = source
+        # Look-ups repeat across flows (the same server names and pool endpoints); pools are learned
+        # before these are used, so the answers hold for the rest of this capture.
+        self._domain_cache: dict[str | None, ListMatch | None] = {}
+        self._endpoint_cache: dict[tuple[str, int], ListMatch | None] = {}
 
     def run(self, flows: list[Flow], payload: dict[int, FlowPayload], pdns: dict[str, list[DnsAnswer]],
             dns_hits: dict[int, list[str]]) -> list[Finding]:
@@ -198,6 +203,17 @@ class CaptureDetector:
         return out
 
     # --- pool_contact / encrypted_mining_suspect by endpoint ----------------------------------
+    def _match_domain(self, name: str | None) -> ListMatch | None:
+        if name not in self._domain_cache:
+            self._domain_cache[name] = self.intel.match_domain(name)
+        return self._domain_cache[name]
+
+    def _match_endpoint(self, ip: str, port: int) -> ListMatch | None:
+        key = (ip, port)
+        if key not in self._endpoint_cache:
+            self._endpoint_cache[key] = self.intel.match_endpoint(ip, port)
+        return self._endpoint_cache[key]
+
     def _contact(self, flow: Flow, state: FlowPayload | None, pdns: dict[str, list[DnsAnswer]]) -> Finding | None:
         ref = flow.ref
         sni = state.sni if state else None
@@ -206,10 +222,10 @@ class CaptureDetector:
         named = sni or http_host or dns_name
         matches: list[tuple[str, ListMatch]] = []
         for how, value in (("tls_sni", sni), ("http_host", http_host), ("dns", dns_name)):
-            m = self.intel.match_domain(value)
+            m = self._match_domain(value)
             if m is not None and m.category != "exchange":
                 matches.append((how, m))
-        m_ip = self.intel.match_endpoint(ref.dst_ip, ref.dst_port)
+        m_ip = self._match_endpoint(ref.dst_ip, ref.dst_port)
         if m_ip is not None and m_ip.category != "exchange":
             matches.append(("address", m_ip))
         evidence: list[Evidence] = []
@@ -218,8 +234,8 @@ class CaptureDetector:
             evidence.append(_list_evidence(m, how))
             reasons.append(_list_reason(m))
         if flow.cls == pk.C_TLS:
-            name_hints = pool_likeness(sni or dns_name, 0)
-            port_hints = pool_likeness(None, ref.dst_port)
+            name_hints = _name_likeness(sni or dns_name)
+            port_hints = _port_likeness(ref.dst_port)
             likeness = name_hints + port_hints
             behaviour = ref.duration >= LONG_SESSION_S and flow.rate_bps < LOW_RATE_BPS
             # pool-like alone needs a name hint and a second one: a stratum port or a miner-shaped session
@@ -259,6 +275,16 @@ class CaptureDetector:
             flows=(ref,), confidence=max(CATEGORY_CONFIDENCE.get(m.category, 0.4) for _, m in matches),
             severity=Severity.MEDIUM, reasons=tuple(reasons), evidence=tuple(evidence), source=self.source,
         )
+
+
+@lru_cache(maxsize=65536)
+def _name_likeness(host: str | None) -> list[Text]:
+    return pool_likeness(host, 0)
+
+
+@lru_cache(maxsize=65536)
+def _port_likeness(port: int) -> list[Text]:
+    return pool_likeness(None, port)
 
 
 def _dns_name(ip: str, before: float, pdns: dict[str, list[DnsAnswer]]) -> str | None:
