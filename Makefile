@@ -23,6 +23,8 @@ demo: $(STAMP)
 	@echo "out/report.html, out/report.json, out/minescope.db"
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -88,7 +88,7 @@ def write_pcap(path: Path, convs: Sequence[Conversation], t0: float = 1_700_000_
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         for t, frame in pkts:
-            f.write(struct.pack("<IIII", int(t), int(round((t % 1) * 1e6)) % 1000000, len(frame), len(frame)))
+            f.write(struct.pack("<IIII", int(t), round((t % 1) * 1e6) % 1000000, len(frame), len(frame)))
             f.write(frame)
     return path
 
@@ -104,6 +104,6 @@ def write_pcapng(path: Path, convs: Sequence[Conversation], t0: float = 1_700_00
         # if_tsresol = 9: nanosecond timestamps, to exercise the option
         f.write(block(1, struct.pack("<HHI", 1, 0, 262144) + struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)))
         for t, frame in pkts:
-            ns = int(round(t * 1e9))
+            ns = round(t * 1e9)
             f.write(block(6, struct.pack("<IIIII", 0, ns >> 32, ns & 0xFFFFFFFF, len(frame), len(frame)) + frame))
     return path

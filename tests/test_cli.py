@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from conftest import CORPUS
 
 MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"

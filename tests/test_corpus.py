@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORPUS, ground_truth, scan_file
 
+from conftest import CORPUS, ground_truth, scan_file
 from minescope.model import Kind
 
 MINING = sorted(k for k in ground_truth() if k.startswith("mining/"))

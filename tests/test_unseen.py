@@ -12,10 +12,10 @@ import struct
 from pathlib import Path
 
 import pytest
-from pcapgen import Conversation, write_pcap, write_pcapng
 
 from minescope.engine.scan import Scanner, ScanOptions
 from minescope.model import Kind
+from pcapgen import Conversation, write_pcap, write_pcapng
 
 STRATUM = [  # Slush Pool's Stratum v1 documentation example, one line each
     (0, 0.0, b'{"id": 1, "method": "mining.subscribe", "params": []}\n'),

@@ -10,12 +10,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-from typing import TYPE_CHECKING
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from minescope import __version__
 from minescope.errors import InputError
@@ -63,7 +69,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
          feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
          duration: float | None) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip，或目录）/ scan captures (pcap/pcapng, gzipped, or directories)."""
-    from minescope.engine.scan import ScanOptions, Scanner
+    from minescope.engine.scan import Scanner, ScanOptions
 
     if not inputs and not interface:
         _say(Text(zh="请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
@@ -145,9 +151,9 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
         if output:
             output.write_text(console.export_text(), encoding="utf-8")
     if stored is not None and fmt != "json":
-        target, scan_id, new = stored
-        click.echo((f"已保存到 {target}（扫描 #{scan_id}，新增 {new} 条）" if lang == "zh"
-                    else f"stored in {target} (scan #{scan_id}, {new} new findings)"), err=True)
+        where, scan_id, new = stored
+        click.echo((f"已保存到 {where}（扫描 #{scan_id}，新增 {new} 条）" if lang == "zh"
+                    else f"stored in {where} (scan #{scan_id}, {new} new findings)"), err=True)
 
 
 if __name__ == "__main__":

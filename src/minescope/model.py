@@ -22,7 +22,7 @@ class Kind(StrEnum):
     """What a finding states."""
 
     MINING_SESSION = "mining_session"  # a miner speaking a mining protocol to a pool
-    POOL_CONTACT = "pool_contact"  # a host contacting a known pool (DNS, address, SNI, Host) without a readable protocol
+    POOL_CONTACT = "pool_contact"  # contact with a known pool (DNS, address, SNI, Host), no readable protocol
     ENCRYPTED_MINING_SUSPECT = "encrypted_mining_suspect"  # TLS to a known or pool-like endpoint
     CRYPTO_NODE = "crypto_node"  # blockchain node peer-to-peer traffic: not mining
 
@@ -155,7 +155,8 @@ class Attribution:
     city: str | None = None
     isp: str | None = None
     org_name: str | None = None
-    org_type: str | None = None  # government|university|research|state_owned|enterprise|datacenter|residential|internal|unknown
+    # government | university | research | state_owned | enterprise | datacenter | residential | internal | unknown
+    org_type: str | None = None
     region_code: str | None = None  # GB/T 2260
     contact: str | None = None
     source: str = ""  # registry | ip2region | cernet | cstnet | private

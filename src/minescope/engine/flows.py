@@ -23,6 +23,7 @@ from minescope.protocols.dns import parse_dns
 from minescope.protocols.http import request_head
 from minescope.protocols.mining import MiningStream
 from minescope.protocols.tls import client_hello_sni
+from minescope.sources.capture import Block
 
 # Flows that end up kept even without a payload class: long sessions (pool sessions can hide
 # behind unknown framing) and flows on ports pools use, for list and learned-pool matching.
@@ -107,7 +108,7 @@ class FlowTracker:
                 np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64))
 
     # --- blocks ---------------------------------------------------------------------------
-    def feed(self, block) -> None:  # type: ignore[no-untyped-def]
+    def feed(self, block: Block) -> None:
         n = block.n
         if n == 0:
             return

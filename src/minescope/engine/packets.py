@@ -57,7 +57,7 @@ def grow_flow_table(table: dict[str, np.ndarray], capacity: int) -> dict[str, np
 
 
 @njit(cache=True)
-def new_flow_index():  # type: ignore[no-untyped-def]
+def new_flow_index():
     """An empty flow index. Made in compiled code: built from Python, numba compiles the typed-dict
     helpers anew in every process (~0.5 s), while this is cached on disk like the rest."""
     return Dict.empty(key_type=FLOW_KEY, value_type=types.int64)
@@ -71,8 +71,10 @@ def new_flow_index():  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def _u32(buf, off, swapped):
     if swapped:
-        return (np.uint32(buf[off]) << 24) | (np.uint32(buf[off + 1]) << 16) | (np.uint32(buf[off + 2]) << 8) | np.uint32(buf[off + 3])
-    return (np.uint32(buf[off + 3]) << 24) | (np.uint32(buf[off + 2]) << 16) | (np.uint32(buf[off + 1]) << 8) | np.uint32(buf[off])
+        return ((np.uint32(buf[off]) << 24) | (np.uint32(buf[off + 1]) << 16)
+                | (np.uint32(buf[off + 2]) << 8) | np.uint32(buf[off + 3]))
+    return ((np.uint32(buf[off + 3]) << 24) | (np.uint32(buf[off + 2]) << 16)
+            | (np.uint32(buf[off + 1]) << 8) | np.uint32(buf[off]))
 
 
 @njit(cache=True, nogil=True)
@@ -201,7 +203,8 @@ def _be16(buf, off):
 
 @njit(cache=True, nogil=True)
 def _be32(buf, off):
-    return (np.uint64(buf[off]) << 24) | (np.uint64(buf[off + 1]) << 16) | (np.uint64(buf[off + 2]) << 8) | np.uint64(buf[off + 3])
+    return ((np.uint64(buf[off]) << 24) | (np.uint64(buf[off + 1]) << 16)
+            | (np.uint64(buf[off + 2]) << 8) | np.uint64(buf[off + 3]))
 
 
 @njit(cache=True, nogil=True)
@@ -430,8 +433,8 @@ def decode_and_track(
             pay = l4 + 8
             pay_end = ip_end
         elif l4 >= 0 and (proto == 1 or proto == 58) and l4 + 2 <= ip_end:
-            sport = np.int64(buf[l4])  # ICMP type/code stand in for ports, as flow tools do
-            dport = np.int64(buf[l4 + 1])
+            sport = int(buf[l4])  # ICMP type/code stand in for ports, as flow tools do
+            dport = int(buf[l4 + 1])
         plen_ = pay_end - pay if pay >= 0 and pay_end > pay else 0
 
         # canonical key: the smaller endpoint first
@@ -553,7 +556,7 @@ def expire_idle(index, last_ts, now, idle_timeout, out_slots):
 @njit(cache=True, nogil=True)
 def drain_all(index, out_slots):
     n = 0
-    for key, slot in index.items():
+    for slot in index.values():
         out_slots[n] = slot
         n += 1
     index.clear()

@@ -642,7 +642,8 @@ class MiningStream:
         worker = worker or self._eth_worker or self._rigid
         return MiningFacts(
             protocol=protocol, coin=coin, algorithm=algorithm, pool_host=self._pool_host,
-            wallet=wallet, account=account, login=self._login, worker=worker, password=self._password, agent=self._agent,
+            wallet=wallet, account=account, login=self._login, worker=worker, password=self._password,
+            agent=self._agent,
             methods=dict(self._methods), difficulty=self._last_diff,
             shares_submitted=self._submitted, shares_accepted=self._accepted,
             shares_rejected=self._rejected, login_seen=self._login_seen,

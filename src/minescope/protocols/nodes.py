@@ -32,13 +32,14 @@ def describe(node_class: str, payload: bytes) -> dict[str, str]:
                 out["user_agent"] = payload[24 + 81 : 24 + 81 + ua_len].decode("ascii", "replace")
         return out
     if node_class == "monero" and len(payload) >= 33:
-        command = int.from_bytes(payload[25:29], "little")
+        command_id = int.from_bytes(payload[25:29], "little")
         return {"protocol": "monero", "network": "Monero levin",
-                "message": LEVIN_COMMANDS.get(command, str(command))}
+                "message": LEVIN_COMMANDS.get(command_id, str(command_id))}
     if node_class == "ethereum":
         return {"protocol": "ethereum", "network": "Ethereum devp2p",
                 "message": "discv4" if len(payload) >= 98 and payload[98:99] >= b"\xc0" else "RLPx handshake"}
     if node_class == "nano":
-        return {"protocol": "nano", "network": "Nano " + {"C": "live", "B": "beta", "A": "test", "X": "dev"}.get(
-            chr(payload[1]) if len(payload) > 1 else "?", "?")}
+        net_id = payload[1] if len(payload) > 1 else 0
+        network = {0x43: "live", 0x42: "beta", 0x41: "test", 0x58: "dev"}.get(net_id, "?")
+        return {"protocol": "nano", "network": f"Nano {network}"}
     return {"protocol": node_class}

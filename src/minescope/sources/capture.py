@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, cast
 
 import numpy as np
 
@@ -68,10 +68,10 @@ class CaptureFile:
                 head = raw.read(4)
                 raw.seek(0)
                 if head[:2] == b"\x1f\x8b":
-                    stream: BinaryIO = gzip.GzipFile(fileobj=_Counting(raw, self), mode="rb")
+                    stream: BinaryIO = cast(BinaryIO, gzip.GzipFile(fileobj=_Counting(raw, self), mode="rb"))
                     suffix = ".gz"
                 else:
-                    stream = _Counting(raw, self)
+                    stream = cast(BinaryIO, _Counting(raw, self))
                     suffix = ""
                 yield from self._blocks(stream, suffix)
         except OSError as e:
@@ -116,7 +116,7 @@ class CaptureFile:
         if len(rest) < 20:
             self._fail("short_header", 0)
             return
-        order = "big" if swapped else "little"
+        order: Literal["big", "little"] = "big" if swapped else "little"
         snaplen = int.from_bytes(rest[12:16], order)
         linktype = int.from_bytes(rest[16:20], order) & 0x0FFFFFFF
         max_caplen = max(min(snaplen, MAX_RECORD - 16), 262144)
@@ -206,11 +206,14 @@ _PROBLEMS = {
     "truncated": ("文件在第 {offset} 字节处的数据包记录中途结束（文件被截断）；之前的数据包已分析",
                   "the file ends inside a packet record at byte {offset} (truncated); packets before it were analysed"),
     "gzip_truncated": ("压缩数据在解压后第 {offset} 字节附近中断（文件被截断或损坏）；之前的数据包已分析",
-                       "the compressed data breaks off near decompressed byte {offset} (truncated or corrupt); packets before it were analysed"),
+                       "the compressed data breaks off near decompressed byte {offset} (truncated or corrupt); "
+                       "packets before it were analysed"),
     "corrupt_record": ("第 {offset} 字节处的数据包记录头无效（文件损坏）；之前的数据包已分析，可用 pcapfix 修复后重试",
-                       "the packet record header at byte {offset} is invalid (corrupt file); packets before it were analysed; repair it (e.g. pcapfix) and retry"),
+                       "the packet record header at byte {offset} is invalid (corrupt file); packets before it were "
+                       "analysed; repair it (e.g. pcapfix) and retry"),
     "corrupt_block": ("第 {offset} 字节处的 pcapng 块无效（文件损坏）；之前的数据包已分析，可用 pcapfix 修复后重试",
-                      "the pcapng block at byte {offset} is invalid (corrupt file); packets before it were analysed; repair it (e.g. pcapfix) and retry"),
+                      "the pcapng block at byte {offset} is invalid (corrupt file); packets before it were analysed; "
+                      "repair it (e.g. pcapfix) and retry"),
 }
 
 
@@ -265,8 +268,9 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, Text]
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(CAPTURE_SUFFIXES))
             if not found:
-                problems.append((p, Text(zh=f"{p}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）",
-                                         en=f"{p}: no capture files in this directory (.pcap/.pcapng/.cap, optionally gzipped)")))
+                problems.append((p, Text(
+                    zh=f"{p}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）",
+                    en=f"{p}: no capture files in this directory (.pcap/.pcapng/.cap, optionally gzipped)")))
             files.extend(found)
         elif p.is_file():
             files.append(p)

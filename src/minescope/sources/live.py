@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +30,7 @@ SNAPLEN = 262144
 _RECORD = struct.Struct("<IIII")
 
 
-def live_blocks(interface: str, duration: float | None, bpf: str = "") -> Iterator[Block]:
+def live_blocks(interface: str, duration: float | None, bpf: str = "") -> Generator[Block, None, None]:
     try:
         import pcapy
     except ImportError as e:  # pragma: no cover - pcapy-ng is a declared dependency

@@ -14,7 +14,19 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    JSON, Column, Engine, Float, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, func, insert,
+    JSON,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    insert,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -120,18 +132,20 @@ def save_scan(engine: Engine, result: ScanResult) -> tuple[int, int]:
     """Store a scan and its findings in one transaction. Returns (scan id, new findings)."""
     ids = [f.id for f in result.findings]
     with engine.begin() as conn:
-        known = set()
+        known: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             known.update(conn.execute(select(findings.c.id).where(findings.c.id.in_(chunk))).scalars())
         inputs = [{"path": i.path, "format": i.format, "packets": i.packets, "bytes": i.bytes, "sha256": i.sha256,
                    "problem": {"zh": i.problem.zh, "en": i.problem.en} if i.problem else None} for i in result.inputs]
         new = [f for f in result.findings if f.id not in known]
-        scan_id = conn.execute(insert(scans).values(
+        inserted = conn.execute(insert(scans).values(
             started_at=result.started_at, wall_seconds=result.wall_seconds, packets=result.packets,
             bytes=result.bytes, flows=result.flows, inputs=inputs, findings_total=len(set(ids)),
             findings_new=len({f.id for f in new}),
-        )).inserted_primary_key[0]
+        )).inserted_primary_key
+        assert inserted is not None
+        scan_id = inserted[0]
         if new:
             conn.execute(_insert_ignore(engine, findings), [_row(f, scan_id) for f in new])
         if ids:

@@ -163,7 +163,8 @@ class CaptureDetector:
             network = details[0].get("network", protocol)
             agents = sorted({d["user_agent"] for d in details if d.get("user_agent")})
             messages = sorted({d["message"] for d in details if d.get("message")})
-            confidence = 0.9 if protocol in ("bitcoin", "monero", "litecoin", "dogecoin", "bitcoincash", "dash") else 0.7
+            framed = protocol in ("bitcoin", "monero", "litecoin", "dogecoin", "bitcoincash", "dash")
+            confidence = 0.9 if framed else 0.7  # magic-framed protocols; Ethereum/Nano rest on shapes
             out.append(Finding(
                 kind=Kind.CRYPTO_NODE, subject_ip=host,
                 peer=Peer(refs[0].dst_ip, refs[0].dst_port), flows=refs,
@@ -242,21 +243,23 @@ class CaptureDetector:
             if not matches and not (name_hints and (port_hints or behaviour)):
                 return None
             if sni:
-                evidence.append(Evidence("tls_sni", f"TLS server name {sni}", {"sni": sni, "alpn": state.alpn if state else []},
+                alpn = state.alpn if state else []
+                evidence.append(Evidence("tls_sni", f"TLS server name {sni}", {"sni": sni, "alpn": alpn},
                                          "protocols.tls"))
             reasons.extend(likeness)
             if behaviour:
                 reasons.append(Text(
-                    zh=f"会话持续 {ref.duration:.0f} 秒而平均速率仅 {flow.rate_bps / 1000:.1f} kbit/s，符合矿工长连接低速率特征",
+                    zh=f"会话持续 {ref.duration:.0f} 秒而平均速率仅 {flow.rate_bps / 1000:.1f} kbit/s，"
+                       "符合矿工长连接低速率特征",
                     en=f"the session lasts {ref.duration:.0f} s at only {flow.rate_bps / 1000:.1f} kbit/s on average, "
                        "the shape of a miner's long, low-rate pool connection"))
                 evidence.append(Evidence("behaviour", "long, low-rate session",
                                          {"duration_s": round(ref.duration, 1), "rate_bps": round(flow.rate_bps)}))
             best = max((CATEGORY_CONFIDENCE.get(m.category, 0.4) for _, m in matches), default=0.3)
             confidence = min(0.75, best + 0.05 * len(likeness) + (0.05 if behaviour else 0.0))
-            reasons.insert(0, Text(zh=f"{ref.src_ip} 与疑似矿池 {named or ref.dst_ip}:{ref.dst_port} 建立了加密（TLS）连接",
-                                   en=f"{ref.src_ip} holds an encrypted (TLS) connection to a suspected pool "
-                                      f"{named or ref.dst_ip}:{ref.dst_port}"))
+            where = f"{named or ref.dst_ip}:{ref.dst_port}"
+            reasons.insert(0, Text(zh=f"{ref.src_ip} 与疑似矿池 {where} 建立了加密（TLS）连接",
+                                   en=f"{ref.src_ip} holds an encrypted (TLS) connection to a suspected pool {where}"))
             return Finding(
                 kind=Kind.ENCRYPTED_MINING_SUSPECT, subject_ip=ref.src_ip,
                 peer=Peer(ref.dst_ip, ref.dst_port, named, known_pool=bool(matches)), flows=(ref,),
@@ -266,8 +269,8 @@ class CaptureDetector:
         if not matches:
             return None
         if http_host:
-            evidence.append(Evidence("http_host", f"HTTP Host {http_host}", dict(state.http) if state and state.http else {},
-                                     "protocols.http"))
+            head = dict(state.http) if state and state.http else {}
+            evidence.append(Evidence("http_host", f"HTTP Host {http_host}", head, "protocols.http"))
         reasons.insert(0, Text(zh=f"{ref.src_ip} 访问了已知矿池 {named or ref.dst_ip}:{ref.dst_port}",
                                en=f"{ref.src_ip} contacted the known pool {named or ref.dst_ip}:{ref.dst_port}"))
         return Finding(
