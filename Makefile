@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 demo: $(STAMP)
 	mkdir -p out
-	$(BIN)/minescope scan samples/pcap --db out/minescope.db
-	$(BIN)/minescope scan samples/pcap --no-store --format html -o out/report.html
-	$(BIN)/minescope scan samples/pcap --no-store --format json -o out/report.json
+	$(BIN)/minescope scan samples/pcap --registry samples/org-registry.csv --db out/minescope.db
+	$(BIN)/minescope scan samples/pcap --registry samples/org-registry.csv --no-store --format html -o out/report.html
+	$(BIN)/minescope scan samples/pcap --registry samples/org-registry.csv --no-store --format json -o out/report.json
 	@echo "out/report.html, out/report.json, out/minescope.db"
 
 test: $(STAMP)

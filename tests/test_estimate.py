@@ -58,7 +58,7 @@ def test_as_of_year_excludes_later_hardware() -> None:
 
 def test_hash_rate_uncertainty_widens_the_band() -> None:
     exact = estimate_energy(hr("SHA-256", PH))
-    loose = estimate_energy(hr("SHA-256", PH, rel=0.5))
+    loose = estimate_energy(hr("SHA-256", PH, rel=0.25))  # the band spans ±2σ of the hash rate
     assert exact is not None and loose is not None
     assert loose.kw[0] == pytest.approx(exact.kw[0] * 0.5)
     assert loose.kw[1] == pytest.approx(exact.kw[1])

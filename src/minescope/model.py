@@ -17,6 +17,9 @@ from typing import Any
 
 SCHEMA_VERSION = "1.0"
 
+# Fewer shares than this give a share-based hash rate too uncertain (over ±58 %) to size power from.
+MIN_SHARES_TO_SIZE = 3
+
 
 class Kind(StrEnum):
     """What a finding states."""
@@ -94,7 +97,8 @@ class Evidence:
 class HashRate:
     """A hash-rate estimate with a relative 1-sigma uncertainty (1/sqrt(shares) for share counts).
 
-    ``hps`` is hashes per second, or solutions per second (Sol/s) for Equihash."""
+    ``hps`` is hashes per second, or solutions per second (Sol/s) for Equihash. ``low``/``high`` are
+    the ±2σ (about 95 %) range that reports and energy estimates use."""
 
     algorithm: str
     hps: float
@@ -104,11 +108,16 @@ class HashRate:
 
     @property
     def low(self) -> float:
-        return max(0.0, self.hps * (1.0 - self.rel_uncertainty))
+        return max(0.0, self.hps * (1.0 - 2 * self.rel_uncertainty))
 
     @property
     def high(self) -> float:
-        return self.hps * (1.0 + self.rel_uncertainty)
+        return self.hps * (1.0 + 2 * self.rel_uncertainty)
+
+    @property
+    def sizable(self) -> bool:
+        """Enough evidence to size power from: a miner's own report, or MIN_SHARES_TO_SIZE shares."""
+        return self.method != "shares" or self.shares >= MIN_SHARES_TO_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +152,14 @@ class MiningFacts:
     login_seen: bool = False
     hashrate: HashRate | None = None
     reported_hashrate: HashRate | None = None
+
+    @property
+    def sizing_hashrate(self) -> HashRate | None:
+        """The hash rate that sizes this session: the share-based estimate when it rests on enough
+        shares (measured, not claimed), else the miner's own report, else none."""
+        if self.hashrate is not None and self.hashrate.sizable:
+            return self.hashrate
+        return self.reported_hashrate
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,9 +94,8 @@ class Scanner:
 
     def _enrich(self, finding: Finding) -> Finding:
         """Who the subject is, and what its hash rate costs in power."""
-        energy = None
-        if finding.mining is not None and finding.mining.hashrate is not None:
-            energy = estimate_energy(finding.mining.hashrate)
+        rate = finding.mining.sizing_hashrate if finding.mining is not None else None
+        energy = estimate_energy(rate) if rate is not None else None
         return replace(finding, attribution=self.attributor.attribute(finding.subject_ip), energy=energy)
 
     @staticmethod

@@ -200,7 +200,10 @@ def summarize(result: ScanResult) -> Summary:
         start = min(f.first_seen for f in findings)
     if end is None and findings:
         end = max(f.last_seen for f in findings)
-    span = (end - start) if start is not None and end is not None else None
+    # inputs may be unrelated captures years apart: the span is the time they cover, not first to last
+    covered = _union_seconds((i.first_seen, i.last_seen) for i in result.inputs
+                             if i.first_seen is not None and i.last_seen is not None)
+    span = covered or ((end - start) if start is not None and end is not None else None)
 
     institutional_miners = sum(1 for ip in miners if ip in attr and attr[ip].institutional)
     institutional_related = sum(1 for ip in related if ip in attr and attr[ip].institutional)
@@ -240,10 +243,9 @@ def summarize(result: ScanResult) -> Summary:
 
 
 def _hashrate_of(f: Finding) -> HashRate | None:
-    """Share-based estimate first (measured), the miner's own report otherwise."""
     if f.kind == Kind.CRYPTO_NODE or f.mining is None:
         return None
-    return f.mining.hashrate or f.mining.reported_hashrate
+    return f.mining.sizing_hashrate
 
 
 def _algorithm(name: str) -> tuple[str, str]:
