@@ -84,7 +84,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
         else:
             result = _scan_files(scanner, list(inputs), quiet=fmt == "json" and output is None)
     except InputError as e:
-        click.echo(("错误：" if lang == "zh" else "error: ") + str(e), err=True)
+        _say(e.text, lang)
         sys.exit(EXIT_FAILED)
     stored = None
     if not no_store:

@@ -17,7 +17,7 @@ from minescope.engine.flows import FlowTracker
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
 from minescope.knowledge.pools import PoolIntel
-from minescope.model import Finding, InputSummary, ScanResult
+from minescope.model import Finding, InputSummary, ScanResult, Text
 from minescope.sources.capture import Block, CaptureFile, expand_inputs
 
 # Pool sessions last hours; a flow ends only after this long without a packet (nfstream's default
@@ -41,6 +41,11 @@ class Scanner:
         self.options = options or ScanOptions()
         self.intel = PoolIntel.load(self.options.feeds)
         self.attributor = Attributor(self.options.registry)
+        # Bad lines in pool lists and the registry were skipped; the user still hears about each.
+        self.knowledge_problems = (
+            [_skipped("名单文件", "pool list", line) for line in self.intel.problems()]
+            + [_skipped("单位登记表", "organisation registry", line) for line in self.attributor.problems]
+        )
 
     def scan(self, paths: Iterable[Path], progress: Progress | None = None) -> ScanResult:
         started = time.time()
@@ -98,12 +103,20 @@ class Scanner:
         energy = estimate_energy(rate) if rate is not None else None
         return replace(finding, attribution=self.attributor.attribute(finding.subject_ip), energy=energy)
 
-    @staticmethod
-    def make_result(inputs: list[InputSummary], findings: list[Finding], started: float, wall: float) -> ScanResult:
+    def make_result(self, inputs: list[InputSummary], findings: list[Finding], started: float,
+                    wall: float) -> ScanResult:
         return ScanResult(
-            inputs=inputs, findings=sorted(findings, key=lambda f: (f.source, f.first_seen, f.kind)),
+            inputs=self.knowledge_problems + inputs,
+            findings=sorted(findings, key=lambda f: (f.source, f.first_seen, f.kind)),
             started_at=started, wall_seconds=wall,
             packets=sum(i.packets for i in inputs), bytes=sum(i.bytes for i in inputs),
             flows=sum(i.flows for i in inputs),
         )
 
+
+
+def _skipped(zh_what: str, en_what: str, line: str) -> InputSummary:
+    """A skipped line of a knowledge file, as a problem of that file (``file:line: detail``)."""
+    path = line.split(":", 1)[0]
+    return InputSummary(path=path, format="knowledge", problem=Text(
+        zh=f"{zh_what}中有一行无法使用，已跳过：{line}", en=f"{en_what} line skipped: {line}"))

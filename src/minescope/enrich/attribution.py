@@ -97,7 +97,8 @@ def load_registry(path: Path) -> tuple[RangeIndex[RegistryEntry], list[str]]:
         index.add(net, entry)
     if rows and not len(index):
         first = problems[0].removesuffix("; row skipped") if problems else f"{path}:{header_line}: no rows"
-        raise InputError(f"{first}; no row of the organisation registry is usable, fix the rows")
+        raise InputError(f"{first}；单位登记表没有一行可用，请修正",
+                         f"{first}; no row of the organisation registry is usable, fix the rows")
     return index, problems
 
 
@@ -105,22 +106,26 @@ def _read_csv(path: Path) -> tuple[list[tuple[int, dict[str, str]]], int]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as e:
-        raise InputError(f"{path}: organisation registry not found; check the path") from e
+        raise InputError(f"{path}: 找不到单位登记表；请检查路径",
+                         f"{path}: organisation registry not found; check the path") from e
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read organisation registry ({e}); save it as UTF-8 CSV") from e
+        raise InputError(f"{path}: 无法读取单位登记表（{e}）；请保存为 UTF-8 编码的 CSV",
+                         f"{path}: cannot read organisation registry ({e}); save it as UTF-8 CSV") from e
     lines = text.splitlines()
     header_line = next((i for i, s in enumerate(lines, 1) if s.strip() and not s.startswith("#")), 0)
     if not header_line:
         raise InputError(
-            f"{path}:1: empty organisation registry; add the header {','.join(REGISTRY_COLUMNS)}"
+            f"{path}:1: 单位登记表为空；请加上表头 {','.join(REGISTRY_COLUMNS)}",
+            f"{path}:1: empty organisation registry; add the header {','.join(REGISTRY_COLUMNS)}",
         )
     reader = csv.reader(lines[header_line - 1:])
     header = [h.strip().lower().replace("organization", "organisation") for h in next(reader)]
     missing = [c for c in _REQUIRED if c not in header]
     if missing:
         raise InputError(
+            f"{path}:{header_line}: 表头缺少 {', '.join(missing)}；第一行应为 {','.join(REGISTRY_COLUMNS)}",
             f"{path}:{header_line}: registry header lacks {', '.join(missing)}; "
-            f"the first line must be {','.join(REGISTRY_COLUMNS)}"
+            f"the first line must be {','.join(REGISTRY_COLUMNS)}",
         )
     rows: list[tuple[int, dict[str, str]]] = []
     for offset, cells in enumerate(reader, start=header_line + 1):

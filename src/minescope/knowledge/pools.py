@@ -253,13 +253,15 @@ def load_list(
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as e:
         raise InputError(
-            f"{path}: cannot read list file ({e.strerror or e}); check the path or remove it from the feeds"
+            f"{path}: 无法读取名单文件（{e.strerror or e}）；请检查路径，或将其移出名单目录",
+            f"{path}: cannot read list file ({e.strerror or e}); check the path or remove it from the feeds",
         ) from e
     header = read_header(lines[:50])
     cat = (category or header.get("category", "pool")).strip().lower()
     if cat not in CATEGORIES:
         raise InputError(
-            f"{path}:1: unknown category {cat!r}; use one of {', '.join(sorted(CATEGORIES))}"
+            f"{path}:1: 未知类别 {cat!r}；可用类别：{', '.join(sorted(CATEGORIES))}",
+            f"{path}:1: unknown category {cat!r}; use one of {', '.join(sorted(CATEGORIES))}",
         )
     info = ListInfo(
         name=name or header.get("name", path.stem),
@@ -320,7 +322,8 @@ def feed_paths(explicit: Sequence[Path | str] | None = None) -> list[Path]:
         elif root.is_file():
             out.append(root)
         elif must_exist:
-            raise InputError(f"{root}: feed file or directory not found; fix the path or MINESCOPE_FEEDS")
+            raise InputError(f"{root}: 找不到名单文件或目录；请修正路径或 MINESCOPE_FEEDS",
+                             f"{root}: feed file or directory not found; fix the path or MINESCOPE_FEEDS")
     return out
 
 
