@@ -131,9 +131,11 @@ class FlowTracker:
         self._read_payload(block.buf, kept)
         if n_ended:
             self._end(ended[:n_ended])
-        # flows idle past the timeout are finished: hand them on and reuse their slots
+        # flows idle past the timeout are finished: hand them on and reuse their slots. Idle is
+        # measured from the block's earliest packet: files joined end to end (mergecap -a) can put
+        # a later capture's times into a block while an earlier capture's session is still going.
         out = np.empty(len(self.index), dtype=np.int64)
-        n_idle = pk.expire_idle(self.index, self.table["last_ts"], hi, self.idle_timeout, out)
+        n_idle = pk.expire_idle(self.index, self.table["last_ts"], lo, self.idle_timeout, out)
         if n_idle:
             self._end(out[:n_idle])
 
