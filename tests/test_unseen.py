@@ -181,3 +181,13 @@ def test_tls_to_an_ordinary_site_is_not_suspect(scan) -> None:  # type: ignore[n
     tls = Conversation("10.1.2.3", 53002, "198.51.100.201", 443, [
         (0, 0.0, _client_hello("www.example.com")), (1, 0.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5)])
     assert scan([tls]).findings == []
+
+
+def test_an_exchange_on_the_mixed_crypto_list_is_not_a_pool(scan) -> None:  # type: ignore[no-untyped-def]
+    """binance.com is on the mixed crypto list and on the exchange list: trading, not mining."""
+    dns = Conversation("10.1.2.4", 53010, "10.0.0.53", 53, [
+        (0, 0.0, _dns_query("www.binance.com")), (1, 0.01, _dns_answer("www.binance.com", "198.51.100.210"))],
+        udp=True)
+    tls = Conversation("10.1.2.4", 53011, "198.51.100.210", 443, [
+        (0, 1.0, _client_hello("www.binance.com")), (1, 1.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5)])
+    assert scan([dns, tls]).findings == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from minescope.detect.network.capture import CaptureDetector, flows_from_table
@@ -94,13 +95,14 @@ class Scanner:
         return [self._enrich(f) for f in found]
 
     def _interesting_name(self, name: str) -> bool:
-        match = self.intel.match_domain(name)
-        return match is not None and match.category != "exchange"
+        return self.intel.match_mining_domain(name) is not None
 
     def _enrich(self, finding: Finding) -> Finding:
         """Who the subject is, and what its hash rate costs in power."""
         rate = finding.mining.sizing_hashrate if finding.mining is not None else None
-        energy = estimate_energy(rate) if rate is not None else None
+        # hardware of the capture's year: a 2018 rig is not sized with 2024 ASICs
+        year = datetime.fromtimestamp(finding.first_seen, tz=UTC).year
+        energy = estimate_energy(rate, as_of_year=year) if rate is not None else None
         return replace(finding, attribution=self.attributor.attribute(finding.subject_ip), energy=energy)
 
     def make_result(self, inputs: list[InputSummary], findings: list[Finding], started: float,

@@ -404,6 +404,23 @@ class PoolIntel:
             out.extend(_match(key, e, name) for e in hits)
         return out
 
+    def match_mining_domain(self, name: str | None) -> ListMatch | None:
+        """The strongest entry that makes ``name`` a mining name, or None.
+
+        A name on an exchange list is trading, not mining, unless a pool-grade list (a pool feed,
+        a browser-miner list, or a pool learned in this scan) names it too: the mixed crypto list
+        also carries exchanges (binance.com, okx.com), and those must not read as pools.
+        """
+        matches = self.match_domain_all(name)
+        if not matches:
+            return None
+        best = max(matches, key=lambda m: CATEGORY_RANK[m.category])
+        if best.category == "exchange":
+            return None
+        if any(m.category == "exchange" for m in matches) and best.category == "crypto_mixed":
+            return None
+        return best
+
     def match_ip(self, ip: str) -> ListMatch | None:
         """A learned pool address, else the most specific listed network containing ``ip``."""
         addr = parse_ip(ip)

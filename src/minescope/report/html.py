@@ -325,8 +325,9 @@ def _session_row(f: Finding, lang: str) -> dict[str, Any]:
         pool_ip=f"{f.peer.ip}:{f.peer.port}",
         coin=" / ".join(x for x in ((m.coin if m else None), (m.algorithm if m else None)) if x),
         protocol=m.protocol if m else "",
-        wallet=m.wallet if m and m.wallet else "",
-        wallet_short=fmt.short(m.wallet if m else None),
+        # a pool account name stands where a login carries no wallet
+        wallet=(m.wallet or m.account or "") if m else "",
+        wallet_short=fmt.short((m.wallet or m.account) if m else None),
         worker=m.worker if m and m.worker else "",
         shares=(f"{m.shares_submitted} ({m.shares_accepted}✓ {m.shares_rejected}✗)" if m else ""),
         hashrate=fmt.hashrate(hr.hps, hr.algorithm) if hr else "",

@@ -176,7 +176,7 @@ def _sessions_table(findings: list[Finding], lang: str) -> Table:
             _txt(f.subject_ip),
             _txt(pool),
             _txt(m.coin if m else ""),
-            _txt(fmt.short(m.wallet, 6, 4) if m else ""),
+            _txt(fmt.short(m.wallet or m.account, 6, 4) if m else ""),  # a pool account when no wallet
             _txt(fmt.short(m.worker, 6, 3) if m else ""),
             _txt(m.shares_submitted if m else ""),
             _txt(_hashrate_cell(f)),

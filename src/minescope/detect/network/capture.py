@@ -9,21 +9,23 @@ mining_session
     getwork/EthereumStratum, getwork/getblocktemplate over HTTP), as read by
     ``protocols.mining``: mining methods with mining-shaped parameters, in either direction.
     False positives: a pool *simulator* or test harness speaking the protocol; a node's own
-    getblocktemplate RPC to a local wallet (solo mining is still mining). Confidence 0.80–0.99.
+    getblocktemplate RPC to a local wallet (solo mining is still mining). Confidence 0.85–0.99.
 crypto_node
     Signal: blockchain node framing (Bitcoin-family network magic + command, Monero levin
     signature, Ethereum discv4/RLPx handshake shapes, Nano header). Not mining.
-    False positives: random UDP payloads matching the discv4 shape. Confidence 0.6–0.9.
+    False positives: random UDP payloads matching the discv4 shape. Confidence 0.9 (magic-framed
+    protocols) or 0.7 (Ethereum, Nano: shapes).
 pool_contact
     Signal: DNS questions for listed pool names; flows to listed or learned pool endpoints
     without a readable mining protocol; HTTP requests whose Host is a listed pool or browser
     miner. False positives: list entries that are stale or that share hosting; research
-    visits to pool web sites. Confidence 0.35–0.7 by list category.
+    visits to pool web sites. Confidence 0.45–0.7 by list category. Exchanges (also on the mixed
+    crypto list) are trading, not mining: they give no finding here.
 encrypted_mining_suspect
     Signal: TLS to a listed or learned pool (SNI or address), or to a pool-like endpoint (pool
     words in the server name plus a stratum port or a long, low-rate session). Miners move to
     TLS to hide their wallets. False positives: pool web dashboards (HTTPS to the pool's site),
-    services whose names contain pool words. Confidence 0.3–0.75.
+    services whose names contain pool words. Confidence 0.40–0.75.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ class CaptureDetector:
             confidence = 0.95
         if facts.shares_accepted:
             confidence = 0.98
-        listed = [m for m in (self.intel.match_domain(host), self.intel.match_ip(ref.dst_ip)) if m is not None]
+        listed = [m for m in (self.intel.match_mining_domain(host), self.intel.match_ip(ref.dst_ip)) if m is not None]
         for m in listed:
             evidence.append(_list_evidence(m))
             reasons.append(_list_reason(m))
@@ -187,8 +189,8 @@ class CaptureDetector:
                 groups[(flow.ref.src_ip, name)].append(flow)
         out = []
         for (client, name), members in groups.items():
-            match = self.intel.match_domain(name)
-            if match is None or match.category == "exchange":
+            match = self.intel.match_mining_domain(name)
+            if match is None:
                 continue
             refs = tuple(f.ref for f in members)
             out.append(Finding(
@@ -206,7 +208,7 @@ class CaptureDetector:
     # --- pool_contact / encrypted_mining_suspect by endpoint ----------------------------------
     def _match_domain(self, name: str | None) -> ListMatch | None:
         if name not in self._domain_cache:
-            self._domain_cache[name] = self.intel.match_domain(name)
+            self._domain_cache[name] = self.intel.match_mining_domain(name)
         return self._domain_cache[name]
 
     def _match_endpoint(self, ip: str, port: int) -> ListMatch | None:
@@ -224,7 +226,7 @@ class CaptureDetector:
         matches: list[tuple[str, ListMatch]] = []
         for how, value in (("tls_sni", sni), ("http_host", http_host), ("dns", dns_name)):
             m = self._match_domain(value)
-            if m is not None and m.category != "exchange":
+            if m is not None:
                 matches.append((how, m))
         m_ip = self._match_endpoint(ref.dst_ip, ref.dst_port)
         if m_ip is not None and m_ip.category != "exchange":
