@@ -370,7 +370,7 @@ def test_json_document_validates(result: ScanResult) -> None:
 def test_json_document_is_plain_data(result: ScanResult) -> None:
     s = summarize(result)
     doc = to_json_document(result, s, generated_at=T0)
-    # dumps takes a faster path for findings; it must write exactly the same document, in the same order
+    # dumps must write exactly the document to_json_document gives, in the same order
     assert dumps(result, s, generated_at=T0) == orjson.dumps(doc, option=orjson.OPT_INDENT_2)
     assert dumps(result, summarize(result)).startswith(b'{\n  "schema"')
 

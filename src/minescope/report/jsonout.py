@@ -7,8 +7,7 @@ the main ones also have an ``*_iso`` twin in UTC.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from importlib import resources
 from typing import Any
 
@@ -27,37 +26,17 @@ def to_json_document(
     result: ScanResult, summary: Summary, generated_at: float | None = None
 ) -> dict[str, Any]:
     """The document as plain data (dicts, lists and tuples, str, numbers, bool, None)."""
-    return _document(result, summary, generated_at, _plain_finding)
+    return _document(result, summary, generated_at)
 
 
-def _plain_finding(f: Finding) -> dict[str, Any]:
+def _finding(f: Finding) -> dict[str, Any]:
     d = f.to_dict()
     d["first_seen_iso"] = iso_utc(d["first_seen"])
     d["last_seen_iso"] = iso_utc(d["last_seen"])
     return d
 
 
-_FINDING_FIELDS = tuple(fd.name for fd in fields(Finding))
-
-
-def _fast_finding(f: Finding) -> dict[str, Any]:
-    """The same JSON as ``_plain_finding`` (a test holds them equal), but nested dataclasses are left
-    to orjson instead of ``asdict``'s deep copy: ~30× faster, which matters at 10⁴–10⁵ findings."""
-    d = {name: getattr(f, name) for name in _FINDING_FIELDS}
-    d["id"] = f.id
-    d["first_seen"] = first = f.first_seen
-    d["last_seen"] = last = f.last_seen
-    d["first_seen_iso"] = iso_utc(first)
-    d["last_seen_iso"] = iso_utc(last)
-    return d
-
-
-def _document(
-    result: ScanResult,
-    summary: Summary,
-    generated_at: float | None,
-    finding: Callable[[Finding], dict[str, Any]],
-) -> dict[str, Any]:
+def _document(result: ScanResult, summary: Summary, generated_at: float | None) -> dict[str, Any]:
     now = time.time() if generated_at is None else generated_at
     inputs = []
     for i in result.inputs:
@@ -85,7 +64,7 @@ def _document(
         "inputs": inputs,
         "problems": [{"zh": p.zh, "en": p.en} for p in result.problems],
         "summary": summary.to_dict(),
-        "findings": [finding(f) for f in result.findings],
+        "findings": [_finding(f) for f in result.findings],
     }
 
 
@@ -101,7 +80,7 @@ def _default(obj: Any) -> Any:
 def dumps(result: ScanResult, summary: Summary, generated_at: float | None = None) -> bytes:
     """UTF-8 JSON, indented by 2; non-finite floats become null (orjson's rule)."""
     return orjson.dumps(
-        _document(result, summary, generated_at, _fast_finding),
+        _document(result, summary, generated_at),
         default=_default,
         option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
     )

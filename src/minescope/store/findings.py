@@ -119,7 +119,7 @@ def _row(f: Finding, scan_id: int) -> dict[str, Any]:
         "org_name": a.org_name if a else None,
         "coin": m.coin if m else None, "algorithm": m.algorithm if m else None,
         "hashrate_hps": m.hashrate.hps if m and m.hashrate else None,
-        "data": orjson.loads(orjson.dumps(f.to_dict())), "first_scan_id": scan_id,
+        "data": f.to_dict(), "first_scan_id": scan_id,
     }
 
 
