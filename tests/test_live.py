@@ -14,7 +14,7 @@ import pytest
 
 from minescope.engine.scan import Scanner
 from minescope.model import Kind
-from minescope.sources.live import scan_interface
+from minescope.sources.live import scan_interface, warm_up
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root or CAP_NET_RAW")
 
@@ -52,7 +52,7 @@ def _pool(server: socket.socket) -> None:
 
 
 def _miner(port: int) -> None:
-    time.sleep(1.0)  # let the capture start
+    time.sleep(1.5)  # let the capture start
     with socket.create_connection(("127.0.0.1", port)) as s:
         for line in MINER_LINES:
             s.sendall(line)
@@ -62,6 +62,8 @@ def _miner(port: int) -> None:
 
 def test_live_stratum_on_loopback() -> None:
     pytest.importorskip("pcapy")
+    scanner = Scanner()
+    warm_up(scanner)  # a fresh checkout compiles the engine first (~15 s): not while the miner talks
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -71,7 +73,7 @@ def test_live_stratum_on_loopback() -> None:
     for t in threads:
         t.start()
     try:
-        result = scan_interface(Scanner(), "lo", duration=4)
+        result = scan_interface(scanner, "lo", duration=6)
     finally:
         server.close()
     sessions = [f for f in result.findings if f.kind == Kind.MINING_SESSION]
