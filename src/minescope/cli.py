@@ -147,6 +147,8 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
         from minescope.report.terminal import render_terminal
 
         console = Console(record=output is not None)
+        if output is not None or not console.is_terminal:
+            console = Console(record=output is not None, width=120)  # a file or a pipe: wide tables
         render_terminal(result, summary, lang, console)
         if output:
             output.write_text(console.export_text(), encoding="utf-8")
