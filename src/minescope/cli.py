@@ -158,5 +158,53 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
                     else f"stored in {where} (scan #{scan_id}, {new} new findings)"), err=True)
 
 
+@main.group()
+def cases() -> None:
+    """处置案件 / disposal cases."""
+
+
+@cases.command("sync")
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+def cases_sync(db: str | None, lang: str) -> None:
+    """把结果归入案件，已结案件再次发现时重新打开 / group findings into cases; reopen cases seen again."""
+    from minescope.cases.workflow import sync_cases
+    from minescope.store.findings import default_db_path, open_store
+
+    report = sync_cases(open_store(db or default_db_path()))
+    click.echo(f"新建 {report.created} 件，追加 {report.extended} 条，重新打开 {report.reopened} 件" if lang == "zh"
+               else f"{report.created} cases created, {report.extended} findings added, {report.reopened} reopened")
+
+
+@cases.command("list")
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("--overdue", is_flag=True, help="只列逾期案件 / only overdue cases")
+def cases_list(db: str | None, overdue: bool) -> None:
+    """列出案件 / list cases."""
+    from minescope.cases.workflow import list_cases
+    from minescope.cases.workflow import overdue as overdue_cases
+    from minescope.store.findings import default_db_path, open_store
+
+    engine = open_store(db or default_db_path())
+    for c in overdue_cases(engine) if overdue else list_cases(engine):
+        click.echo(f"{c.id}\t{c.state}\t{c.owner or '-'}\t{c.title}")
+
+
+@cases.command("verify")
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+def cases_verify(db: str | None, lang: str) -> None:
+    """校验案件历史的哈希链 / check the case history's hash chain."""
+    from minescope.cases.history import verify
+    from minescope.store.findings import default_db_path, open_store
+
+    problems = verify(open_store(db or default_db_path()))
+    for line in problems:
+        click.echo(("篡改：" if lang == "zh" else "tampered: ") + line, err=True)
+    if problems:
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo("案件历史完整" if lang == "zh" else "case history intact")
+
+
 if __name__ == "__main__":
     main()

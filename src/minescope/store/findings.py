@@ -99,6 +99,8 @@ def open_store(target: str | Path | None = None) -> Engine:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{url}"
     engine = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode())
+    from minescope.store import cases  # noqa: F401  (registers the workflow tables on the metadata)
+
     metadata.create_all(engine)
     with engine.begin() as conn:
         if conn.execute(select(store_meta.c.value).where(store_meta.c.key == "schema_version")).first() is None:

@@ -1,0 +1,206 @@
+"""The disposal workflow: findings grouped into cases, and each case walked to closure.
+
+States: new → assigned (owner, due date) → notice_issued → rectifying → verified → closed. A case
+closes with a typed reason; "cleared" and "hijacked_host_cleaned" need a verified case, while
+"false_positive" and "handed_to_police" may close it from any open state. Closing a case with open
+tasks needs ``force`` (the console asks first). A closed case whose subject shows up in a later
+scan is reopened by ``sync_cases``. Every change goes into the hash-chained history with the
+fields before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
+
+from minescope.cases import history
+from minescope.errors import InputError
+from minescope.store.cases import case_attachments, case_comments, case_findings, case_tasks, cases
+from minescope.store.findings import findings, scans
+
+STATES = ("new", "assigned", "notice_issued", "rectifying", "verified", "closed")
+FORWARD = {"assigned": "notice_issued", "notice_issued": "rectifying", "rectifying": "verified"}
+CLOSING_REASONS = ("cleared", "false_positive", "handed_to_police", "hijacked_host_cleaned")
+NEEDS_VERIFIED = {"cleared", "hijacked_host_cleaned"}
+# Findings that are disposal work; blockchain nodes are recorded but are not mining.
+CASE_KINDS = ("mining_session", "pool_contact", "encrypted_mining_suspect")
+TRACKED = ("state", "owner", "due_at", "closing_reason", "reopened")
+
+
+class WorkflowError(InputError):
+    """A step the workflow does not allow, said in both languages."""
+
+
+class OpenTasks(WorkflowError):
+    """Closing would leave tasks open: ask the user, then close with force."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    created: int
+    extended: int
+    reopened: int
+
+
+def subject_key(finding: dict[str, Any]) -> tuple[str, str]:
+    """(key, title) of the case a finding belongs to: its organisation when known, else its host."""
+    attribution = finding.get("attribution") or {}
+    if attribution.get("org_name"):
+        return f"org:{attribution['org_name']}", attribution["org_name"]
+    return f"ip:{finding['subject_ip']}", finding["subject_ip"]
+
+
+def sync_cases(engine: Engine, actor: str = "system", now: float | None = None) -> SyncReport:
+    """Put every stored mining-related finding into its case; reopen closed cases seen again."""
+    now = time.time() if now is None else now
+    created = extended = reopened = 0
+    with engine.begin() as conn:
+        # a closed case reopens when a scan run after its closing found its subject again
+        unassigned = conn.execute(
+            select(findings.c.id, findings.c.data, scans.c.started_at)
+            .join(scans, scans.c.id == findings.c.first_scan_id)
+            .where(findings.c.kind.in_(CASE_KINDS))
+            .where(~findings.c.id.in_(select(case_findings.c.finding_id)))
+            .order_by(findings.c.first_seen)
+        ).all()
+        for fid, data, scanned_at in unassigned:
+            key, title = subject_key(data)
+            case = conn.execute(select(cases).where(cases.c.subject_key == key)).first()
+            if case is None:
+                case = _create(conn, key, title, data, actor, now)
+                created += 1
+            else:
+                extended += 1
+                if case.state == "closed" and scanned_at > case.updated_at:
+                    _change(conn, case, actor, "reopen", now, state="assigned" if case.owner else "new",
+                            closing_reason=None, reopened=case.reopened + 1)
+                    reopened += 1
+            conn.execute(insert(case_findings).values(case_id=case.id, finding_id=fid, added_at=now))
+    return SyncReport(created, extended, reopened)
+
+
+def assign(engine: Engine, case_id: int, owner: str, due_at: float, actor: str) -> None:
+    with engine.begin() as conn:
+        case = _get(conn, case_id)
+        if case.state not in ("new", "assigned"):
+            raise WorkflowError(f"案件 {case_id} 处于「{case.state}」状态，不能再分派",
+                                f"case {case_id} is {case.state}; it can no longer be assigned")
+        _change(conn, case, actor, "assign", state="assigned", owner=owner, due_at=due_at)
+
+
+def advance(engine: Engine, case_id: int, to_state: str, actor: str) -> None:
+    """One step forward: assigned → notice_issued → rectifying → verified."""
+    with engine.begin() as conn:
+        case = _get(conn, case_id)
+        if FORWARD.get(case.state) != to_state:
+            raise WorkflowError(f"案件 {case_id} 不能从「{case.state}」转到「{to_state}」",
+                                f"case {case_id} cannot go from {case.state} to {to_state}")
+        _change(conn, case, actor, to_state, state=to_state)
+
+
+def close(engine: Engine, case_id: int, reason: str, actor: str, force: bool = False) -> None:
+    if reason not in CLOSING_REASONS:
+        raise WorkflowError(f"未知的结案原因 {reason}；可用：{'、'.join(CLOSING_REASONS)}",
+                            f"unknown closing reason {reason}; use one of {', '.join(CLOSING_REASONS)}")
+    with engine.begin() as conn:
+        case = _get(conn, case_id)
+        if case.state == "closed":
+            raise WorkflowError(f"案件 {case_id} 已结案", f"case {case_id} is already closed")
+        if reason in NEEDS_VERIFIED and case.state != "verified":
+            raise WorkflowError(f"以「{reason}」结案须先核查（当前「{case.state}」）",
+                                f"closing as {reason} needs a verified case (it is {case.state})")
+        open_tasks = conn.execute(select(func.count()).select_from(case_tasks).where(
+            and_(case_tasks.c.case_id == case_id, case_tasks.c.done.is_(False)))).scalar_one()
+        if open_tasks and not force:
+            raise OpenTasks(f"案件 {case_id} 还有 {open_tasks} 项未完成任务；确认后再结案",
+                            f"case {case_id} has {open_tasks} open task(s); confirm to close anyway")
+        _change(conn, case, actor, "close", state="closed", closing_reason=reason)
+
+
+def add_task(engine: Engine, case_id: int, title: str, actor: str, due_at: float | None = None) -> int:
+    with engine.begin() as conn:
+        _get(conn, case_id)
+        task_id = conn.execute(insert(case_tasks).values(case_id=case_id, title=title, done=False, due_at=due_at,
+                                                         created_at=time.time())).inserted_primary_key
+        assert task_id is not None
+        history.append(conn, case_id, actor, "task_add", {}, {"task": task_id[0], "title": title})
+        return int(task_id[0])
+
+
+def complete_task(engine: Engine, task_id: int, actor: str) -> None:
+    with engine.begin() as conn:
+        task = conn.execute(select(case_tasks).where(case_tasks.c.id == task_id)).first()
+        if task is None:
+            raise WorkflowError(f"没有任务 {task_id}", f"no task {task_id}")
+        conn.execute(update(case_tasks).where(case_tasks.c.id == task_id).values(done=True))
+        history.append(conn, task.case_id, actor, "task_done", {"task": task_id, "done": False},
+                       {"task": task_id, "done": True})
+
+
+def add_comment(engine: Engine, case_id: int, text: str, actor: str) -> None:
+    with engine.begin() as conn:
+        _get(conn, case_id)
+        conn.execute(insert(case_comments).values(case_id=case_id, author=actor, text=text, created_at=time.time()))
+        history.append(conn, case_id, actor, "comment", {}, {"text": text})
+
+
+def add_attachment(engine: Engine, case_id: int, filename: str, content: bytes, actor: str) -> str:
+    digest = hashlib.sha256(content).hexdigest()
+    with engine.begin() as conn:
+        _get(conn, case_id)
+        conn.execute(insert(case_attachments).values(case_id=case_id, filename=filename, sha256=digest,
+                                                     content=content, author=actor, created_at=time.time()))
+        history.append(conn, case_id, actor, "attach", {}, {"filename": filename, "sha256": digest})
+    return digest
+
+
+def overdue(engine: Engine, now: float | None = None) -> list[Row[Any]]:
+    """Open cases past their due date, most overdue first."""
+    now = time.time() if now is None else now
+    with engine.connect() as conn:
+        return list(conn.execute(select(cases).where(and_(cases.c.state != "closed", cases.c.due_at < now))
+                                 .order_by(cases.c.due_at)))
+
+
+def list_cases(engine: Engine, states: Iterable[str] | None = None) -> list[Row[Any]]:
+    query = select(cases).order_by(cases.c.id)
+    if states:
+        query = query.where(cases.c.state.in_(list(states)))
+    with engine.connect() as conn:
+        return list(conn.execute(query))
+
+
+# --- internals ----------------------------------------------------------------------------------
+
+
+def _get(conn: Connection, case_id: int) -> Row[Any]:
+    case = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+    if case is None:
+        raise WorkflowError(f"没有案件 {case_id}", f"no case {case_id}")
+    return case
+
+
+def _create(conn: Connection, key: str, title: str, finding: dict[str, Any], actor: str, now: float) -> Row[Any]:
+    a = finding.get("attribution") or {}
+    values = {"subject_key": key, "title": title, "org_name": a.get("org_name"), "org_type": a.get("org_type"),
+              "region_code": a.get("region_code"), "province": a.get("province"), "city": a.get("city"),
+              "state": "new", "reopened": 0, "created_at": now, "updated_at": now}
+    inserted = conn.execute(insert(cases).values(**values)).inserted_primary_key
+    assert inserted is not None
+    case = _get(conn, int(inserted[0]))
+    history.append(conn, case.id, actor, "create", {}, {k: getattr(case, k) for k in TRACKED}, at=now)
+    return case
+
+
+def _change(conn: Connection, case: Row[Any], actor: str, action: str, now: float | None = None,
+            **values: Any) -> None:
+    now = time.time() if now is None else now
+    before = {k: getattr(case, k) for k in TRACKED}
+    conn.execute(update(cases).where(cases.c.id == case.id).values(updated_at=now, **values))
+    after = {**before, **{k: v for k, v in values.items() if k in TRACKED}}
+    history.append(conn, case.id, actor, action, before, after, at=now)

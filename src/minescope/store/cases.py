@@ -1,0 +1,93 @@
+"""Tables of the disposal workflow: cases, their findings, tasks, comments, attachments, history.
+
+Cases are work: mutable, with a state machine (``cases.workflow``) and an append-only history whose
+rows are chained by SHA-256 (``cases.history``). They reference findings by id and never change them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from minescope.store.findings import metadata
+
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_key", String(255), nullable=False, unique=True),  # org:<name> or ip:<address>
+    Column("title", Text, nullable=False),
+    Column("org_name", Text),
+    Column("org_type", String(32)),
+    Column("region_code", String(12), index=True),
+    Column("province", String(64)),
+    Column("city", String(64)),
+    Column("state", String(16), nullable=False, index=True),
+    Column("owner", String(128)),
+    Column("due_at", Float, index=True),
+    Column("closing_reason", String(32)),
+    Column("reopened", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+case_findings = Table(
+    "case_findings", metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("finding_id", String(32), ForeignKey("findings.id"), primary_key=True),
+    Column("added_at", Float, nullable=False),
+)
+
+case_tasks = Table(
+    "case_tasks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("due_at", Float),
+    Column("created_at", Float, nullable=False),
+)
+
+case_comments = Table(
+    "case_comments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("author", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+case_attachments = Table(
+    "case_attachments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("filename", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+case_history = Table(
+    "case_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("prev_hash", name="uq_case_history_chain"),  # one successor per link: no forks
+)
