@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from conftest import CORPUS
 from minescope.engine.scan import Scanner
@@ -13,6 +15,10 @@ from minescope.protocols import nodes
 from minescope.protocols.dns import parse_dns
 from minescope.protocols.http import request_head
 from minescope.protocols.tls import client_hello_sni
+from minescope.report.html import render_html
+from minescope.report.jsonout import dumps
+from minescope.report.summary import summarize
+from minescope.report.terminal import render_terminal
 
 SEED_PCAP = (CORPUS / "mining" / "zeekcm_bitcoin-mining.pcap").read_bytes()
 SEED_PCAPNG = (CORPUS / "crypto-node" / "ndpi_nano_p2p.pcapng").read_bytes()
@@ -52,3 +58,29 @@ def test_mutated_captures_never_crash(tmp_path: Path, seed: bytes, flips: list[t
     assert len(result.inputs) == 1
     for f in result.findings:
         assert f.flows and f.reasons
+    # whatever the capture held (a corrupt timestamp can say year 33658), every output renders
+    summary = summarize(result)
+    dumps(result, summary)
+    render_html(result, summary, "en")
+    render_terminal(result, summary, "zh", Console(file=io.StringIO(), width=100))
+
+
+def test_a_timestamp_no_calendar_holds(tmp_path: Path) -> None:
+    """A pcapng packet time in the year 500,000 (µs resolution, high word all ones) must not break a scan
+    or its outputs: the time shows as unknown."""
+    data = bytearray((CORPUS / "mining" / "ndpi_mining.pcapng").read_bytes())
+    off = 0
+    while off < len(data):
+        btype, blen = int.from_bytes(data[off : off + 4], "little"), int.from_bytes(data[off + 4 : off + 8], "little")
+        if btype == 6:  # the first enhanced packet block: timestamp high word
+            data[off + 12 : off + 16] = b"\xf0\xff\xff\xff"
+            break
+        off += blen
+    path = tmp_path / "future.pcapng"
+    path.write_bytes(bytes(data))
+    result = Scanner().scan([path])
+    summary = summarize(result)
+    dumps(result, summary)
+    render_html(result, summary, "zh")
+    render_terminal(result, summary, "en", Console(file=io.StringIO(), width=100))
+    assert sum(f.kind == "mining_session" for f in result.findings) == 4

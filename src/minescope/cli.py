@@ -158,6 +158,23 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
                     else f"stored in {where} (scan #{scan_id}, {new} new findings)"), err=True)
 
 
+@main.command("export")
+@click.argument("fmt", type=click.Choice(["rpz", "nft", "suricata", "csv", "stix"]))
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="写入文件 / write to this file")
+def export(fmt: str, db: str | None, output: Path | None) -> None:
+    """导出已确认矿池与矿机的封堵清单 / blocklists and indicators of confirmed pools and miners
+    (rpz: DNS RPZ zone, nft: nftables sets, suricata: rules, csv, stix: STIX 2.1 bundle)."""
+    from minescope.report.blocklists import confirmed_indicators, render
+    from minescope.store.findings import default_db_path, open_store
+
+    text = render(confirmed_indicators(open_store(db or default_db_path())), fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
 @main.group()
 def cases() -> None:
     """处置案件 / disposal cases."""

@@ -100,9 +100,7 @@ class Scanner:
     def _enrich(self, finding: Finding) -> Finding:
         """Who the subject is, and what its hash rate costs in power."""
         rate = finding.mining.sizing_hashrate if finding.mining is not None else None
-        # hardware of the capture's year: a 2018 rig is not sized with 2024 ASICs
-        year = datetime.fromtimestamp(finding.first_seen, tz=UTC).year
-        energy = estimate_energy(rate, as_of_year=year) if rate is not None else None
+        energy = estimate_energy(rate, as_of_year=_year(finding.first_seen)) if rate is not None else None
         return replace(finding, attribution=self.attributor.attribute(finding.subject_ip), energy=energy)
 
     def make_result(self, inputs: list[InputSummary], findings: list[Finding], started: float,
@@ -122,3 +120,11 @@ def _skipped(zh_what: str, en_what: str, line: str) -> InputSummary:
     path = line.split(":", 1)[0]
     return InputSummary(path=path, format="knowledge", problem=Text(
         zh=f"{zh_what}中有一行无法使用，已跳过：{line}", en=f"{en_what} line skipped: {line}"))
+
+
+def _year(ts: float) -> int | None:
+    """The capture's year, so a 2018 rig is not sized with 2024 ASICs; None for a nonsense timestamp."""
+    try:
+        return datetime.fromtimestamp(ts, tz=UTC).year
+    except (ValueError, OverflowError, OSError):
+        return None

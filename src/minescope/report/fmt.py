@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 # Reports are read in China: clock times are shown in China Standard Time, and say so.
 CST = timezone(timedelta(hours=8), "UTC+8")
@@ -77,16 +77,25 @@ def short(s: str | None, head: int = 8, tail: int = 6) -> str:
 
 
 def clock(ts: float | None, with_date: bool = True) -> str:
-    if ts is None:
+    d = _datetime(ts, CST)
+    if d is None:
         return "–"
-    d = datetime.fromtimestamp(ts, CST)
     return d.strftime("%Y-%m-%d %H:%M:%S") if with_date else d.strftime("%H:%M:%S")
 
 
 def iso_utc(ts: float | None) -> str | None:
+    d = _datetime(ts, UTC)
+    return None if d is None else d.isoformat().replace("+00:00", "Z")
+
+
+def _datetime(ts: float | None, tz: tzinfo) -> datetime | None:
+    """None for no time and for a time no calendar holds (a corrupt capture can carry year 33658)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(ts, tz)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def duration(seconds: float | None) -> str:

@@ -1,0 +1,59 @@
+"""Blocklists and indicators from a real store: only confirmed mining, false positives left out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import stix2
+from sqlalchemy import Engine
+
+from conftest import CORPUS
+from minescope.cases.workflow import close, list_cases, sync_cases
+from minescope.engine.scan import Scanner
+from minescope.report.blocklists import confirmed_indicators, render
+from minescope.store.findings import open_store, save_scan
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Engine:
+    engine = open_store(tmp_path / "m.db")
+    scanner = Scanner()
+    save_scan(engine, scanner.scan([CORPUS / "mining" / "ndpi_mining.pcapng",
+                                    CORPUS / "mining" / "zeekcm_coinhive.pcap"]))
+    return engine
+
+
+def test_only_mining_sessions_make_indicators(store: Engine) -> None:
+    pools = {i.ip for i in confirmed_indicators(store) if i.kind == "pool"}
+    assert pools == {"94.23.199.191", "185.71.66.39", "178.32.196.217", "116.211.167.195"}
+    # the Coinhive capture has only list and TLS evidence: no indicator from it
+    assert not any("authedmine" in h for i in confirmed_indicators(store) for h in i.hosts)
+
+
+def test_formats(store: Engine) -> None:
+    ind = confirmed_indicators(store)
+    rpz = render(ind, "rpz", now=0)
+    assert "eu1-zcash.flypool.org CNAME ." in rpz and "*.eu1-zcash.flypool.org CNAME ." in rpz
+    assert "32.191.199.23.94.rpz-ip CNAME ." in rpz
+    nft = render(ind, "nft", now=0)
+    assert "set mining_pools_v4" in nft and "94.23.199.191" in nft and nft.count("{") == nft.count("}")
+    rules = render(ind, "suricata", now=0).splitlines()[1:]
+    sids = [r.split("sid:")[1].split(";")[0] for r in rules]
+    assert len(sids) == len(set(sids)) and any("tls.sni" in r for r in rules)
+    csv_text = render(ind, "csv", now=0)
+    assert csv_text.splitlines()[0].startswith("kind,ip,ports")
+    bundle = stix2.parse(render(ind, "stix", now=0), allow_custom=False)
+    patterns = {o.pattern for o in bundle.objects if o.type == "indicator"}
+    assert "[ipv4-addr:value = '94.23.199.191']" in patterns
+    assert json.loads(render(ind, "stix", now=0))["type"] == "bundle"
+
+
+def test_false_positive_cases_leave_the_lists(store: Engine) -> None:
+    sync_cases(store)
+    for case in list_cases(store):
+        if case.title == "147.229.13.222":
+            close(store, case.id, "false_positive", "analyst")
+    pools = {i.ip for i in confirmed_indicators(store) if i.kind == "pool"}
+    assert "185.71.66.39" not in pools and "94.23.199.191" in pools
