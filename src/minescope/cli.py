@@ -175,6 +175,50 @@ def export(fmt: str, db: str | None, output: Path | None) -> None:
         click.echo(text, nl=False)
 
 
+@main.command()
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(db: str | None, host: str, port: int) -> None:
+    """处置平台（网页与 API）/ the disposal console (pages and JSON API)."""
+    import uvicorn
+
+    from minescope.store.findings import default_db_path
+    from minescope.web.app import create_app
+
+    uvicorn.run(create_app(db or default_db_path(), secret=os.environ.get("MINESCOPE_SECRET")), host=host, port=port)
+
+
+@main.group()
+def users() -> None:
+    """平台账号 / console accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True)
+@click.option("--region", "region_code", default="",
+              help="辖区 GB/T 2260 代码（空为全国）/ jurisdiction code, empty = national")
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("--token", is_flag=True, help="同时生成 API 令牌 / also make an API token")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+def users_add(username: str, role: str, region_code: str, db: str | None, token: bool, lang: str) -> None:
+    """添加账号，密码从标准输入读取 / add an account; the password is read from standard input."""
+    from minescope.store.accounts import add_user, new_token
+    from minescope.store.findings import default_db_path, open_store
+
+    password = sys.stdin.readline().rstrip("\n")
+    engine = open_store(db or default_db_path())
+    try:
+        user = add_user(engine, username, password, role, region_code)
+    except InputError as e:
+        _say(e.text, lang)
+        sys.exit(EXIT_FAILED)
+    click.echo(("已添加 " if lang == "zh" else "added ") + user.username)
+    if token:
+        click.echo(new_token(engine, user))
+
+
 @main.group()
 def cases() -> None:
     """处置案件 / disposal cases."""

@@ -1,0 +1,58 @@
+"""Console labels in zh-CN (default) and en: key → (zh, en)."""
+
+from __future__ import annotations
+
+LABELS: dict[str, tuple[str, str]] = {
+    "title": ("挖矿处置平台", "Mining disposal console"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "bad_login": ("用户名或密码错误", "wrong username or password"),
+    "cases": ("案件", "Cases"),
+    "case": ("案件", "Case"),
+    "all": ("全部", "All"),
+    "overdue": ("逾期", "Overdue"),
+    "state": ("状态", "State"),
+    "subject": ("对象", "Subject"),
+    "org_type": ("单位类型", "Organisation type"),
+    "region": ("地区", "Region"),
+    "owner": ("责任人", "Owner"),
+    "due": ("期限", "Due"),
+    "findings": ("发现", "Findings"),
+    "tasks": ("任务", "Tasks"),
+    "comments": ("意见", "Comments"),
+    "history": ("历史（哈希链）", "History (hash chain)"),
+    "assign": ("分派", "Assign"),
+    "days": ("天", "days"),
+    "advance_to": ("推进到", "Move to"),
+    "close": ("结案", "Close"),
+    "reason": ("原因", "Reason"),
+    "force": ("仍有未完成任务时也结案", "close even with open tasks"),
+    "add_task": ("添加任务", "Add task"),
+    "add_comment": ("添加意见", "Add comment"),
+    "done": ("完成", "Done"),
+    "kind": ("类型", "Kind"),
+    "peer": ("对端", "Peer"),
+    "seen": ("时间", "Seen"),
+    "actor": ("操作人", "Actor"),
+    "action": ("操作", "Action"),
+    "before": ("之前", "Before"),
+    "after": ("之后", "After"),
+    "none": ("无", "none"),
+    "jurisdiction": ("辖区", "Jurisdiction"),
+    "national": ("全国", "national"),
+}
+
+STATE_LABELS: dict[str, tuple[str, str]] = {
+    "new": ("新建", "new"), "assigned": ("已分派", "assigned"), "notice_issued": ("已下发通知", "notice issued"),
+    "rectifying": ("整改中", "rectifying"), "verified": ("已核查", "verified"), "closed": ("已结案", "closed"),
+    "cleared": ("已清零", "cleared"), "false_positive": ("误报", "false positive"),
+    "handed_to_police": ("移交公安", "handed to police"),
+    "hijacked_host_cleaned": ("被控主机已清理", "hijacked host cleaned"),
+}
+
+
+def t(key: str, lang: str) -> str:
+    zh, en = LABELS[key]
+    return en if lang == "en" else zh

@@ -1,0 +1,133 @@
+"""The console over a real store: login, CSRF, roles, and jurisdiction isolation in pages and API."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from minescope.cases.workflow import list_cases, sync_cases
+from minescope.engine.scan import Scanner, ScanOptions
+from minescope.store.accounts import add_user, new_token
+from minescope.store.findings import open_store, save_scan
+from minescope.web.app import create_app
+from pcapgen import Conversation, write_pcap
+
+PASSWORD = "correct horse battery"
+SUBMIT = b'{"id": 4, "method": "mining.submit", "params": ["w.rig", "bf", "00000001", "504e86ed", "b2"]}\n'
+NOTIFY = (b'{"id": null, "method": "mining.notify", "params": ["bf", "4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0'
+          b'440b921e00000000", "01", "02", [], "00000002", "1c2ac4af", "504e86b9", false]}\n')
+STRATUM = [(0, 0.0, b'{"id": 1, "method": "mining.subscribe", "params": []}\n'), (1, 0.1, NOTIFY), (0, 5.0, SUBMIT)]
+
+
+@pytest.fixture
+def console(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Two counties of Nanjing, one mining host each, and users at county, city and national level."""
+    registry = tmp_path / "orgs.csv"
+    registry.write_text("cidr,organisation,type,region_code,contact\n"
+                        "10.1.0.0/16,玄武区某局,government,320102,\n"
+                        "10.2.0.0/16,秦淮区某大学,university,320104,\n", encoding="utf-8")
+    pcap = write_pcap(tmp_path / "c.pcap", [Conversation("10.1.0.5", 40000, "203.0.113.9", 3333, STRATUM),
+                                            Conversation("10.2.0.5", 40001, "203.0.113.9", 3333, STRATUM)])
+    db = tmp_path / "m.db"
+    engine = open_store(db)
+    save_scan(engine, Scanner(ScanOptions(registry=registry)).scan([pcap]))
+    sync_cases(engine)
+    ids = {c.region_code: c.id for c in list_cases(engine)}
+    add_user(engine, "xuanwu", PASSWORD, "analyst", "320102")
+    add_user(engine, "qinhuai", PASSWORD, "analyst", "320104")
+    add_user(engine, "nanjing", PASSWORD, "viewer", "320100")
+    tokens = {"xuanwu": new_token(engine, add_user(engine, "xuanwu-api", PASSWORD, "analyst", "320102"))}
+    return TestClient(create_app(db, secret="test")), ids, tokens
+
+
+def login(client: TestClient, username: str) -> None:
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def csrf_of(client: TestClient, path: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)  # type: ignore[union-attr]
+
+
+def test_login_and_wrong_password(console) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = console
+    csrf = csrf_of(client, "/login")
+    r = client.post("/login", data={"username": "xuanwu", "password": "wrong", "csrf": csrf})
+    assert r.status_code == 401 and "用户名或密码错误" in r.text
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+
+
+def test_county_user_sees_only_their_county_in_pages(console) -> None:  # type: ignore[no-untyped-def]
+    client, ids, _ = console
+    login(client, "xuanwu")
+    listing = client.get("/cases").text
+    assert "玄武区某局" in listing and "秦淮区某大学" not in listing
+    assert client.get(f"/cases/{ids['320102']}").status_code == 200
+    assert client.get(f"/cases/{ids['320104']}").status_code == 404
+    csrf = csrf_of(client, f"/cases/{ids['320102']}")
+    r = client.post(f"/cases/{ids['320104']}/action", data={"action": "assign", "owner": "x", "csrf": csrf},
+                    follow_redirects=False)
+    assert r.status_code == 404
+
+
+def test_county_user_cannot_read_or_change_another_county_through_the_api(console) -> None:  # type: ignore[no-untyped-def]
+    client, ids, tokens = console
+    h = {"Authorization": f"Bearer {tokens['xuanwu']}"}
+    assert [c["id"] for c in client.get("/api/cases", headers=h).json()] == [ids["320102"]]
+    assert client.get(f"/api/cases/{ids['320104']}", headers=h).status_code == 404
+    r = client.post(f"/api/cases/{ids['320104']}/assign", headers=h, json={"owner": "x", "due_at": time.time()})
+    assert r.status_code == 404
+    assert client.post(f"/api/cases/{ids['320102']}/assign", headers=h,
+                       json={"owner": "x", "due_at": time.time()}).status_code == 200
+    assert client.get("/api/cases").status_code == 401  # no token, no session
+
+
+def test_city_viewer_sees_both_counties_but_cannot_change(console) -> None:  # type: ignore[no-untyped-def]
+    client, ids, _ = console
+    login(client, "nanjing")
+    listing = client.get("/cases").text
+    assert "玄武区某局" in listing and "秦淮区某大学" in listing
+    csrf = csrf_of(client, f"/cases/{ids['320102']}")
+    r = client.post(f"/cases/{ids['320102']}/action", data={"action": "assign", "csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_forms_need_the_csrf_token(console) -> None:  # type: ignore[no-untyped-def]
+    client, ids, _ = console
+    login(client, "xuanwu")
+    r = client.post(f"/cases/{ids['320102']}/action", data={"action": "assign", "owner": "x", "csrf": "forged"},
+                    follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_walk_a_case_in_pages_with_warning_before_closing_with_open_tasks(console) -> None:  # type: ignore[no-untyped-def]
+    client, ids, _ = console
+    login(client, "xuanwu")
+    case = ids["320102"]
+    for action in ("assign", "notice_issued", "rectifying", "verified"):
+        csrf = csrf_of(client, f"/cases/{case}")
+        client.post(f"/cases/{case}/action", data={"action": action, "owner": "xuanwu", "csrf": csrf})
+    csrf = csrf_of(client, f"/cases/{case}")
+    client.post(f"/cases/{case}/action", data={"action": "task", "text": "现场核查", "csrf": csrf})
+    csrf = csrf_of(client, f"/cases/{case}")
+    page = client.post(f"/cases/{case}/action", data={"action": "close", "reason": "cleared", "csrf": csrf}).text
+    assert "未完成任务" in page and "已核查" in page  # warned, still open
+    csrf = csrf_of(client, f"/cases/{case}")
+    page = client.post(f"/cases/{case}/action",
+                       data={"action": "close", "reason": "cleared", "force": "true", "csrf": csrf}).text
+    assert "已结案" in page and "已清零" in page
+    assert "rectifying" in page and "verified" in page  # history rows with before/after
+    en = client.get(f"/cases/{case}?lang=en").text
+    assert "closed" in en and "History (hash chain)" in en
+
+
+def test_openapi_describes_the_api(console) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = console
+    spec = client.get("/openapi.json").json()
+    assert {"/api/cases", "/api/cases/{case_id}", "/api/cases/{case_id}/close"} <= set(spec["paths"])
