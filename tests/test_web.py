@@ -131,3 +131,19 @@ def test_openapi_describes_the_api(console) -> None:  # type: ignore[no-untyped-
     client, _, _ = console
     spec = client.get("/openapi.json").json()
     assert {"/api/cases", "/api/cases/{case_id}", "/api/cases/{case_id}/close"} <= set(spec["paths"])
+
+
+def test_ledger_of_a_city_has_a_sheet_per_county(console) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from openpyxl import load_workbook
+
+    client, _, tokens = console
+    login(client, "nanjing")
+    book = load_workbook(io.BytesIO(client.get("/api/ledger.xlsx").content))
+    assert book.sheetnames == ["南京市", "玄武区", "秦淮区"]
+    assert book["南京市"].max_row == 3 and book["玄武区"]["B2"].value == "玄武区某局"
+    # a county user's ledger holds only that county
+    h = {"Authorization": f"Bearer {tokens['xuanwu']}"}
+    county = load_workbook(io.BytesIO(client.get("/api/ledger.xlsx?lang=en", headers=h).content))
+    assert county.sheetnames == ["玄武区"] and county.active["A1"].value == "Case" and county.active.max_row == 2

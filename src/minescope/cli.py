@@ -251,6 +251,20 @@ def cases_list(db: str | None, overdue: bool) -> None:
         click.echo(f"{c.id}\t{c.state}\t{c.owner or '-'}\t{c.title}")
 
 
+@cases.command("ledger")
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("--region", "region_code", default="", help="辖区代码（空为全部）/ jurisdiction code (empty: all)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="xlsx 文件 / the .xlsx file")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> None:
+    """导出辖区台账（xlsx，按下级区划分表）/ the jurisdiction's ledger as .xlsx, one sheet per sub-division."""
+    from minescope.cases.ledger import ledger_xlsx
+    from minescope.store.findings import default_db_path, open_store
+
+    output.write_bytes(ledger_xlsx(open_store(db or default_db_path()), region_code, lang))
+    click.echo(str(output))
+
+
 @cases.command("verify")
 @click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)

@@ -30,6 +30,14 @@ NEEDS_VERIFIED = {"cleared", "hijacked_host_cleaned"}
 # Findings that are disposal work; blockchain nodes are recorded but are not mining.
 CASE_KINDS = ("mining_session", "pool_contact", "encrypted_mining_suspect")
 TRACKED = ("state", "owner", "due_at", "closing_reason", "reopened")
+# States and closing reasons as people read them: key → (zh, en)
+STATE_LABELS: dict[str, tuple[str, str]] = {
+    "new": ("新建", "new"), "assigned": ("已分派", "assigned"), "notice_issued": ("已下发通知", "notice issued"),
+    "rectifying": ("整改中", "rectifying"), "verified": ("已核查", "verified"), "closed": ("已结案", "closed"),
+    "cleared": ("已清零", "cleared"), "false_positive": ("误报", "false positive"),
+    "handed_to_police": ("移交公安", "handed to police"),
+    "hijacked_host_cleaned": ("被控主机已清理", "hijacked host cleaned"),
+}
 
 
 class WorkflowError(InputError):

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Row, func, select
 from starlette.middleware.sessions import SessionMiddleware
 
 from minescope.cases import workflow
+from minescope.cases.ledger import ledger_xlsx
 from minescope.errors import InputError
 from minescope.store.accounts import User, authenticate, get_user, user_for_token
 from minescope.store.cases import case_comments, case_findings, case_history, case_tasks, cases
@@ -198,6 +199,14 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         visible(user, case_id)
         workflow.add_comment(engine, case_id, body.text, user.username)
         return {"status": "ok"}
+
+    @app.get("/api/ledger.xlsx", response_class=Response,
+             responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+    def api_ledger(request: Request, user: Annotated[User, Depends(current_user)]) -> Response:
+        """The ledger (台账) of the user's jurisdiction: one sheet for the area, one per sub-division."""
+        data = ledger_xlsx(engine, user.region_code, lang_of(request))
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
 
     @app.get("/", include_in_schema=False)
     def home() -> Response:

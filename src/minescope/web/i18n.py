@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from minescope.cases.workflow import STATE_LABELS
+
+__all__ = ["LABELS", "STATE_LABELS", "t"]
+
 LABELS: dict[str, tuple[str, str]] = {
     "title": ("挖矿处置平台", "Mining disposal console"),
     "login": ("登录", "Log in"),
@@ -42,15 +46,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "none": ("无", "none"),
     "jurisdiction": ("辖区", "Jurisdiction"),
     "national": ("全国", "national"),
+    "ledger": ("台账 (xlsx)", "Ledger (xlsx)"),
 }
 
-STATE_LABELS: dict[str, tuple[str, str]] = {
-    "new": ("新建", "new"), "assigned": ("已分派", "assigned"), "notice_issued": ("已下发通知", "notice issued"),
-    "rectifying": ("整改中", "rectifying"), "verified": ("已核查", "verified"), "closed": ("已结案", "closed"),
-    "cleared": ("已清零", "cleared"), "false_positive": ("误报", "false positive"),
-    "handed_to_police": ("移交公安", "handed to police"),
-    "hijacked_host_cleaned": ("被控主机已清理", "hijacked host cleaned"),
-}
 
 
 def t(key: str, lang: str) -> str:
