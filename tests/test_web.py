@@ -147,3 +147,29 @@ def test_ledger_of_a_city_has_a_sheet_per_county(console) -> None:  # type: igno
     h = {"Authorization": f"Bearer {tokens['xuanwu']}"}
     county = load_workbook(io.BytesIO(client.get("/api/ledger.xlsx?lang=en", headers=h).content))
     assert county.sheetnames == ["玄武区"] and county.active["A1"].value == "Case" and county.active.max_row == 2
+
+
+def test_public_report_with_tracking_code_rate_limit_and_triage(console) -> None:  # type: ignore[no-untyped-def]
+    client, _, tokens = console
+    form = client.get("/report")
+    assert form.status_code == 200 and "南京市" in form.text  # no login needed
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    tip = {"region_code": "320102", "subject": "某大厦地下室", "description": "整夜风扇轰鸣，耗电异常，疑似矿机",
+           "csrf": csrf}
+    page = client.post("/report", data=tip)
+    code = re.search(r'id="tracking-code">([A-Z0-9]+)<', page.text).group(1)  # type: ignore[union-attr]
+    status = client.get(f"/report/status?code={code}&lang=en")
+    assert 'id="tip-status">received<' in status.text
+    assert "查询码不存在" in client.get("/report/status?code=NOSUCHCODE&lang=zh").text
+    # bad input: one clear message, 4xx
+    bad = client.post("/report", data={**tip, "region_code": "999999"})
+    assert bad.status_code == 409 and "999999" in bad.json()["detail"]
+    # the county sees it in triage; the other county does not
+    h = {"Authorization": f"Bearer {tokens['xuanwu']}"}
+    (row,) = client.get("/api/tips", headers=h).json()
+    assert row["subject"] == "某大厦地下室" and row["status"] == "received"
+    assert client.post(f"/api/tips/{row['id']}/status", headers=h, json={"to_state": "triaged"}).status_code == 200
+    assert 'id="tip-status">being checked<' in client.get(f"/report/status?code={code}&lang=en").text
+    # rate limit: at most five reports per address in ten minutes (two sent above, the bad one counts)
+    answers = [client.post("/report", data=tip).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 429, 429]

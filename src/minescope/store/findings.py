@@ -75,7 +75,7 @@ findings = Table(
     Column("algorithm", String(64)),
     Column("hashrate_hps", Float),
     Column("data", JSON, nullable=False),  # the whole finding, as in the JSON output
-    Column("first_scan_id", Integer, ForeignKey("scans.id"), nullable=False),
+    Column("first_scan_id", Integer, ForeignKey("scans.id")),  # none for public reports (tips)
 )
 
 sightings = Table(
@@ -99,7 +99,7 @@ def open_store(target: str | Path | None = None) -> Engine:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{url}"
     engine = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode())
-    from minescope.store import cases  # noqa: F401  (registers the workflow tables on the metadata)
+    from minescope.store import accounts, cases, tips  # noqa: F401  (register their tables on the metadata)
 
     metadata.create_all(engine)
     with engine.begin() as conn:

@@ -8,6 +8,7 @@ and below; anything else answers 404, exactly as if it did not exist.
 
 import secrets
 import time
+from collections import defaultdict, deque
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,12 +22,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from minescope.cases import workflow
 from minescope.cases.ledger import ledger_xlsx
 from minescope.errors import InputError
+from minescope.knowledge.regions import divisions
 from minescope.store.accounts import User, authenticate, get_user, user_for_token
 from minescope.store.cases import case_comments, case_findings, case_history, case_tasks, cases
 from minescope.store.findings import findings, open_store
+from minescope.store.tips import TIP_STATE_LABELS, set_tip_status, submit_tip, tip_status, tips, tips_in
 from minescope.web.i18n import LABELS, STATE_LABELS, t
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TIP_LIMIT, TIP_WINDOW_S = 5, 600.0  # public reports per client address per ten minutes
 
 
 class AssignBody(BaseModel):
@@ -208,11 +212,92 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
 
+    # --- public reports (举报) ----------------------------------------------------------------
+    limiter = RateLimiter(TIP_LIMIT, TIP_WINDOW_S)
+
+    @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
+    def report_form(request: Request) -> HTMLResponse:
+        return page(request, "report.html", None, places=_places(), code=None)
+
+    @app.post("/report", response_class=HTMLResponse, include_in_schema=False)
+    def report_submit(request: Request, region_code: Annotated[str, Form()], subject: Annotated[str, Form()],
+                      description: Annotated[str, Form()], contact: Annotated[str, Form()] = "",
+                      csrf: Annotated[str, Form()] = "") -> HTMLResponse:
+        csrf_ok(request, csrf)
+        if not limiter.allow(request.client.host if request.client else "?"):
+            raise HTTPException(429, "too many reports from this address, try again later / 提交过于频繁，请稍后再试")
+        code = submit_tip(engine, region_code, subject, description, contact)
+        return page(request, "report.html", None, places=_places(), code=code)
+
+    @app.get("/report/status", response_class=HTMLResponse, include_in_schema=False)
+    def report_status(request: Request, code: str = "") -> HTMLResponse:
+        status = tip_status(engine, code) if code else None
+        return page(request, "report_status.html", None, code=code, status=status, TS=TIP_STATE_LABELS)
+
+    @app.get("/tips", response_class=HTMLResponse, include_in_schema=False)
+    def tips_page(request: Request, user: Annotated[User, Depends(current_user)]) -> HTMLResponse:
+        return page(request, "tips.html", user, rows=tips_in(engine, user.scope), TS=TIP_STATE_LABELS)
+
+    @app.post("/tips/{tip_id}/status", include_in_schema=False)
+    def tips_set(request: Request, tip_id: int, user: Annotated[User, Depends(editor)],
+                 status: Annotated[str, Form()], csrf: Annotated[str, Form()] = "") -> Response:
+        csrf_ok(request, csrf)
+        _visible_tip(engine, user, tip_id)
+        set_tip_status(engine, tip_id, status)
+        return RedirectResponse("/tips", status_code=303)
+
+    @app.get("/api/tips")
+    def api_tips(user: Annotated[User, Depends(current_user)]) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in tips_in(engine, user.scope)]
+
+    @app.post("/api/tips/{tip_id}/status")
+    def api_tip_status(tip_id: int, body: AdvanceBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
+        _visible_tip(engine, user, tip_id)
+        set_tip_status(engine, tip_id, body.to_state)
+        return {"status": "ok"}
+
     @app.get("/", include_in_schema=False)
     def home() -> Response:
         return RedirectResponse("/cases", status_code=303)
 
     return app
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window`` seconds per key (here: the client address), in memory."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.events: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        seen = self.events[key]
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        if len(seen) >= self.limit:
+            return False
+        seen.append(now)
+        return True
+
+
+def _places() -> list[tuple[str, str]]:
+    """Provinces and their cities for the report form: (code, "省 市")."""
+    all_divisions = divisions()
+    out = []
+    for d in all_divisions.values():
+        if d.level == "province":
+            out.append((d.code, d.name))
+        elif d.level == "city" and d.parent in all_divisions:
+            out.append((d.code, f"{all_divisions[d.parent].name} {d.name}"))
+    return sorted(out)
+
+
+def _visible_tip(engine: Engine, user: User, tip_id: int) -> None:
+    with engine.connect() as conn:
+        region = conn.execute(select(tips.c.region_code).where(tips.c.id == tip_id)).scalar()
+    if region is None or not user.sees(region):
+        raise HTTPException(404, f"no tip {tip_id} / 没有举报 {tip_id}")
 
 
 def _act(engine: Engine, user: User, case_id: int, action: str, **form: Any) -> None:

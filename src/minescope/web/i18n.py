@@ -47,6 +47,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "jurisdiction": ("辖区", "Jurisdiction"),
     "national": ("全国", "national"),
     "ledger": ("台账 (xlsx)", "Ledger (xlsx)"),
+    "tips": ("举报", "Public reports"),
+    "report_title": ("虚拟货币挖矿举报", "Report cryptocurrency mining"),
+    "report_intro": ("发现单位或场所从事虚拟货币“挖矿”，可在此举报。提交后会得到查询码，凭码查询处理进度。",
+                     "Seen an organisation or a site mining cryptocurrency? Report it here. You get a tracking "
+                     "code to follow what happens."),
+    "place": ("地区", "Place"),
+    "report_subject": ("对象（单位名称或地址）", "Subject (organisation or address)"),
+    "report_description": ("情况说明", "What you saw"),
+    "contact": ("联系方式（选填）", "Contact (optional)"),
+    "submit": ("提交", "Submit"),
+    "tracking_code": ("查询码", "Tracking code"),
+    "report_thanks": ("已受理。请保存查询码：", "Received. Keep your tracking code:"),
+    "check_status": ("查询进度", "Check status"),
+    "status": ("进度", "Status"),
+    "unknown_code": ("查询码不存在", "no such tracking code"),
+    "set_status": ("设置", "Set"),
 }
 
 
