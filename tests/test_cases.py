@@ -133,3 +133,22 @@ def test_verify_command(store: Engine, tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "minescope", "cases", "verify", "--db", db, "--lang", "en"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "tampered" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_clean_scan_of_the_hosts_verifies_a_rectified_case(store: Engine, tmp_path: Path) -> None:
+    from minescope.cases.workflow import verify_clean
+
+    sync_cases(store)
+    case = next(c for c in list_cases(store) if c.org_type == "university")  # hosts 192.168.2.92 and .148
+    assign(store, case.id, "analyst", time.time() + 86400, "admin")
+    advance(store, case.id, "notice_issued", "analyst")
+    advance(store, case.id, "rectifying", "analyst")
+    web = [(0, 0.0, b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), (1, 0.1, b"HTTP/1.1 200 OK\r\n\r\n")]
+    scanner = Scanner(ScanOptions(registry=REGISTRY))
+    only_one = write_pcap(tmp_path / "one.pcap", [Conversation("192.168.2.92", 41000, "198.51.100.7", 80, web)])
+    assert verify_clean(store, scanner.scan([only_one])) == []  # one host not seen yet: not verified
+    both = write_pcap(tmp_path / "both.pcap", [Conversation("192.168.2.92", 41000, "198.51.100.7", 80, web),
+                                               Conversation("192.168.2.148", 41001, "198.51.100.7", 80, web)])
+    assert verify_clean(store, scanner.scan([both])) == [case.id]
+    (verified,) = [c for c in list_cases(store) if c.id == case.id]
+    assert verified.state == "verified" and history.verify(store) == []

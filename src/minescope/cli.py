@@ -109,12 +109,16 @@ def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
 def _store(result: ScanResult, db: str | None, lang: str) -> tuple[str, int, int] | None:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from minescope.cases.workflow import sync_cases, verify_clean
     from minescope.store.findings import default_db_path, open_store, save_scan
 
     target = db or str(default_db_path())
     try:
         engine = open_store(target)
         scan_id, new = save_scan(engine, result)
+        # the ledger follows the scans: new findings join their cases, clean hosts verify rectified ones
+        sync_cases(engine)
+        verify_clean(engine, result)
     except (SQLAlchemyError, OSError) as e:
         reason = str(e).splitlines()[0][:200]
         _say(Text(zh=f"{target}: 无法写入结果库（{reason}）；请检查路径或用 --db 指定，本次结果未保存",

@@ -266,6 +266,8 @@ class ScanResult:
     packets: int = 0
     bytes: int = 0
     flows: int = 0
+    # every address seen in the inputs, as text; lets a clean scan verify a rectified case
+    hosts_seen: frozenset[str] = frozenset()
 
     @property
     def problems(self) -> list[Text]:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, upda
 
 from minescope.cases import history
 from minescope.errors import InputError
+from minescope.model import ScanResult
 from minescope.store.cases import case_attachments, case_comments, case_findings, case_tasks, cases
 from minescope.store.findings import findings, scans
 
@@ -90,6 +91,26 @@ def sync_cases(engine: Engine, actor: str = "system", now: float | None = None) 
                     reopened += 1
             conn.execute(insert(case_findings).values(case_id=case.id, finding_id=fid, added_at=now))
     return SyncReport(created, extended, reopened)
+
+
+def verify_clean(engine: Engine, result: ScanResult, actor: str = "system") -> list[int]:
+    """Cases under rectification whose hosts this scan saw without mining: verified.
+
+    A host counts as checked when the scan saw traffic from it; a case is verified only when every
+    one of its hosts was seen and none of them gave a mining-related finding in this scan.
+    """
+    mining_hosts = {f.subject_ip for f in result.findings if f.kind in CASE_KINDS}
+    verified = []
+    with engine.begin() as conn:
+        for case in conn.execute(select(cases).where(cases.c.state == "rectifying")).all():
+            hosts = set(conn.execute(select(findings.c.subject_ip).join(
+                case_findings, case_findings.c.finding_id == findings.c.id)
+                .where(case_findings.c.case_id == case.id)).scalars())
+            hosts.discard("")
+            if hosts and hosts <= result.hosts_seen and not hosts & mining_hosts:
+                _change(conn, case, actor, "verified_by_scan", state="verified")
+                verified.append(case.id)
+    return verified
 
 
 def assign(engine: Engine, case_id: int, owner: str, due_at: float, actor: str) -> None:

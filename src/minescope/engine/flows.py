@@ -83,6 +83,7 @@ class FlowTracker:
         self.ip_packets = 0
         self.bytes = 0
         self.flows_total = 0
+        self._hosts: list[np.ndarray] = []  # (hi, lo) address pairs of ended flows, deduplicated per batch
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self._keep = self._keep_arrays(0)
@@ -139,6 +140,13 @@ class FlowTracker:
         if n_idle:
             self._end(out[:n_idle])
 
+    def hosts(self) -> frozenset[str]:
+        """Every address seen (ended flows), as text."""
+        if not self._hosts:
+            return frozenset()
+        pairs = np.unique(np.concatenate(self._hosts), axis=0)
+        return frozenset(ip_str(int(hi), int(lo)) for hi, lo in pairs)
+
     def finish(self) -> dict[str, np.ndarray]:
         out = np.empty(len(self.index), dtype=np.int64)
         n = pk.drain_all(self.index, out)
@@ -152,6 +160,9 @@ class FlowTracker:
         """Flows in these slots are over: keep the interesting ones, free the slots."""
         t = self.table
         self.flows_total += len(slots)
+        pairs = np.concatenate([np.stack([t["a_hi"][slots], t["a_lo"][slots]], axis=1),
+                                np.stack([t["b_hi"][slots], t["b_lo"][slots]], axis=1)])
+        self._hosts.append(np.unique(pairs, axis=0))
         cls = t["cls"][slots]
         serial = t["serial"][slots]
         keep = np.isin(cls, CLASSIFIED)

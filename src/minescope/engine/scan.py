@@ -42,6 +42,7 @@ class Scanner:
         self.options = options or ScanOptions()
         self.intel = PoolIntel.load(self.options.feeds)
         self.attributor = Attributor(self.options.registry)
+        self.hosts_seen: set[str] = set()  # addresses seen since the scan began
         # Bad lines in pool lists and the registry were skipped; the user still hears about each.
         self.knowledge_problems = (
             [_skipped("名单文件", "pool list", line) for line in self.intel.problems()]
@@ -51,6 +52,7 @@ class Scanner:
     def scan(self, paths: Iterable[Path], progress: Progress | None = None) -> ScanResult:
         started = time.time()
         t0 = time.perf_counter()
+        self.hosts_seen.clear()
         files, unreadable = expand_inputs(list(paths))
         inputs = [InputSummary(path=str(p), format="", problem=why) for p, why in unreadable]
         findings: list[Finding] = []
@@ -85,6 +87,7 @@ class Scanner:
 
     def _finish(self, tracker: FlowTracker, summary: InputSummary, name: str) -> list[Finding]:
         table = tracker.finish()
+        self.hosts_seen |= tracker.hosts()
         summary.packets = tracker.packets
         summary.bytes = tracker.bytes
         summary.flows = tracker.flows_total
@@ -110,7 +113,7 @@ class Scanner:
             findings=sorted(findings, key=lambda f: (f.source, f.first_seen, f.kind)),
             started_at=started, wall_seconds=wall,
             packets=sum(i.packets for i in inputs), bytes=sum(i.bytes for i in inputs),
-            flows=sum(i.flows for i in inputs),
+            flows=sum(i.flows for i in inputs), hosts_seen=frozenset(self.hosts_seen),
         )
 
 

@@ -94,6 +94,7 @@ def _block(batches: list[tuple[bytes, np.ndarray]], linktype: int) -> Block:
 def scan_interface(scanner: Scanner, interface: str, duration: float | None) -> ScanResult:
     """Scan live traffic until ``duration`` seconds pass (or Ctrl-C)."""
     warm_up(scanner)
+    scanner.hosts_seen.clear()
     started = time.time()
     t0 = time.perf_counter()
     blocks = live_blocks(interface, duration)
