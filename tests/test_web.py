@@ -173,3 +173,17 @@ def test_public_report_with_tracking_code_rate_limit_and_triage(console) -> None
     # rate limit: at most five reports per address in ten minutes (two sent above, the bad one counts)
     answers = [client.post("/report", data=tip).status_code for _ in range(5)]
     assert answers == [200, 200, 200, 429, 429]
+
+
+def test_dashboard_per_jurisdiction_with_drill_down(console) -> None:  # type: ignore[no-untyped-def]
+    client, _, tokens = console
+    login(client, "nanjing")
+    city = client.get("/api/dashboard").json()
+    assert city["mining_hosts"] == 2 and city["hosts_by_place"] == {"320102": 1, "320104": 1}
+    assert city["institutional_share"] == 1.0 and city["cases_by_state"] == {"new": 2}
+    assert set(city["hashrate_by_algorithm"]) <= {"SHA-256"}
+    county = client.get("/api/dashboard?region=320104").json()  # drill down into one county
+    assert county["mining_hosts"] == 1 and county["top_organisations"] == [["秦淮区某大学", 1]]
+    h = {"Authorization": f"Bearer {tokens['xuanwu']}"}
+    assert client.get("/api/dashboard?region=320104", headers=h).status_code == 404  # not their county
+    assert client.get("/api/dashboard", headers=h).json()["mining_hosts"] == 1

@@ -20,10 +20,11 @@ from sqlalchemy import Engine, Row, func, select
 from starlette.middleware.sessions import SessionMiddleware
 
 from minescope.cases import workflow
+from minescope.cases.dashboard import dashboard
 from minescope.cases.ledger import ledger_xlsx
 from minescope.errors import InputError
 from minescope.knowledge.regions import divisions
-from minescope.store.accounts import User, authenticate, get_user, user_for_token
+from minescope.store.accounts import User, authenticate, get_user, region_prefix, user_for_token
 from minescope.store.cases import case_comments, case_findings, case_history, case_tasks, cases
 from minescope.store.findings import findings, open_store
 from minescope.store.tips import TIP_STATE_LABELS, set_tip_status, submit_tip, tip_status, tips, tips_in
@@ -203,6 +204,15 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         visible(user, case_id)
         workflow.add_comment(engine, case_id, body.text, user.username)
         return {"status": "ok"}
+
+    @app.get("/api/dashboard")
+    def api_dashboard(user: Annotated[User, Depends(current_user)], region: str = "") -> dict[str, Any]:
+        """Counts, trend, places, organisations, hash rate and energy per algorithm for the user's area,
+        or a part of it (``region``: a code prefix inside the user's area, for drill-down)."""
+        scope = region_prefix(region) or user.scope
+        if not scope.startswith(user.scope):
+            raise HTTPException(404, f"no area {region} / 没有地区 {region}")
+        return dashboard(engine, scope)
 
     @app.get("/api/ledger.xlsx", response_class=Response,
              responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
