@@ -21,7 +21,6 @@ from minescope.cases.workflow import (
     close,
     complete_task,
     list_cases,
-    overdue,
     sync_cases,
 )
 from minescope.engine.scan import Scanner, ScanOptions
@@ -95,7 +94,7 @@ def test_overdue_cases(store: Engine) -> None:
     late, on_time = list_cases(store)[:2]
     assign(store, late.id, "a", time.time() - 3600, "admin")
     assign(store, on_time.id, "b", time.time() + 3600, "admin")
-    assert [c.id for c in overdue(store)] == [late.id]
+    assert [c.id for c in list_cases(store, overdue=True)] == [late.id]
 
 
 def test_a_closed_case_reopens_when_a_later_scan_finds_its_subject(store: Engine, tmp_path: Path) -> None:

@@ -247,11 +247,10 @@ def cases_sync(db: str | None, lang: str) -> None:
 def cases_list(db: str | None, overdue: bool) -> None:
     """列出案件 / list cases."""
     from minescope.cases.workflow import list_cases
-    from minescope.cases.workflow import overdue as overdue_cases
     from minescope.store.findings import default_db_path, open_store
 
     engine = open_store(db or default_db_path())
-    for c in overdue_cases(engine) if overdue else list_cases(engine):
+    for c in list_cases(engine, overdue=overdue):
         click.echo(f"{c.id}\t{c.state}\t{c.owner or '-'}\t{c.title}")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, true
 
 from minescope.model import MIN_SHARES_TO_SIZE
+from minescope.report.fmt import iso_utc
 from minescope.store.cases import cases
 from minescope.store.findings import findings
 
@@ -48,8 +49,9 @@ def dashboard(engine: Engine, scope: str, now: float | None = None, days: int = 
         hosts[data["subject_ip"]] = a.get("org_type")
         if a.get("org_name"):
             orgs[a["org_name"]] += 1
-        if data["first_seen"] >= since:
-            trend[time.strftime("%Y-%m-%d", time.gmtime(data["first_seen"]))] += 1
+        day = iso_utc(data["first_seen"])  # None for a time no calendar holds
+        if day and data["first_seen"] >= since:
+            trend[day[:10]] += 1
         m = data.get("mining") or {}
         # as MiningFacts.sizing_hashrate: measured when enough shares, else the miner's own report
         measured = m.get("hashrate") or {}

@@ -14,12 +14,11 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from minescope.cases.workflow import STATE_LABELS
+from minescope.cases.workflow import STATE_LABELS, list_cases
 from minescope.knowledge.regions import division
 from minescope.store.accounts import region_prefix
-from minescope.store.cases import case_findings, cases
 
 COLUMNS = (
     ("案件编号", "Case", 10), ("对象", "Subject", 32), ("单位类型", "Organisation type", 14),
@@ -33,13 +32,7 @@ def ledger_xlsx(engine: Engine, region_code: str = "", lang: str = "zh", now: fl
     """The ledger of ``region_code`` (empty: everything) as .xlsx bytes."""
     now = time.time() if now is None else now
     scope = region_prefix(region_code)
-    n_findings = (select(func.count()).select_from(case_findings)
-                  .where(case_findings.c.case_id == cases.c.id).scalar_subquery())
-    query = select(cases, n_findings.label("findings")).order_by(cases.c.region_code, cases.c.id)
-    if scope:
-        query = query.where(cases.c.region_code.like(f"{scope}%"))
-    with engine.connect() as conn:
-        rows = list(conn.execute(query))
+    rows = sorted(list_cases(engine, scope=scope), key=lambda r: (r.region_code or "", r.id))
     book = Workbook()
     whole = book.active
     assert whole is not None

@@ -188,18 +188,24 @@ def add_attachment(engine: Engine, case_id: int, filename: str, content: bytes, 
     return digest
 
 
-def overdue(engine: Engine, now: float | None = None) -> list[Row[Any]]:
-    """Open cases past their due date, most overdue first."""
-    now = time.time() if now is None else now
-    with engine.connect() as conn:
-        return list(conn.execute(select(cases).where(and_(cases.c.state != "closed", cases.c.due_at < now))
-                                 .order_by(cases.c.due_at)))
-
-
-def list_cases(engine: Engine, states: Iterable[str] | None = None) -> list[Row[Any]]:
-    query = select(cases).order_by(cases.c.id)
+def list_cases(engine: Engine, states: Iterable[str] | None = None, *, scope: str = "", overdue: bool = False,
+               by_due: bool = False, now: float | None = None) -> list[Row[Any]]:
+    """Cases of an area (``scope``: a GB/T 2260 code prefix, "" for all), each with its number of
+    findings; ``overdue`` keeps open cases past their due date. Ordered by id, or by due date
+    (undated last) with ``by_due`` or ``overdue``."""
+    n_findings = (select(func.count()).select_from(case_findings)
+                  .where(case_findings.c.case_id == cases.c.id).scalar_subquery())
+    query = select(cases, n_findings.label("findings"))
+    if scope:
+        query = query.where(cases.c.region_code.like(f"{scope}%"))
     if states:
         query = query.where(cases.c.state.in_(list(states)))
+    if overdue:
+        query = query.where(cases.c.state != "closed", cases.c.due_at < (time.time() if now is None else now))
+    if by_due or overdue:
+        query = query.order_by(cases.c.due_at.is_(None), cases.c.due_at, cases.c.id)
+    else:
+        query = query.order_by(cases.c.id)
     with engine.connect() as conn:
         return list(conn.execute(query))
 

@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Engine, Row, select
 from starlette.middleware.sessions import SessionMiddleware
 
 from minescope.cases import workflow
@@ -93,6 +93,9 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
             raise HTTPException(404, f"no case {case_id} / 没有案件 {case_id}")
         return case
 
+    def _case_rows(user: User, state: str | None, overdue: bool) -> list[Row[Any]]:
+        return workflow.list_cases(engine, [state] if state else None, scope=user.scope, overdue=overdue, by_due=True)
+
     def page(request: Request, name: str, user: User | None, **ctx: Any) -> HTMLResponse:
         lang = lang_of(request)
         response = TEMPLATES.TemplateResponse(request, name, {
@@ -135,7 +138,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     @app.get("/cases", response_class=HTMLResponse, include_in_schema=False)
     def cases_page(request: Request, user: Annotated[User, Depends(current_user)],
                    state: str | None = None, overdue: bool = False) -> HTMLResponse:
-        rows = _case_rows(engine, user, state, overdue)
+        rows = _case_rows(user, state, overdue)
         return page(request, "cases.html", user, rows=rows, state=state, overdue=overdue, now=time.time())
 
     @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -166,7 +169,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     @app.get("/api/cases")
     def api_cases(user: Annotated[User, Depends(current_user)], state: str | None = None,
                   overdue: bool = False) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in _case_rows(engine, user, state, overdue)]
+        return [dict(r._mapping) for r in _case_rows(user, state, overdue)]
 
     @app.get("/api/cases/{case_id}")
     def api_case(case_id: int, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
@@ -325,20 +328,6 @@ def _act(engine: Engine, user: User, case_id: int, action: str, **form: Any) -> 
         workflow.complete_task(engine, int(action[5:]), user.username)
     else:
         raise HTTPException(400, f"unknown action {action}")
-
-
-def _case_rows(engine: Engine, user: User, state: str | None, overdue: bool) -> list[Row[Any]]:
-    n_findings = (select(func.count()).select_from(case_findings)
-                  .where(case_findings.c.case_id == cases.c.id).scalar_subquery())
-    query = select(cases, n_findings.label("findings")).order_by(cases.c.due_at.is_(None), cases.c.due_at, cases.c.id)
-    if user.scope:
-        query = query.where(cases.c.region_code.like(f"{user.scope}%"))
-    if state:
-        query = query.where(cases.c.state == state)
-    if overdue:
-        query = query.where(cases.c.state != "closed", cases.c.due_at < time.time())
-    with engine.connect() as conn:
-        return list(conn.execute(query))
 
 
 def _case_detail(engine: Engine, case: Row[Any]) -> dict[str, Any]:
