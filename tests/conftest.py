@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from minescope.engine.scan import Scanner
 from minescope.model import ScanResult
@@ -32,3 +37,36 @@ def scan_file(rel: str) -> ScanResult:
 @pytest.fixture
 def scanner() -> Scanner:
     return Scanner()
+
+
+# PostgreSQL for the store tests: an SQLAlchemy URL of a role that may create databases, e.g.
+# postgresql+psycopg://minescope:minescope@127.0.0.1/minescope (.ci/run starts a server and sets it).
+# Without it those tests skip, unless MINESCOPE_REQUIRE_PG=1 (CI) makes that a failure.
+PG_URL = os.environ.get("MINESCOPE_TEST_PG", "")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if not PG_URL:
+        if os.environ.get("MINESCOPE_REQUIRE_PG") == "1":
+            pytest.fail("MINESCOPE_TEST_PG is not set but MINESCOPE_REQUIRE_PG=1")
+        pytest.skip("set MINESCOPE_TEST_PG to run the PostgreSQL tests")
+    name = f"minescope_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives: an SQLite file, then a PostgreSQL database (the same tests on both)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "m.db")
+    return str(request.getfixturevalue("pg_url"))

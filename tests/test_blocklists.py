@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import stix2
@@ -17,8 +16,8 @@ from minescope.store.findings import open_store, save_scan
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Engine:
-    engine = open_store(tmp_path / "m.db")
+def store(store_target: str) -> Engine:
+    engine = open_store(store_target)
     scanner = Scanner()
     save_scan(engine, scanner.scan([CORPUS / "mining" / "ndpi_mining.pcapng",
                                     CORPUS / "mining" / "zeekcm_coinhive.pcap"]))

@@ -32,8 +32,8 @@ REGISTRY = ROOT / "samples" / "org-registry.csv"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Engine:
-    engine = open_store(tmp_path / "m.db")
+def store(store_target: str) -> Engine:
+    engine = open_store(store_target)
     scanner = Scanner(ScanOptions(registry=REGISTRY))
     save_scan(engine, scanner.scan([CORPUS / "mining" / "ndpi_mining.pcapng"]))
     return engine
@@ -123,7 +123,7 @@ def test_verify_command(store: Engine, tmp_path: Path) -> None:
     import sys
 
     sync_cases(store)
-    db = str(store.url.database)
+    db = store.url.render_as_string(hide_password=False)
     ok = subprocess.run([sys.executable, "-m", "minescope", "cases", "verify", "--db", db, "--lang", "en"],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and "intact" in ok.stdout

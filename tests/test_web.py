@@ -24,7 +24,7 @@ STRATUM = [(0, 0.0, b'{"id": 1, "method": "mining.subscribe", "params": []}\n'),
 
 
 @pytest.fixture
-def console(tmp_path: Path):  # type: ignore[no-untyped-def]
+def console(tmp_path: Path, store_target: str):  # type: ignore[no-untyped-def]
     """Two counties of Nanjing, one mining host each, and users at county, city and national level."""
     registry = tmp_path / "orgs.csv"
     registry.write_text("cidr,organisation,type,region_code,contact\n"
@@ -32,7 +32,7 @@ def console(tmp_path: Path):  # type: ignore[no-untyped-def]
                         "10.2.0.0/16,秦淮区某大学,university,320104,\n", encoding="utf-8")
     pcap = write_pcap(tmp_path / "c.pcap", [Conversation("10.1.0.5", 40000, "203.0.113.9", 3333, STRATUM),
                                             Conversation("10.2.0.5", 40001, "203.0.113.9", 3333, STRATUM)])
-    db = tmp_path / "m.db"
+    db = store_target
     engine = open_store(db)
     save_scan(engine, Scanner(ScanOptions(registry=registry)).scan([pcap]))
     sync_cases(engine)

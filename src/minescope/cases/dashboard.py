@@ -33,10 +33,10 @@ def dashboard(engine: Engine, scope: str, now: float | None = None, days: int = 
             in_area_c, cases.c.state != "closed", cases.c.due_at < now))).scalar_one()
         by_kind: dict[str, int] = dict(conn.execute(select(findings.c.kind, func.count()).where(in_area_f)
                                     .group_by(findings.c.kind)).all())
+        place = func.substr(findings.c.region_code, 1, child_len).label("place")  # grouped by name: one parameter
         by_place: dict[str, int] = dict(conn.execute(
-            select(func.substr(findings.c.region_code, 1, child_len), func.count(func.distinct(findings.c.subject_ip)))
-            .where(and_(in_area_f, findings.c.kind.in_(MINING_KINDS))).group_by(func.substr(findings.c.region_code, 1,
-                                                                                              child_len))).all())
+            select(place, func.count(func.distinct(findings.c.subject_ip)))
+            .where(and_(in_area_f, findings.c.kind.in_(MINING_KINDS))).group_by(place)).all())
         mining = conn.execute(select(findings.c.data).where(and_(in_area_f, findings.c.kind.in_(MINING_KINDS)))).all()
     hosts: dict[str, str | None] = {}
     orgs: Counter[str] = Counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import (
@@ -28,12 +28,15 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from minescope.model import Finding, ScanResult
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
 
 metadata = MetaData()
 
@@ -99,13 +102,32 @@ def open_store(target: str | Path | None = None) -> Engine:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{url}"
     engine = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode())
-    from minescope.store import accounts, cases, tips  # noqa: F401  (register their tables on the metadata)
-
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        if conn.execute(select(store_meta.c.value).where(store_meta.c.key == "schema_version")).first() is None:
-            conn.execute(insert(store_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` with the Alembic migrations in ``store/migrations``.
+
+    One transaction; on PostgreSQL an advisory lock makes concurrent starts (console, scans) wait
+    for each other instead of racing to create the same tables.
+    """
+    from alembic import command
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
+        command.upgrade(migrations_config(conn), revision)
+
+
+def migrations_config(conn: Connection | None = None) -> Config:
+    """Alembic's configuration for the store (the ``alembic`` commands take it), bound to ``conn``."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
 
 
 def _row(f: Finding, scan_id: int) -> dict[str, Any]:

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the console and its tests use: PostgreSQL (multi-user store), Chromium (browser
+# tests drive it through Playwright; Playwright never downloads a browser here), Noto CJK fonts and
+# Pango (weasyprint renders the Chinese rectification notice), poppler-utils (PDF pages to PNG).
+# Installs only what is missing; needs root (or sudo).
+set -euo pipefail
+PACKAGES=(postgresql chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
