@@ -56,3 +56,21 @@ def test_false_positive_cases_leave_the_lists(store: Engine) -> None:
             close(store, case.id, "false_positive", "analyst")
     pools = {i.ip for i in confirmed_indicators(store) if i.kind == "pool"}
     assert "185.71.66.39" not in pools and "94.23.199.191" in pools
+
+
+def test_incremental_export_gives_only_what_later_scans_confirmed(store: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    db = store.url.render_as_string(hide_password=False)
+    cmd = [sys.executable, "-m", "minescope", "export", "csv", "--db", db, "--incremental", "feed", "--lang", "en"]
+    first = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "94.23.199.191" in first.stdout  # the first incremental export is the whole list
+    again = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert len(again.stdout.splitlines()) == 1 and "0 endpoints newly confirmed" in again.stderr  # header only
+    save_scan(store, Scanner().scan([CORPUS / "mining" / "ndpi_mining.pcapng",  # seen before: nothing new
+                                     CORPUS / "mining" / "zeekcm_bitcoin-mining.pcap"]))
+    later = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    rows = later.stdout.splitlines()[1:]
+    assert rows and not any("94.23.199.191" in r for r in rows)
+    assert {r.split(",")[1] for r in rows} <= {i.ip for i in confirmed_indicators(store, after_scan=1)}

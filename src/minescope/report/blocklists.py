@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stix2
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from minescope import __version__
 from minescope.report.fmt import iso_utc
 from minescope.store.cases import case_findings, cases
-from minescope.store.findings import findings
+from minescope.store.findings import findings, scans, store_meta
 
 FORMATS = ("rpz", "nft", "suricata", "csv", "stix")
 SID_BASE = 7_300_000  # local Suricata sid range for minescope rules
@@ -36,17 +36,22 @@ class Indicator:
     first_seen: float = float("inf")
     last_seen: float = 0.0
     finding_ids: set[str] = field(default_factory=set)
+    first_scan: int = 0  # the scan that first confirmed this endpoint
 
 
-def confirmed_indicators(engine: Engine) -> list[Indicator]:
-    """Pool and miner endpoints from stored mining sessions, false positives left out."""
+def confirmed_indicators(engine: Engine, after_scan: int = 0) -> list[Indicator]:
+    """Pool and miner endpoints from stored mining sessions, false positives left out.
+
+    With ``after_scan``, only endpoints first confirmed by a later scan: the additions since an
+    earlier export (an incremental export; withdrawals need a full one).
+    """
     false_positive = (select(case_findings.c.finding_id).join(cases, cases.c.id == case_findings.c.case_id)
                       .where(cases.c.closing_reason == "false_positive"))
-    query = (select(findings.c.data).where(findings.c.kind == "mining_session")
+    query = (select(findings.c.data, findings.c.first_scan_id).where(findings.c.kind == "mining_session")
              .where(~findings.c.id.in_(false_positive)))
     found: dict[tuple[str, str], Indicator] = {}
     with engine.connect() as conn:
-        for (data,) in conn.execute(query):
+        for data, scan_id in conn.execute(query):
             peer = data["peer"]
             for kind, ip, port, host in (("pool", peer["ip"], peer["port"], peer.get("host")),
                                          ("miner", data["subject_ip"], None, None)):
@@ -58,7 +63,26 @@ def confirmed_indicators(engine: Engine) -> list[Indicator]:
                 ind.first_seen = min(ind.first_seen, data["first_seen"])
                 ind.last_seen = max(ind.last_seen, data["last_seen"])
                 ind.finding_ids.add(data["id"])
-    return sorted(found.values(), key=lambda i: (i.kind, _ip_key(i.ip)))
+                ind.first_scan = min(ind.first_scan, scan_id) if ind.first_scan else scan_id
+    new = [i for i in found.values() if i.first_scan > after_scan] if after_scan else list(found.values())
+    return sorted(new, key=lambda i: (i.kind, _ip_key(i.ip)))
+
+
+def last_scan(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(scans.c.id))).scalar_one() or 0)
+
+
+def bookmark(engine: Engine, name: str, scan_id: int | None = None) -> int:
+    """The last scan an incremental export called ``name`` covered; with ``scan_id``, move it there."""
+    key = f"export:{name}"[:64]
+    with engine.begin() as conn:
+        if scan_id is None:
+            value = conn.execute(select(store_meta.c.value).where(store_meta.c.key == key)).scalar_one_or_none()
+            return int(value or 0)
+        if conn.execute(update(store_meta).where(store_meta.c.key == key).values(value=str(scan_id))).rowcount == 0:
+            conn.execute(insert(store_meta).values(key=key, value=str(scan_id)))
+        return scan_id
 
 
 def render(indicators: list[Indicator], fmt: str, now: float | None = None) -> str:
