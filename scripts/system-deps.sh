@@ -4,7 +4,8 @@
 # Pango (weasyprint renders the Chinese rectification notice), poppler-utils (PDF pages to PNG).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
-PACKAGES=(postgresql chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
+PACKAGES=(postgresql chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0
+          libfontconfig1 poppler-utils)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

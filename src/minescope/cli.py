@@ -166,17 +166,35 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
 @click.argument("fmt", type=click.Choice(["rpz", "nft", "suricata", "csv", "stix"]))
 @click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="写入文件 / write to this file")
-def export(fmt: str, db: str | None, output: Path | None) -> None:
+@click.option("--since-scan", type=click.IntRange(min=0), default=None,
+              help="只导出此次扫描之后新确认的 / only what scans after this one confirmed")
+@click.option("--incremental", "bookmark_name", metavar="NAME",
+              help="增量导出：只导出上次同名导出之后新确认的，并记住本次 / only what is new since the last export "
+                   "of this name, then remember this one")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+def export(fmt: str, db: str | None, output: Path | None, since_scan: int | None, bookmark_name: str | None,
+           lang: str) -> None:
     """导出已确认矿池与矿机的封堵清单 / blocklists and indicators of confirmed pools and miners
     (rpz: DNS RPZ zone, nft: nftables sets, suricata: rules, csv, stix: STIX 2.1 bundle)."""
-    from minescope.report.blocklists import confirmed_indicators, render
+    from minescope.report.blocklists import bookmark, confirmed_indicators, last_scan, render
     from minescope.store.findings import default_db_path, open_store
 
-    text = render(confirmed_indicators(open_store(db or default_db_path())), fmt)
+    engine = open_store(db or default_db_path())
+    name = f"{fmt}:{bookmark_name}" if bookmark_name else None
+    after = since_scan if since_scan is not None else bookmark(engine, name) if name else 0
+    upto = last_scan(engine)
+    indicators = confirmed_indicators(engine, after_scan=after)
+    text = render(indicators, fmt)
     if output:
         output.write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+    if name:
+        bookmark(engine, name, upto)  # only after the list was written: a failed write exports again
+    if after:
+        click.echo(f"增量导出：扫描 #{after} 之后新确认 {len(indicators)} 项（至扫描 #{upto}）" if lang == "zh" else
+                   f"incremental: {len(indicators)} endpoints newly confirmed after scan #{after} (up to #{upto})",
+                   err=True)
 
 
 @main.command()
@@ -266,6 +284,44 @@ def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> N
 
     output.write_bytes(ledger_xlsx(open_store(db or default_db_path()), region_code, lang))
     click.echo(str(output))
+
+
+@cases.command("notice")
+@click.argument("case_id", type=int)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="PDF 文件 / the .pdf file")
+@click.option("--issuer", default="", help="发文机关（空则留签章处）/ issuing authority (empty: a line to sign)")
+@click.option("--prefix", default="整改", show_default=True,
+              help="文号中的机关代字 / issuer code in the document number, e.g. 苏发改整改")
+@click.option("--issue", is_flag=True, help="同时将案件转为「已下发通知」/ also move the case to notice_issued")
+@click.option("--actor", default=lambda: os.environ.get("USER") or "cli", show_default="$USER",
+              help="记入案件历史的操作人 / who acts, in the case history (with --issue)")
+@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bool, actor: str, db: str | None,
+                 lang: str) -> None:
+    """出具整改通知书（PDF）/ the rectification notice of a case, as PDF."""
+    from minescope.cases.notice import notice_pdf
+    from minescope.cases.workflow import advance
+    from minescope.store.findings import default_db_path, open_store
+
+    engine = open_store(db or default_db_path())
+    try:
+        pdf = notice_pdf(engine, case_id, issuer=issuer, prefix=prefix)
+        output.write_bytes(pdf)
+    except InputError as e:
+        _say(e.text, lang)
+        sys.exit(EXIT_FAILED)
+    except OSError as e:
+        _say(Text(zh=f"{output}: 无法写入（{e.strerror}）", en=f"{output}: cannot write ({e.strerror})"), lang)
+        sys.exit(EXIT_FAILED)
+    click.echo(str(output))
+    if issue:
+        try:
+            advance(engine, case_id, "notice_issued", actor)
+        except InputError as e:
+            _say(e.text, lang)
+            sys.exit(EXIT_FAILED)
+        click.echo(f"案件 {case_id} 已转为「已下发通知」" if lang == "zh" else f"case {case_id} is now notice_issued")
 
 
 @cases.command("verify")
