@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the console and its tests use: PostgreSQL (multi-user store), Chromium (browser
 # tests drive it through Playwright; Playwright never downloads a browser here), Noto CJK fonts and
-# Pango (weasyprint renders the Chinese rectification notice), poppler-utils (PDF pages to PNG).
+# Pango (weasyprint renders the Chinese rectification notice), poppler-utils (PDF pages to PNG),
+# nfdump and softflowd (real NetFlow/IPFIX and nfdump CSV for the flow-log reader tests).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
 PACKAGES=(postgresql chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0
-          libfontconfig1 poppler-utils)
+          libfontconfig1 poppler-utils nfdump softflowd)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
