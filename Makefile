@@ -1,12 +1,12 @@
 # Two commands do all set-up on a fresh machine (Python 3.11+ with venv):
 #   make demo   scan the bundled sample captures: terminal summary + HTML report in out/
-#   make test   run the whole test suite
+#   make test   run the whole test suite (installs and starts PostgreSQL and Chromium for it)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint lock bench clean
+.PHONY: demo test system lint lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,21 @@ demo: $(STAMP)
 	$(BIN)/minescope scan samples/pcap --registry samples/org-registry.csv --no-store --format json -o out/report.json
 	@echo "out/report.html, out/report.json, out/minescope.db"
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+# The store tests run on SQLite and on a real PostgreSQL server; the console is walked through in Chromium.
+# system-deps.sh installs the Debian packages that needs (sudo when not root), start-postgres.sh starts it.
+TEST_PG ?= postgresql+psycopg://minescope:minescope@127.0.0.1:5432/minescope
+
+test: $(STAMP) system
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	MINESCOPE_TEST_PG=$(TEST_PG) MINESCOPE_REQUIRE_PG=1 MINESCOPE_REQUIRE_BROWSER=1 $(BIN)/pytest -q
+
+system:
+	bash scripts/system-deps.sh
+	bash scripts/start-postgres.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy
 
 # Re-pin dependencies after changing pyproject.toml (needs network access to PyPI).

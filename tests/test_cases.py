@@ -61,7 +61,9 @@ def test_walk_a_case_to_closure_with_history(store: Engine) -> None:
     add_attachment(store, case.id, "photo.jpg", b"\xff\xd8 jpeg bytes", "county-analyst")
     with pytest.raises(OpenTasks):
         close(store, case.id, "hijacked_host_cleaned", "county-analyst")
-    complete_task(store, task, "county-analyst")
+    with pytest.raises(WorkflowError):
+        complete_task(store, case.id + 1, task, "county-analyst")  # a task is done only through its own case
+    complete_task(store, case.id, task, "county-analyst")
     close(store, case.id, "hijacked_host_cleaned", "county-analyst")
     (closed,) = [c for c in list_cases(store, ["closed"])]
     assert closed.closing_reason == "hijacked_host_cleaned"

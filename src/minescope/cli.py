@@ -292,7 +292,8 @@ def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> N
 @click.option("--issuer", default="", help="发文机关（空则留签章处）/ issuing authority (empty: a line to sign)")
 @click.option("--prefix", default="整改", show_default=True,
               help="文号中的机关代字 / issuer code in the document number, e.g. 苏发改整改")
-@click.option("--issue", is_flag=True, help="同时将案件转为「已下发通知」/ also move the case to notice_issued")
+@click.option("--issue", is_flag=True, help="签发：案件转为「已下发通知」并存档通知书 / "
+                                        "issue it: move the case to notice_issued, keep the PDF on it")
 @click.option("--actor", default=lambda: os.environ.get("USER") or "cli", show_default="$USER",
               help="记入案件历史的操作人 / who acts, in the case history (with --issue)")
 @click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
@@ -300,13 +301,15 @@ def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> N
 def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bool, actor: str, db: str | None,
                  lang: str) -> None:
     """出具整改通知书（PDF）/ the rectification notice of a case, as PDF."""
-    from minescope.cases.notice import notice_pdf
-    from minescope.cases.workflow import advance
+    from minescope.cases.notice import issue_notice, notice_pdf
     from minescope.store.findings import default_db_path, open_store
 
     engine = open_store(db or default_db_path())
     try:
-        pdf = notice_pdf(engine, case_id, issuer=issuer, prefix=prefix)
+        if issue:
+            pdf, _ = issue_notice(engine, case_id, actor, issuer=issuer, prefix=prefix)
+        else:
+            pdf = notice_pdf(engine, case_id, issuer=issuer, prefix=prefix)
         output.write_bytes(pdf)
     except InputError as e:
         _say(e.text, lang)
@@ -316,12 +319,8 @@ def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bo
         sys.exit(EXIT_FAILED)
     click.echo(str(output))
     if issue:
-        try:
-            advance(engine, case_id, "notice_issued", actor)
-        except InputError as e:
-            _say(e.text, lang)
-            sys.exit(EXIT_FAILED)
-        click.echo(f"案件 {case_id} 已转为「已下发通知」" if lang == "zh" else f"case {case_id} is now notice_issued")
+        click.echo(f"案件 {case_id} 已转为「已下发通知」，通知书已存入案件附件" if lang == "zh"
+                   else f"case {case_id} is now notice_issued; the notice is kept as a case attachment")
 
 
 @cases.command("verify")

@@ -19,6 +19,7 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, Row, select
 
+from minescope.cases import workflow
 from minescope.errors import InputError
 from minescope.knowledge.legal import LegalDocument, by_number
 from minescope.model import MIN_SHARES_TO_SIZE
@@ -59,6 +60,15 @@ def notice_pdf(engine: Engine, case_id: int, *, issuer: str = "", now: float | N
     pdf = weasyprint.HTML(string=html, url_fetcher=nothing).write_pdf()
     assert pdf is not None
     return bytes(pdf)
+
+
+def issue_notice(engine: Engine, case_id: int, actor: str, *, issuer: str = "", prefix: str = "整改",
+                 now: float | None = None) -> tuple[bytes, str]:
+    """Issue the notice: the case moves to notice_issued and keeps the PDF as an attachment, so what
+    was sent stays in the store beside the history (which records its SHA-256). Returns (pdf, sha256)."""
+    pdf = notice_pdf(engine, case_id, issuer=issuer, now=now, prefix=prefix)
+    workflow.advance(engine, case_id, "notice_issued", actor)  # refuses a case not yet assigned
+    return pdf, workflow.add_attachment(engine, case_id, f"整改通知书-{case_id}.pdf", pdf, actor)
 
 
 def notice_html(engine: Engine, case_id: int, *, issuer: str = "", now: float | None = None,

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, and_, func, insert, select, update
 
 from minescope.cases import history
 from minescope.errors import InputError
@@ -31,6 +31,7 @@ NEEDS_VERIFIED = {"cleared", "hijacked_host_cleaned"}
 # Findings that are disposal work; blockchain nodes are recorded but are not mining.
 CASE_KINDS = ("mining_session", "pool_contact", "encrypted_mining_suspect")
 TRACKED = ("state", "owner", "due_at", "closing_reason", "reopened")
+PAGE_SIZE, PAGE_MAX = 50, 500  # cases per page of the console's list: by default, and at most
 # States and closing reasons as people read them: key → (zh, en)
 STATE_LABELS: dict[str, tuple[str, str]] = {
     "new": ("新建", "new"), "assigned": ("已分派", "assigned"), "notice_issued": ("已下发通知", "notice issued"),
@@ -161,9 +162,10 @@ def add_task(engine: Engine, case_id: int, title: str, actor: str, due_at: float
         return int(task_id[0])
 
 
-def complete_task(engine: Engine, task_id: int, actor: str) -> None:
+def complete_task(engine: Engine, case_id: int, task_id: int, actor: str) -> None:
     with engine.begin() as conn:
-        task = conn.execute(select(case_tasks).where(case_tasks.c.id == task_id)).first()
+        task = conn.execute(select(case_tasks).where(case_tasks.c.id == task_id,
+                                                     case_tasks.c.case_id == case_id)).first()
         if task is None:
             raise WorkflowError(f"没有任务 {task_id}", f"no task {task_id}")
         conn.execute(update(case_tasks).where(case_tasks.c.id == task_id).values(done=True))
@@ -178,6 +180,23 @@ def add_comment(engine: Engine, case_id: int, text: str, actor: str) -> None:
         history.append(conn, case_id, actor, "comment", {}, {"text": text})
 
 
+def attachments(engine: Engine, case_id: int) -> list[Row[Any]]:
+    """The case's attachments, without their content."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(*(c for c in case_attachments.c if c.name != "content"))
+                                 .where(case_attachments.c.case_id == case_id).order_by(case_attachments.c.id)))
+
+
+def attachment(engine: Engine, case_id: int, attachment_id: int) -> Row[Any]:
+    with engine.connect() as conn:
+        row = conn.execute(select(case_attachments).where(case_attachments.c.id == attachment_id,
+                                                          case_attachments.c.case_id == case_id)).first()
+    if row is None:
+        raise WorkflowError(f"案件 {case_id} 没有附件 {attachment_id}",
+                            f"case {case_id} has no attachment {attachment_id}")
+    return row
+
+
 def add_attachment(engine: Engine, case_id: int, filename: str, content: bytes, actor: str) -> str:
     digest = hashlib.sha256(content).hexdigest()
     with engine.begin() as conn:
@@ -189,25 +208,44 @@ def add_attachment(engine: Engine, case_id: int, filename: str, content: bytes, 
 
 
 def list_cases(engine: Engine, states: Iterable[str] | None = None, *, scope: str = "", overdue: bool = False,
-               by_due: bool = False, now: float | None = None) -> list[Row[Any]]:
+               by_due: bool = False, now: float | None = None, limit: int | None = None,
+               offset: int = 0) -> list[Row[Any]]:
     """Cases of an area (``scope``: a GB/T 2260 code prefix, "" for all), each with its number of
     findings; ``overdue`` keeps open cases past their due date. Ordered by id, or by due date
-    (undated last) with ``by_due`` or ``overdue``."""
+    (undated last) with ``by_due`` or ``overdue``. ``limit`` and ``offset`` give a part of them
+    (``case_page`` gives a page and the number of all); without a limit, all of them."""
+    where = _case_filter(states, scope, overdue, time.time() if now is None else now)
+    with engine.connect() as conn:
+        return list(conn.execute(_case_list(where, by_due or overdue, limit, offset)))
+
+
+def case_page(engine: Engine, states: Iterable[str] | None = None, *, scope: str = "", overdue: bool = False,
+              now: float | None = None, limit: int = PAGE_SIZE, offset: int = 0) -> tuple[list[Row[Any]], int]:
+    """One page of the cases ``list_cases`` gives by due date, and how many there are over all pages."""
+    where = _case_filter(states, scope, overdue, time.time() if now is None else now)
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(cases).where(*where)).scalar_one())
+        rows = list(conn.execute(_case_list(where, True, limit, offset))) if offset < total else []
+    return rows, total
+
+
+def _case_filter(states: Iterable[str] | None, scope: str, overdue: bool, now: float) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if scope:
+        where.append(cases.c.region_code.like(f"{scope}%"))
+    if states:
+        where.append(cases.c.state.in_(list(states)))
+    if overdue:
+        where += [cases.c.state != "closed", cases.c.due_at < now]
+    return where
+
+
+def _case_list(where: list[ColumnElement[bool]], by_due: bool, limit: int | None, offset: int) -> Select[Any]:
     n_findings = (select(func.count()).select_from(case_findings)
                   .where(case_findings.c.case_id == cases.c.id).scalar_subquery())
-    query = select(cases, n_findings.label("findings"))
-    if scope:
-        query = query.where(cases.c.region_code.like(f"{scope}%"))
-    if states:
-        query = query.where(cases.c.state.in_(list(states)))
-    if overdue:
-        query = query.where(cases.c.state != "closed", cases.c.due_at < (time.time() if now is None else now))
-    if by_due or overdue:
-        query = query.order_by(cases.c.due_at.is_(None), cases.c.due_at, cases.c.id)
-    else:
-        query = query.order_by(cases.c.id)
-    with engine.connect() as conn:
-        return list(conn.execute(query))
+    order = (cases.c.due_at.asc().nulls_last(), cases.c.id) if by_due else (cases.c.id,)
+    query = select(cases, n_findings.label("findings")).where(*where).order_by(*order)
+    return query.limit(limit).offset(offset or None)
 
 
 # --- internals ----------------------------------------------------------------------------------

@@ -60,6 +60,17 @@ def division(code: str | None) -> Division | None:
     return divisions().get(code) if code else None
 
 
+def full_name(code: str | None) -> str:
+    """'320102' → '江苏省南京市玄武区': the names from the province down ('' for unknown codes)."""
+    names: list[str] = []
+    d = division(code)
+    while d is not None:
+        if not names or names[-1] != d.name:  # municipalities: 北京市 is province and city
+            names.append(d.name)
+        d = division(d.parent)
+    return "".join(reversed(names))
+
+
 def province_of(code: str) -> Division | None:
     return division(code[:2] + "0000") if len(code) == 6 else None
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -29,7 +30,7 @@ cases = Table(
     Column("title", Text, nullable=False),
     Column("org_name", Text),
     Column("org_type", String(32)),
-    Column("region_code", String(12), index=True),
+    Column("region_code", String(12)),
     Column("province", String(64)),
     Column("city", String(64)),
     Column("state", String(16), nullable=False, index=True),
@@ -39,6 +40,8 @@ cases = Table(
     Column("reopened", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # an area's cases: LIKE '32%'; varchar_pattern_ops lets PostgreSQL use the index in any collation
+    Index("ix_cases_region_code", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
 )
 
 case_findings = Table(
