@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from minescope.flows.report import InputReport
 from minescope.flows.schema import BATCH_ROWS, TABLES, TS, proto_number
-from minescope.flows.textio import open_binary
+from minescope.flows.textio import open_binary, open_input
 from minescope.flows.values import iso_epoch, norm_ip, tcp_flags, zone
 
 MappingSpec = dict[str, Any]
@@ -204,12 +204,10 @@ def _parquet_rows(batches: Iterator[pa.RecordBatch], m: Mapping) -> Iterator[tup
 
 def _csv_rows(path: Path, report: InputReport, m: Mapping,
               batch_rows: int) -> Iterator[tuple[dict[str, pa.Array], np.ndarray]]:
-    try:
-        f = io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace", newline="")
-    except OSError as e:
-        report.fail(f"无法读取（{e.strerror or e}）", f"cannot read ({e.strerror or e})")
+    raw = open_input(path, report)
+    if raw is None:
         return
-    with f:
+    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as f:
         reader = csv.reader(f, delimiter=m.delimiter)
         try:
             header = next(reader)

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from minescope.flows.report import InputReport
 from minescope.flows.schema import BATCH_ROWS, FLOWS, PORT_PROTOS, epoch_to_ts
-from minescope.flows.textio import open_binary
+from minescope.flows.textio import open_input
 
 EXPORT_PORTS = frozenset({2055, 2056, 4739, 9995, 9996})  # the usual NetFlow/IPFIX collector ports
 SOURCE = {5: "netflow_v5", 9: "netflow_v9", 10: "ipfix"}
@@ -548,11 +548,8 @@ def read_export_stream(path: Path, report: InputReport, batch_rows: int = BATCH_
     report.format = report.format or "netflow"
     decoder = Decoder(report, report.input, batch_rows)
     chunk = 4 << 20
-    try:
-        f = open_binary(path)
-    except OSError as e:
-        report.fail(f"无法读取（{e.strerror or e}）；请检查路径和权限",
-                    f"cannot read ({e.strerror or e}); check the path and permissions")
+    f = open_input(path, report)
+    if f is None:
         return
     with f:
         buf = b""

@@ -23,6 +23,16 @@ def open_binary(path: Path) -> BinaryIO:
     return raw
 
 
+def open_input(path: Path, report: InputReport) -> BinaryIO | None:
+    """``open_binary``, or None with the reason on ``report`` when the file cannot be opened."""
+    try:
+        return open_binary(path)
+    except OSError as e:
+        report.fail(f"无法读取（{e.strerror or e}）；请检查路径和权限",
+                    f"cannot read ({e.strerror or e}); check the path and permissions")
+        return None
+
+
 def head(path: Path, size: int = 8192) -> bytes:
     """The first ``size`` bytes (decompressed); empty when unreadable."""
     try:
@@ -35,11 +45,8 @@ def head(path: Path, size: int = 8192) -> bytes:
 def lines(path: Path, report: InputReport) -> Iterator[tuple[int, bytes]]:
     """(line number, line without its end) for each line; unreadable input and broken compression
     end the iteration with ``report.error`` set; over-long lines are skipped and reported."""
-    try:
-        f = open_binary(path)
-    except OSError as e:
-        report.fail(f"无法读取（{e.strerror or e}）；请检查路径和权限",
-                    f"cannot read ({e.strerror or e}); check the path and permissions")
+    f = open_input(path, report)
+    if f is None:
         return
     n = 0
     with f:
