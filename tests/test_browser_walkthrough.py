@@ -112,6 +112,7 @@ def test_walk_a_case_from_the_map_to_closure(console: tuple[str, str, Path], tmp
         page.locator('#area-cases a[href^="/cases/"]').first.click()
         case_url = page.url
         expect(page.locator("h1")).to_contain_text("示例大学")
+        expect(page.locator("#organisation")).to_contain_text("noc@example.edu.cn")  # the registry's contact
 
         # assign, then issue the notice: the PDF is kept on the case and reads in Chinese
         page.fill("form:has(input[value=assign]) input[name=owner]", "玄武区发改委 张三")
