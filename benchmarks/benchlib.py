@@ -1,4 +1,4 @@
-"""What the two benchmark scripts share: paths, the peer tools, running a command, machine facts."""
+"""What the benchmark scripts share: paths, the peer tools, running a command, machine facts."""
 
 from __future__ import annotations
 

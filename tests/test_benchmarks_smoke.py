@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import sys
@@ -14,6 +15,7 @@ from conftest import CORPUS, ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import capture_speed
+import console_load
 import corpus_eval
 
 SLICE = ["mining/zeekcm_bitcoin-mining-in-progress.pcap", "benign/ndpi_jsonrpc.pcap",
@@ -91,3 +93,21 @@ def test_speed_table_renders() -> None:
            "labels": {"ndpiReader": {"summary_mining_flows": 3}, "minescope": {"mining_session_flows": 2}}}
     table = capture_speed.markdown(res)
     assert "2.50×" in table and table.count("\n") == 4
+
+
+def test_console_load_runs_tiny_with_no_errors(pg_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "console_load.json"
+    result = console_load.main(["--pg", pg_url, "--findings", "2000", "--cases", "200", "--users", "4",
+                                "--duration", "3", "--warmup", "1", "-o", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+    (run,) = result["runs"]
+    assert run["data"]["findings"] == 2000 and run["data"]["cases"] == 200 and len(run["users"]) == 4
+    assert {u["level"] for u in run["users"]} == {"national", "province", "city", "county"}
+    assert run["problems"] == [] and run["all"]["errors"] == 0 and run["all"]["count"] > 0
+    for endpoint in console_load.ENDPOINTS:
+        figures = run["endpoints"][endpoint]
+        assert figures["errors"] == 0 and figures["count"] > 0
+        assert {"p50_ms", "p95_ms", "p99_ms", "max_ms"} <= set(figures)
+        assert {"p50_ms", "p95_ms", "count", "errors"} <= set(result["median"][endpoint])
+    assert {"server_cores", "postgres_cores", "other_cores"} <= set(run["cpu"])
+    assert "| cases_first_page |" in console_load.markdown(result)

@@ -201,14 +201,16 @@ def export(fmt: str, db: str | None, output: Path | None, since_scan: int | None
 @click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(db: str | None, host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="进程数（多用户时约为 CPU 核数加一，配合 PostgreSQL）/ processes (for many users about one per "
+                   "core plus one, with PostgreSQL)")
+def serve(db: str | None, host: str, port: int, workers: int) -> None:
     """处置平台（网页与 API）/ the disposal console (pages and JSON API)."""
-    import uvicorn
+    from minescope.store.findings import default_db_path, open_store
+    from minescope.web.server import run
 
-    from minescope.store.findings import default_db_path
-    from minescope.web.app import create_app
-
-    uvicorn.run(create_app(db or default_db_path(), secret=os.environ.get("MINESCOPE_SECRET")), host=host, port=port)
+    open_store(db or default_db_path())  # migrate once here, before the workers start
+    run(db or default_db_path(), host=host, port=port, workers=workers)
 
 
 @main.group()
