@@ -68,7 +68,8 @@ def main() -> None:
 def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str | None, no_store: bool,
          feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
          duration: float | None) -> None:
-    """扫描抓包文件（pcap/pcapng，可 gzip，或目录）/ scan captures (pcap/pcapng, gzipped, or directories)."""
+    """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
+    scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
     from minescope.engine.scan import Scanner, ScanOptions
 
     if not inputs and not interface:

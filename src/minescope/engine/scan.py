@@ -2,7 +2,10 @@
 
 Each capture gets its own flow table (flows do not continue across files, so a finding always
 names the one capture it rests on); the pool knowledge learned from one capture carries into
-the next.
+the next. Flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata, mapped CSV/Parquet) are told from
+captures by content (``flows.inputs.detect_format``); all flow logs of a scan are read into one
+DuckDB database after the captures, so DNS from one log explains flows of another and pools
+learned from captures apply (``detect.flowlog``).
 """
 
 from __future__ import annotations
@@ -13,13 +16,23 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from minescope.detect.flowlog import FlowLogDetector
 from minescope.detect.network.capture import CaptureDetector, flows_from_table
 from minescope.engine.flows import FlowTracker
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
+from minescope.flows.inputs import FlowLogInput, detect_format
+from minescope.flows.report import InputReport
 from minescope.knowledge.pools import PoolIntel
 from minescope.model import Finding, InputSummary, ScanResult, Text
-from minescope.sources.capture import Block, CaptureFile, expand_inputs
+from minescope.sources.capture import CAPTURE_SUFFIXES, Block, CaptureFile
+
+# Flow-log formats picked up when walking a directory (CSV/Parquet need a column mapping: name
+# those files explicitly).
+DIR_LOG_FORMATS = frozenset({"zeek", "suricata", "nfdump-csv", "nfcapd", "netflow", "netflow-pcap"})
 
 # Pool sessions last hours; a flow ends only after this long without a packet (nfstream's default
 # of 120 s would cut a miner's session at every quiet spell between shares).
@@ -53,14 +66,42 @@ class Scanner:
         started = time.time()
         t0 = time.perf_counter()
         self.hosts_seen.clear()
-        files, unreadable = expand_inputs(list(paths))
+        files, logs, unreadable = split_inputs(list(paths))
         inputs = [InputSummary(path=str(p), format="", problem=why) for p, why in unreadable]
         findings: list[Finding] = []
         for path in files:
             summary, found = self.scan_capture(CaptureFile(path), path.name, progress)
             inputs.append(summary)
             findings.extend(found)
+        if logs:
+            summaries, found = self.scan_flow_logs(logs, progress)
+            inputs.extend(summaries)
+            findings.extend(found)
         return self.make_result(inputs, findings, started, time.perf_counter() - t0)
+
+    def scan_flow_logs(self, paths: list[Path],
+                       progress: Progress | None = None) -> tuple[list[InputSummary], list[Finding]]:
+        """Flow logs through the payload-less detectors, all in one database."""
+        detector = FlowLogDetector(self.intel)
+        summaries = []
+        try:
+            for path in paths:
+                log = FlowLogInput(path)
+                summary = InputSummary(path=str(path), format="")
+                for table, batch in log:
+                    detector.add(table, batch)
+                    if table == "flows":
+                        _count_flows(summary, batch)
+                summary.format = log.report.format or "flowlog"
+                summary.problem = _log_problem(log.report)
+                summaries.append(summary)
+                if progress is not None and path.is_file():
+                    progress(path.stat().st_size)
+            found = detector.run()
+            self.hosts_seen |= detector.hosts()
+        finally:
+            detector.close()
+        return summaries, [self._enrich(f) for f in found]
 
     def scan_blocks(self, name: str, fmt: str, blocks: Iterable[Block]) -> tuple[InputSummary, list[Finding]]:
         """Scan packets from any block source (a live interface, for one)."""
@@ -116,6 +157,70 @@ class Scanner:
             flows=sum(i.flows for i in inputs), hosts_seen=frozenset(self.hosts_seen),
         )
 
+
+
+def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[tuple[Path, Text]]]:
+    """Captures and flow logs to scan, in name order, and the paths that give nothing to scan.
+
+    A named file is a flow log when its content says so (a mapped CSV only when not named like a
+    capture), else a capture (whose reader reports
+    what is wrong with it). Directories are walked for capture files (by name) and flow logs of
+    the formats in ``DIR_LOG_FORMATS`` (by content)."""
+    captures: list[Path] = []
+    logs: list[Path] = []
+    problems: list[tuple[Path, Text]] = []
+    for p in paths:
+        if p.is_dir():
+            found = 0
+            for f in sorted(f for f in p.rglob("*") if f.is_file()):
+                fmt = detect_format(f)
+                if fmt in DIR_LOG_FORMATS:
+                    logs.append(f)
+                elif _capture_name(f):
+                    captures.append(f)
+                else:
+                    continue
+                found += 1
+            if not found:
+                problems.append((p, Text(
+                    zh=f"{p}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）或流日志",
+                    en=f"{p}: no capture files (.pcap/.pcapng/.cap, optionally gzipped) or flow logs "
+                       "in this directory")))
+        elif p.is_file():
+            fmt = detect_format(p)
+            # a capture's name wins over a guess of CSV from text content
+            is_capture = fmt in (None, "capture") or (fmt not in DIR_LOG_FORMATS and _capture_name(p))
+            (captures if is_capture else logs).append(p)
+        else:
+            problems.append((p, Text(zh=f"{p}: 文件不存在；请检查路径", en=f"{p}: no such file; check the path")))
+    return captures, logs, problems
+
+
+def _capture_name(path: Path) -> bool:
+    return path.name.lower().endswith(CAPTURE_SUFFIXES)
+
+
+def _count_flows(summary: InputSummary, batch: pa.RecordBatch) -> None:
+    """Connections, packets, bytes and time span of one ``flows`` batch (name rows not counted)."""
+    counted = pc.is_valid(batch.column("src_packets"))
+    summary.flows += pc.sum(counted).as_py() or 0
+    for col in ("src_packets", "dst_packets"):
+        summary.packets += pc.sum(batch.column(col)).as_py() or 0
+    for col in ("src_bytes", "dst_bytes"):
+        summary.bytes += pc.sum(batch.column(col)).as_py() or 0
+    span = pc.min_max(batch.column("ts")).as_py()
+    if span["min"] is not None:
+        first, last = span["min"].timestamp(), span["max"].timestamp()
+        summary.first_seen = first if summary.first_seen is None else min(summary.first_seen, first)
+        summary.last_seen = last if summary.last_seen is None else max(summary.last_seen, last)
+
+
+def _log_problem(report: InputReport) -> Text | None:
+    """What went wrong reading a flow log, as one bilingual problem (None when nothing did)."""
+    lines = report.summary()
+    if not lines:
+        return None
+    return Text(zh="；".join(t.zh for t in lines), en="; ".join(t.en for t in lines))
 
 
 def _skipped(zh_what: str, en_what: str, line: str) -> InputSummary:

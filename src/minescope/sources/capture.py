@@ -257,23 +257,3 @@ class _Records:
 
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return self.data_off, self.caplen, self.wirelen, self.ts
-
-
-def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, Text]]]:
-    """Files to scan, in name order (directories are walked for capture files), and the paths
-    that give nothing to scan, each with why."""
-    files: list[Path] = []
-    problems: list[tuple[Path, Text]] = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(CAPTURE_SUFFIXES))
-            if not found:
-                problems.append((p, Text(
-                    zh=f"{p}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）",
-                    en=f"{p}: no capture files in this directory (.pcap/.pcapng/.cap, optionally gzipped)")))
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            problems.append((p, Text(zh=f"{p}: 文件不存在；请检查路径", en=f"{p}: no such file; check the path")))
-    return files, problems

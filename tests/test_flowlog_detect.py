@@ -1,0 +1,196 @@
+"""Payload-less detectors over flow-log tables (detect.flowlog) and ``minescope scan`` on flow logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from conftest import CORPUS
+from minescope.detect.flowlog import detect_tables
+from minescope.engine.flows import FlowTracker
+from minescope.engine.scan import Scanner, ScanOptions
+from minescope.flows.capture import dns_from_capture, flows_from_capture
+from minescope.flows.inputs import read_flow_log
+from minescope.flows.schema import DNS, FLOWS
+from minescope.knowledge.pools import PoolIntel
+from minescope.model import Finding, Kind
+from minescope.sources.capture import CaptureFile
+
+DATA = Path(__file__).parent / "data" / "flowlogs"
+# DNS look-ups of la01.supportxmr.com, then the XMRig session to its address on port 3333
+STRATUM_PCAP = CORPUS / "mining" / "zeekcm_coinhive-stratum.pcap"
+MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"
+NO_FEEDS = tempfile.mkdtemp(prefix="minescope-feeds-")
+
+
+@pytest.fixture(scope="module")
+def intel() -> PoolIntel:
+    return PoolIntel.load(user_feeds=False)
+
+
+def capture_tables(path: Path, intel: PoolIntel) -> list[tuple[str, pa.Table]]:
+    tracker = FlowTracker(3600.0, lambda name: intel.match_mining_domain(name) is not None)
+    for block in CaptureFile(path).blocks():
+        tracker.feed(block)
+    flows = flows_from_capture(tracker.finish(), tracker.payload, path.name)
+    return [("flows", pa.table(flows)), ("dns", pa.table(dns_from_capture(tracker.pdns, path.name)))]
+
+
+def table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
+    for row in rows:
+        row["ts"] = datetime.fromtimestamp(row["ts"], tz=UTC)
+        row.setdefault("source", "mapped")
+        row.setdefault("input", "synthetic.csv")
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def by_peer(findings: list[Finding]) -> dict[tuple[str, str, int], Finding]:
+    return {(f.subject_ip, f.peer.ip, f.peer.port): f for f in findings}
+
+
+def test_capture_flows_with_passive_dns_give_pool_contact(intel: PoolIntel) -> None:
+    findings = detect_tables(intel, capture_tables(STRATUM_PCAP, intel))
+    f = by_peer(findings)[("10.0.2.15", "192.110.160.114", 3333)]
+    assert f.kind == Kind.POOL_CONTACT
+    assert f.peer.host == "la01.supportxmr.com" and f.peer.known_pool
+    assert len(f.flows) == 3 and f.flows == tuple(sorted(f.flows, key=lambda r: r.first_seen))
+    dns = [e for e in f.evidence if e.type == "dns"]
+    assert dns and dns[0].detail["qname"] == "la01.supportxmr.com" and dns[0].detail["answer"] == "192.110.160.114"
+    assert any(e.type == "list_match" and e.detail["entry"] == "supportxmr.com" for e in f.evidence)
+    assert all(r.zh and r.en for r in f.reasons)
+    assert 0.4 <= f.confidence <= 0.75
+    assert f.source == STRATUM_PCAP.name
+    # stable ids: the same data gives the same findings
+    again = detect_tables(intel, capture_tables(STRATUM_PCAP, intel))
+    assert sorted(x.id for x in again) == sorted(x.id for x in findings)
+    assert all(x.kind == Kind.POOL_CONTACT for x in findings)
+
+
+def test_pdns_window_and_aggregation(intel: PoolIntel) -> None:
+    t0 = 1_700_000_000.0
+    dns = table(DNS, [{"ts": t0, "client_ip": "10.1.1.1", "resolver_ip": "10.0.0.53", "query": "xmr.f2pool.com",
+                       "rcode": "NOERROR", "answers": ["xmr.f2pool.cname", "203.0.113.7"], "ttls": [60.0, 60.0]}])
+    conn = {"src_port": 50000, "dst_ip": "203.0.113.7", "dst_port": 13531, "proto": 6, "duration_s": 600.0,
+            "src_packets": 10, "src_bytes": 1000, "dst_packets": 8, "dst_bytes": 800}
+    rows = [{**conn, "ts": t0 + 5 + i, "src_ip": "10.2.2.2", "src_port": 50000 + i} for i in range(50)]
+    rows.append({**conn, "ts": t0 + 2 * 3600, "src_ip": "10.3.3.3"})  # after the window: not explained
+    findings = detect_tables(intel, [("flows", table(FLOWS, rows)), ("dns", dns)])
+    found = by_peer(findings)
+    f = found[("10.2.2.2", "203.0.113.7", 13531)]
+    assert len(f.flows) == 20  # a sample of the flows; the counts cover them all
+    behaviour = next(e for e in f.evidence if e.type == "behaviour")
+    assert behaviour.detail["flows"] == 50 and behaviour.detail["bytes"] == 50 * 1800
+    assert ("10.3.3.3", "203.0.113.7", 13531) not in found
+    # the asking host, with the resolver as peer
+    asker = found[("10.1.1.1", "10.0.0.53", 53)]
+    assert asker.peer.host == "xmr.f2pool.com"
+    assert any("resolver" in r.en for r in asker.reasons)
+    assert len(findings) == 2
+
+
+def test_sample_logs_give_no_findings(intel: PoolIntel) -> None:
+    tables = []
+    for path in sorted((DATA / "zeek").iterdir()) + sorted((DATA / "suricata").iterdir()):
+        log = read_flow_log(path)
+        tables += [("flows", log["flows"]), ("dns", log["dns"])]
+    assert detect_tables(intel, tables) == []
+
+
+def zeek_json(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+def sni_logs(folder: Path) -> tuple[Path, Path]:
+    ends = {"id.orig_h": "10.9.9.9", "id.orig_p": 51000, "id.resp_p": 443}
+    ssl = zeek_json(folder / "ssl.log", [
+        {"ts": 1700000000.5, "uid": "Cpool1", **ends, "id.resp_h": "198.51.100.10", "server_name": "xmr.f2pool.com",
+         "version": "TLSv12", "established": True},
+        {"ts": 1700000100.5, "uid": "Cexch1", **ends, "id.resp_h": "198.51.100.20", "server_name": "www.binance.com",
+         "version": "TLSv12", "established": True},
+    ])
+    counters = {"proto": "tcp", "service": "ssl", "duration": 3600.0, "orig_pkts": 500, "orig_ip_bytes": 60000,
+                "resp_pkts": 400, "resp_ip_bytes": 90000, "conn_state": "SF"}
+    conn = zeek_json(folder / "conn.log", [
+        {"ts": 1700000000.0, "uid": "Cpool1", **ends, "id.resp_h": "198.51.100.10", **counters},
+        {"ts": 1700000100.0, "uid": "Cexch1", **ends, "id.resp_h": "198.51.100.20", **counters},
+    ])
+    return ssl, conn
+
+
+def test_sni_to_pool_flagged_exchange_not(intel: PoolIntel, tmp_path: Path) -> None:
+    tables = []
+    for path in sni_logs(tmp_path):
+        log = read_flow_log(path)
+        assert not log.report.problems and log.report.error is None
+        tables += [("flows", log["flows"]), ("dns", log["dns"])]
+    findings = detect_tables(intel, tables)
+    assert [(f.subject_ip, f.peer.ip, f.peer.host) for f in findings] == [("10.9.9.9", "198.51.100.10",
+                                                                            "xmr.f2pool.com")]
+    f = findings[0]
+    sni = next(e for e in f.evidence if e.type == "tls_sni")
+    assert sni.detail["server_name"] == "xmr.f2pool.com" and sni.source == "zeek_ssl"
+    # counters come from the conn.log row of the same uid
+    assert f.flows[0].bytes == 150000 and f.flows[0].packets == 900 and f.flows[0].duration == 3600.0
+    assert f.source == "conn.log"
+
+
+def test_learned_pool_from_capture_applies_to_flow_log(tmp_path: Path) -> None:
+    """A pool learned from a capture's mining session flags the same endpoint in a flow log."""
+    scanner = Scanner(ScanOptions(feeds=[Path(NO_FEEDS)]))
+    result = scanner.scan([MINING_PCAP, DATA / "netflow" / "nfdump-ndpi_mining.csv"])
+    assert [i.format for i in result.inputs] == ["pcapng", "nfdump-csv"]
+    mining = [f for f in result.findings if f.kind == Kind.MINING_SESSION]
+    assert mining
+    from_log = [f for f in result.findings if f.source == "nfdump-ndpi_mining.csv"]
+    assert from_log and all(f.kind == Kind.POOL_CONTACT for f in from_log)
+    pool = mining[0].peer
+    hit = next(f for f in from_log if f.peer.ip == pool.ip)
+    assert any(e.type == "learned_pool" for e in hit.evidence)
+    assert hit.attribution is not None  # enrichment applies to flow-log findings too
+    assert result.inputs[1].flows == 36 and result.inputs[1].first_seen is not None
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MINESCOPE_LANG": "en", "MINESCOPE_FEEDS": NO_FEEDS}
+    cmd = [sys.executable, "-m", "minescope", "scan", *args, "--no-store"]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_scan_directory_mixing_capture_and_zeek_logs(tmp_path: Path) -> None:
+    shutil.copy(STRATUM_PCAP, tmp_path / STRATUM_PCAP.name)
+    sni_logs(tmp_path)
+    p = run_cli(str(tmp_path), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    formats = {Path(i["path"]).name: i["format"] for i in doc["inputs"]}
+    assert formats == {STRATUM_PCAP.name: "pcap", "conn.log": "zeek-json", "ssl.log": "zeek-json"}
+    sources = {f["source"] for f in doc["findings"]}
+    assert STRATUM_PCAP.name in sources and "conn.log" in sources
+
+
+def test_malformed_line_is_a_bilingual_problem_and_findings_remain(tmp_path: Path) -> None:
+    ssl, conn = sni_logs(tmp_path)
+    with conn.open("ab") as f:
+        f.write(b'{"ts": 1700000200.0, "uid": "Cbroken", "id.orig_h": \n')
+    scanner = Scanner(ScanOptions(feeds=[Path(NO_FEEDS)]))
+    result = scanner.scan([ssl, conn])
+    problems = result.problems
+    assert len(problems) == 1
+    assert "conn.log" in problems[0].en and "line 3" in problems[0].en and "第 3 行" in problems[0].zh
+    assert [f.peer.host for f in result.findings] == ["xmr.f2pool.com"]
+    p = run_cli(str(ssl), str(conn), "--format", "json")
+    assert p.returncode == 2
+    assert "line 3" in p.stderr
+    assert len(json.loads(p.stdout)["findings"]) == 1
