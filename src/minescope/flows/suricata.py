@@ -20,14 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.flows import vector as v
 from minescope.flows.report import InputReport
 from minescope.flows.schema import ALERTS, BATCH_ROWS, DNS, FLOWS, proto_number
-from minescope.flows.textio import lines
+from minescope.flows.textio import json_object, lines
 from minescope.flows.zeek import answer_text, host_only
 
 Event = dict[str, Any]
@@ -175,12 +174,8 @@ def read_eve(path: Path, report: InputReport, batch_rows: int = BATCH_ROWS) -> I
     for n, raw in lines(path, report):
         if not raw.strip():
             continue
-        try:
-            e = orjson.loads(raw)
-            if not isinstance(e, dict):
-                raise ValueError("not an object")
-        except (orjson.JSONDecodeError, ValueError):
-            report.line(n, "不是完整的 JSON 对象", "not a complete JSON object")
+        e = json_object(n, raw, report)
+        if e is None:
             continue
         if "event_type" not in e:
             report.line(n, "没有 event_type 字段，不是 Suricata EVE 事件", "no event_type: not a Suricata EVE event")

@@ -6,7 +6,9 @@ import gzip
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
+
+import orjson
 
 from minescope.flows.report import InputReport
 
@@ -71,3 +73,15 @@ def lines(path: Path, report: InputReport) -> Iterator[tuple[int, bytes]]:
                         return
                 continue
             yield n, line.rstrip(b"\r\n")
+
+
+def json_object(n: int, raw: bytes, report: InputReport) -> dict[str, Any] | None:
+    """The JSON object on line ``n`` (Zeek JSON, Suricata EVE), or None with the line reported."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict):
+        report.line(n, "不是完整的 JSON 对象", "not a complete JSON object")
+        return None
+    return obj

@@ -25,14 +25,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.flows import vector as v
 from minescope.flows.report import InputReport
 from minescope.flows.schema import ALERTS, BATCH_ROWS, DNS, FLOWS, proto_number
-from minescope.flows.textio import lines
+from minescope.flows.textio import json_object, lines
 from minescope.flows.values import norm_ip, norm_name
 
 Get = Callable[[str], pa.Array]  # a field's raw values in the batch (all null when absent)
@@ -242,12 +241,8 @@ def read_zeek(path: Path, report: InputReport, batch_rows: int = BATCH_ROWS,
             continue
         if raw[:1] == b"{":
             report.format = "zeek-json" if report.format in ("", "zeek") else report.format
-            try:
-                rec = orjson.loads(raw)
-                if not isinstance(rec, dict):
-                    raise ValueError("not an object")
-            except (orjson.JSONDecodeError, ValueError):
-                report.line(n, "不是完整的 JSON 对象", "not a complete JSON object")
+            rec = json_object(n, raw, report)
+            if rec is None:
                 continue
             json_kind = json_kind or kind_of_fields(set(rec))
             k = kind or rec.get("_path") or json_kind
