@@ -2,7 +2,8 @@
 # Debian packages the console and its tests use: PostgreSQL (multi-user store), Chromium (browser
 # tests drive it through Playwright; Playwright never downloads a browser here), Noto CJK fonts and
 # Pango (weasyprint renders the Chinese rectification notice), poppler-utils (PDF pages to PNG),
-# nfdump and softflowd (real NetFlow/IPFIX and nfdump CSV for the flow-log reader tests).
+# nfdump and softflowd (real NetFlow/IPFIX and nfdump CSV for the flow-log reader tests), a Java 17
+# runtime (Spark, the distributed engine for flow logs; skipped when some java is on the PATH).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
 PACKAGES=(postgresql chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0
@@ -11,6 +12,7 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 echo "installing ${missing[*]}"

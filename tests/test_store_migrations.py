@@ -11,7 +11,7 @@ from sqlalchemy import Engine, MetaData, create_engine, func, insert, inspect, s
 
 from conftest import scan_file
 from minescope.model import ScanResult
-from minescope.store import accounts, cases, tips  # noqa: F401  (their tables are on the metadata)
+from minescope.store import accounts, cases, datasets, tips  # noqa: F401  (their tables are on the metadata)
 from minescope.store.findings import _row, findings, metadata, migrate, migrations_config, open_store
 
 

@@ -28,7 +28,10 @@ from minescope.errors import InputError
 from minescope.model import ScanResult, Text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from minescope.engine.scan import Scanner
+    from minescope.flows.dataset import DatasetFile
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -65,9 +68,14 @@ def main() -> None:
               help="流空闲超时（秒）/ flow idle timeout in seconds")
 @click.option("-i", "--interface", help="实时抓包网卡（需要 root 或 CAP_NET_RAW）/ capture live from this interface")
 @click.option("--duration", type=click.FloatRange(min=1), help="实时抓包时长（秒）/ live capture length in seconds")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="流日志与数据集的查询引擎（spark：$MINESCOPE_SPARK_MASTER，默认 local[2]）/ engine for flow logs "
+                   "and datasets (spark: $MINESCOPE_SPARK_MASTER, default local[2])")
+@click.option("--all-partitions", is_flag=True,
+              help="重扫数据集的全部文件，而非仅新文件 / rescan every file of flow datasets, not only new ones")
 def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str | None, no_store: bool,
          feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
-         duration: float | None) -> None:
+         duration: float | None, engine: str, all_partitions: bool) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
     scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
     from minescope.engine.scan import Scanner, ScanOptions
@@ -76,8 +84,11 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
         _say(Text(zh="请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
                   en="give capture files or directories, or --interface; e.g. minescope scan samples/pcap"), lang)
         sys.exit(EXIT_FAILED)
+    target = db or str(_default_db())
     try:
-        scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry))
+        seen = None if no_store or all_partitions else _scanned_files(target)
+        scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
+                                      engine=engine, seen_files=seen))
         if interface:
             from minescope.sources.live import scan_interface
 
@@ -89,8 +100,9 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
         sys.exit(EXIT_FAILED)
     stored = None
     if not no_store:
-        stored = _store(result, db, lang)
+        stored = _store(result, target, lang, scanner.dataset_files)
     _emit(result, fmt, output, lang, stored)
+    _tell_datasets(scanner, lang)
     for problem in result.problems:
         _say(problem, lang)
     sys.exit(EXIT_BAD_INPUT if result.problems else EXIT_OK)
@@ -107,16 +119,53 @@ def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
         return scanner.scan(paths, progress=lambda n: bar.advance(task, n))
 
 
-def _store(result: ScanResult, db: str | None, lang: str) -> tuple[str, int, int] | None:
+def _default_db() -> Path:
+    from minescope.store.findings import default_db_path
+
+    return default_db_path()
+
+
+def _scanned_files(target: str) -> Callable[[str], set[str]]:
+    """Which files of a dataset the store has scanned (read when a dataset is met, not before)."""
+
+    def seen(dataset: str) -> set[str]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from minescope.store.datasets import scanned_files
+        from minescope.store.findings import open_store
+
+        try:
+            return scanned_files(open_store(target), dataset)
+        except (SQLAlchemyError, OSError) as e:
+            reason = str(e).splitlines()[0][:200]
+            raise InputError(f"{target}: 无法读取结果库（{reason}），不知哪些数据集文件已扫描；请检查 --db，"
+                             "或用 --all-partitions / --no-store",
+                             f"{target}: cannot read the findings store ({reason}) to tell which dataset files "
+                             "were scanned; check --db, or use --all-partitions / --no-store") from e
+
+    return seen
+
+
+def _tell_datasets(scanner: Scanner, lang: str) -> None:
+    """One line per flow dataset: how many files this scan read, and how many it skipped as scanned before."""
+    for root, read, skipped in scanner.datasets_read:
+        click.echo(f"数据集 {root}：读取 {read} 个文件，跳过已扫描的 {skipped} 个" if lang == "zh"
+                   else f"dataset {root}: read {read} file(s), skipped {skipped} scanned before", err=True)
+
+
+def _store(result: ScanResult, target: str, lang: str,
+           dataset_files: Sequence[tuple[str, DatasetFile]] = ()) -> tuple[str, int, int] | None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from minescope.cases.workflow import sync_cases, verify_clean
-    from minescope.store.findings import default_db_path, open_store, save_scan
+    from minescope.store.datasets import mark_scanned
+    from minescope.store.findings import open_store, save_scan
 
-    target = db or str(default_db_path())
     try:
         engine = open_store(target)
         scan_id, new = save_scan(engine, result)
+        for dataset in dict.fromkeys(d for d, _ in dataset_files):
+            mark_scanned(engine, dataset, [f for d, f in dataset_files if d == dataset], scan_id)
         # the ledger follows the scans: new findings join their cases, clean hosts verify rectified ones
         sync_cases(engine)
         verify_clean(engine, result)
@@ -161,6 +210,60 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
         where, scan_id, new = stored
         click.echo((f"已保存到 {where}（扫描 #{scan_id}，新增 {new} 条）" if lang == "zh"
                     else f"stored in {where} (scan #{scan_id}, {new} new findings)"), err=True)
+
+
+@main.group()
+def flows() -> None:
+    """流日志数据集（按天/小时分区的 Parquet）/ flow datasets (Parquet partitioned by day or hour)."""
+
+
+@flows.command("import")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--dataset", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="数据集目录（不存在则新建；已有则追加）/ dataset directory (created, or appended to)")
+@click.option("--partition", type=click.Choice(["hour", "day"]), default="hour", show_default=True,
+              help="新数据集的分区粒度 / partitioning of a new dataset")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: str) -> None:
+    """把流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）写入数据集；之后 minescope scan 数据集目录只读新文件 /
+    write flow logs into a dataset; minescope scan DATASET then reads only files it has not scanned."""
+    from minescope.engine.scan import split_inputs
+    from minescope.flows.dataset import DatasetWriter
+    from minescope.flows.inputs import FlowLogInput
+
+    captures, logs, datasets, unreadable = split_inputs(list(inputs))
+    problems = [why for _, why in unreadable]
+    problems += [Text(zh=f"{p}: 是抓包文件，不是流日志；请直接用 minescope scan 扫描抓包",
+                      en=f"{p}: a packet capture, not a flow log; scan captures with minescope scan")
+                 for p in captures]
+    problems += [Text(zh=f"{p}: 已是数据集，不能再导入", en=f"{p}: already a dataset; it cannot be imported")
+                 for p in datasets]
+    try:
+        writer = DatasetWriter(dataset, partition)
+    except InputError as e:
+        _say(e.text, lang)
+        sys.exit(EXIT_FAILED)
+    console = Console(stderr=True)
+    total = sum(p.stat().st_size for p in logs)
+    try:
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as bar:
+            task = bar.add_task("import", total=total or None)
+            for path in logs:
+                log = FlowLogInput(path)
+                for table, batch in log:
+                    writer.write(table, batch)
+                bar.advance(task, path.stat().st_size)
+                problems.extend(log.report.summary())
+    finally:
+        writer.close()  # rows read before a failure are kept
+    rows = ", ".join(f"{table} {n}" for table, n in sorted(writer.rows.items())) or "0"
+    click.echo(f"已写入 {dataset}：{rows} 行，{len(writer.paths)} 个文件" if lang == "zh"
+               else f"written to {dataset}: {rows} rows, {len(writer.paths)} file(s)", err=True)
+    for problem in problems:
+        _say(problem, lang)
+    sys.exit(EXIT_BAD_INPUT if problems else EXIT_OK)
 
 
 @main.command("export")

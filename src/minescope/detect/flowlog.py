@@ -1,12 +1,13 @@
-"""Payload-less detectors over flow-log tables (``flows``, ``dns``): SQL run by DuckDB over Arrow.
+"""Payload-less detectors over flow-log tables (``flows``, ``dns``): SQL run by DuckDB or Spark.
 
-The detector logic is plain SQL strings (below, ``*_SQL``) over four tables, written once and kept
-ANSI-ish (joins, GROUP BY, ROW_NUMBER windows; no engine-specific functions) so that a Spark
-engine can run the same text later:
+The detector logic is plain SQL strings (below, ``*_SQL``), written once and run unchanged by
+either engine (``detect.engines``: joins, GROUP BY, ROW_NUMBER windows; no engine-specific
+functions), over four tables:
 
-  flows        the ``flows`` schema reduced by ``prepare_flows``: epoch seconds ``t_start``/``t_end``,
-               ``counted`` (a connection row, not a name row), a ``row_id`` per row
-  dns_answers  one row per address answer of the ``dns`` table (``prepare_dns``), with its TTL
+  flows        the readers' ``flows`` rows as the engine prepares them: epoch seconds
+               ``t_start``/``t_end``, ``counted`` (a connection row, not a name row), a ``row_id``
+  dns_answers  one row per address answer of the ``dns`` table, with its TTL
+  dns_questions  one row per DNS question (``is_new``: false for context files of an incremental run)
   pool_ips     addresses that a pool list (or a pool learned in this scan) names, with a match id
   pool_names   server names and DNS questions that ``PoolIntel.match_mining_domain`` calls mining
                names (exchanges excluded), with a match id
@@ -42,14 +43,13 @@ pool_contact by DNS question (``DNS_ASKERS_SQL``)
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from pathlib import PurePath
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePath
 from typing import Any
 
-import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from minescope.detect.engines import SqlEngine, open_engine
 from minescope.detect.network.capture import CATEGORY_CONFIDENCE, _list_evidence, _list_reason
 from minescope.flows.schema import TABLES
 from minescope.knowledge.pools import ListMatch, PoolIntel
@@ -60,14 +60,8 @@ PDNS_WINDOW_S = 3600.0  # a flow may follow a DNS answer by max(TTL, this)
 PDNS_SKEW_S = 1.0  # a flow may start this long before the answer (clocks of different sensors)
 PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
 
-# --- the tables the SQL reads -------------------------------------------------------------------
-
-FLOWS_COLUMNS = ("row_id BIGINT, t_start DOUBLE, t_end DOUBLE, src_ip VARCHAR, dst_ip VARCHAR, src_port INTEGER, "
-                 "dst_port INTEGER, proto INTEGER, packets BIGINT, bytes_fwd BIGINT, bytes_rev BIGINT, "
-                 "counted BOOLEAN, server_name VARCHAR, app VARCHAR, sensor_uid VARCHAR, source VARCHAR, input VARCHAR")
-DNS_ANSWERS_COLUMNS = ("t DOUBLE, client_ip VARCHAR, resolver_ip VARCHAR, query VARCHAR, answer VARCHAR, "
-                       "ttl DOUBLE, source VARCHAR, input VARCHAR")
-DNS_QUESTIONS_COLUMNS = "t DOUBLE, client_ip VARCHAR, resolver_ip VARCHAR, query VARCHAR, source VARCHAR, input VARCHAR"
+# The tables the SQL reads (flows, dns_answers, dns_questions) are made by the engine from the
+# readers' tables: see ``detect.engines``. pool_ips and pool_names are registered by the detector.
 
 # --- the detectors: each gives hit rows (one per flow and reason) with the same columns ----------
 
@@ -75,8 +69,8 @@ HIT_COLUMNS = ("f.row_id, f.src_ip AS subject, f.dst_ip AS peer_ip, f.dst_port A
                "f.t_end, f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.proto, f.packets, f.bytes_fwd, f.bytes_rev")
 
 ADDRESS_HITS_SQL = f"""
-SELECT {HIT_COLUMNS}, 'address' AS via, p.match_id, CAST(NULL AS VARCHAR) AS name,
-       f.source AS seen_in, CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS VARCHAR) AS dns_client
+SELECT {HIT_COLUMNS}, 'address' AS via, p.match_id, CAST(NULL AS STRING) AS name,
+       f.source AS seen_in, CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS STRING) AS dns_client
 FROM flows f JOIN pool_ips p ON f.dst_ip = p.ip
 WHERE f.counted
 """
@@ -91,7 +85,7 @@ SELECT COALESCE(c.row_id, f.row_id) AS row_id, f.src_ip AS subject, f.dst_ip AS 
        COALESCE(c.bytes_fwd, f.bytes_fwd) AS bytes_fwd, COALESCE(c.bytes_rev, f.bytes_rev) AS bytes_rev,
        CASE WHEN f.app IN ('tls', 'ssl') THEN 'tls_sni' ELSE 'http_host' END AS via, p.match_id,
        f.server_name AS name, f.source AS seen_in,
-       CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS VARCHAR) AS dns_client
+       CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS STRING) AS dns_client
 FROM flows f
 JOIN pool_names p ON f.server_name = p.name
 LEFT JOIN flows c ON NOT f.counted AND c.counted AND c.sensor_uid = f.sensor_uid
@@ -105,7 +99,7 @@ PDNS_HITS_SQL = f"""
 SELECT {HIT_NAMES} FROM (
   SELECT {HIT_COLUMNS}, 'dns' AS via, p.match_id, a.query AS name, a.source AS seen_in,
          a.t AS dns_t, a.client_ip AS dns_client,
-         ROW_NUMBER() OVER (PARTITION BY f.row_id, a.query ORDER BY a.t DESC) AS rn
+         ROW_NUMBER() OVER (PARTITION BY f.row_id, a.query ORDER BY a.t DESC, a.client_ip, a.source, a.input) AS rn
   FROM flows f
   JOIN dns_answers a ON f.dst_ip = a.answer
   JOIN pool_names p ON a.query = p.name
@@ -116,6 +110,10 @@ SELECT {HIT_NAMES} FROM (
 
 HIT_QUERIES = (ADDRESS_HITS_SQL, NAME_HITS_SQL, PDNS_HITS_SQL)
 GROUP = "subject, peer_ip, peer_port, input"
+# Samples are ordered by the flows' own fields, so that only identical rows tie and every engine
+# picks the same references (row ids differ between engines).
+FLOW_ORDER = ("t_start, src_port, t_end, src_ip, dst_ip, dst_port, proto, packets, bytes_fwd, bytes_rev, "
+              "row_id")
 
 # One row per (subject, endpoint, input): flows counted once even when several reasons hit them.
 GROUPS_SQL = f"""
@@ -133,7 +131,7 @@ FROM hits GROUP BY {GROUP}, via, match_id, name, seen_in
 
 SAMPLES_SQL = f"""
 SELECT * FROM (
-  SELECT flowset.*, ROW_NUMBER() OVER (PARTITION BY {GROUP} ORDER BY t_start, src_port, row_id) AS rn
+  SELECT flowset.*, ROW_NUMBER() OVER (PARTITION BY {GROUP} ORDER BY {FLOW_ORDER}) AS rn
   FROM (SELECT DISTINCT row_id, {GROUP}, t_start, t_end, src_ip, src_port, dst_ip, dst_port, proto, packets,
                bytes_fwd, bytes_rev FROM hits) flowset
 ) ranked WHERE rn <= {SAMPLE_FLOWS}
@@ -143,156 +141,99 @@ DNS_ASKERS_SQL = """
 SELECT q.client_ip, q.query, p.match_id, q.input, q.source, COUNT(*) AS questions,
        MIN(q.t) AS first_seen, MAX(q.t) AS last_seen, MIN(q.resolver_ip) AS resolver_ip
 FROM dns_questions q JOIN pool_names p ON q.query = p.name
-WHERE q.client_ip IS NOT NULL
+WHERE q.client_ip IS NOT NULL AND q.is_new
 GROUP BY q.client_ip, q.query, p.match_id, q.input, q.source
 """
 
 
-# --- preparing Arrow batches for the SQL (engine-neutral) -----------------------------------------
-
-def _epoch(ts: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return pc.divide(pc.cast(pc.cast(ts, pa.int64()), pa.float64()), 1e6)
-
-
-def prepare_flows(batch: pa.RecordBatch | pa.Table, first_row_id: int) -> pa.Table:
-    """A ``flows`` batch as the detectors' ``flows`` table."""
-    t = pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch
-    n = t.num_rows
-    start = _epoch(t["ts"])
-    fwd, rev = t["src_bytes"], t["dst_bytes"]
-    packets = pc.add(pc.fill_null(t["src_packets"], 0), pc.fill_null(t["dst_packets"], 0))
-    return pa.table({
-        "row_id": pa.array(range(first_row_id, first_row_id + n), pa.int64()),
-        "t_start": start, "t_end": pc.add(start, pc.fill_null(t["duration_s"], 0.0)),
-        "src_ip": t["src_ip"], "dst_ip": t["dst_ip"], "src_port": t["src_port"], "dst_port": t["dst_port"],
-        "proto": pc.cast(t["proto"], pa.int32()), "packets": packets, "bytes_fwd": fwd, "bytes_rev": rev,
-        "counted": pc.is_valid(t["src_packets"]), "server_name": t["server_name"], "app": t["app"],
-        "sensor_uid": t["sensor_uid"], "source": t["source"], "input": t["input"],
-    })
-
-
-def prepare_dns(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, pa.Table]:
-    """A ``dns`` batch as (questions, answers): one answer row per address in the answer section."""
-    t = pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch
-    t = t.filter(pc.is_valid(t["query"]))
-    when = _epoch(t["ts"])
-    questions = pa.table({"t": when, "client_ip": t["client_ip"], "resolver_ip": t["resolver_ip"],
-                          "query": t["query"], "source": t["source"], "input": t["input"]})
-    answers = t["answers"].combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.string()))
-    parent = pc.list_parent_indices(answers)
-    flat = pc.list_flatten(answers)
-    ttls = t["ttls"].combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.float64()))
-    # TTLs line up with the answers only when every row gives one per answer; else none are used
-    # (the window is then PDNS_WINDOW_S)
-    ttl_flat = pc.list_flatten(ttls)
-    aligned = len(ttl_flat) == len(flat) and pc.all(pc.equal(
-        pc.fill_null(pc.list_value_length(ttls), -1), pc.list_value_length(answers))).as_py() is not False
-    if not aligned:
-        ttl_flat = pa.nulls(len(flat), pa.float64())
-    answer_rows = pa.table({
-        "t": pc.take(when, parent), "client_ip": pc.take(t["client_ip"], parent),
-        "resolver_ip": pc.take(t["resolver_ip"], parent), "query": pc.take(t["query"], parent),
-        "answer": flat, "ttl": ttl_flat,
-        "source": pc.take(t["source"], parent), "input": pc.take(t["input"], parent),
-    })
-    return questions, answer_rows
-
-
-# --- the engine ------------------------------------------------------------------------------------
+# --- the detector ----------------------------------------------------------------------------------
 
 class FlowLogDetector:
-    """Loads flow-log batches into DuckDB and runs the detectors; findings refer to ``PoolIntel``.
+    """Runs the detectors on an engine (``detect.engines``: DuckDB by default, or Spark); findings
+    refer to ``PoolIntel``.
 
-    Call ``add`` with (table, batch) pairs from any number of inputs (DNS from one log may explain
-    flows of another), then ``run``. DuckDB keeps the rows in its own columnar storage and spills
-    to disk when memory runs short.
+    Give it reader batches (``add``: DNS from one log may explain flows of another) and Parquet
+    files of a flow dataset (``add_parquet``) in any mix, then ``run``.
     """
 
-    def __init__(self, intel: PoolIntel) -> None:
+    def __init__(self, intel: PoolIntel, engine: SqlEngine | None = None) -> None:
         self.intel = intel
-        self.con = duckdb.connect()
-        self.con.execute(f"CREATE TABLE flows ({FLOWS_COLUMNS})")
-        self.con.execute(f"CREATE TABLE dns_answers ({DNS_ANSWERS_COLUMNS})")
-        self.con.execute(f"CREATE TABLE dns_questions ({DNS_QUESTIONS_COLUMNS})")
-        self.rows = 0
+        self.engine = engine or open_engine("duckdb")
+        self.prepared = False
 
-    def add(self, table: str, batch: pa.RecordBatch) -> None:
-        if table == "flows":
-            self._insert("flows", prepare_flows(batch, self.rows))
-            self.rows += batch.num_rows
-        elif table == "dns":
-            questions, answers = prepare_dns(batch)
-            self._insert("dns_questions", questions)
-            self._insert("dns_answers", answers)
-        # alerts: not used by these detectors yet
+    def add(self, table: str, batch: pa.RecordBatch | pa.Table) -> None:
+        """A reader batch of ``flows`` or ``dns`` (``alerts`` are not used by these detectors yet)."""
+        self.engine.append(table, batch)
 
     def add_table(self, table: str, data: pa.Table) -> None:
-        for batch in data.cast(TABLES[table]).to_batches():
-            self.add(table, batch)
+        self.engine.append(table, data.cast(TABLES[table]))
 
-    def _insert(self, name: str, data: pa.Table) -> None:
-        if data.num_rows:
-            self.con.register("incoming", data)
-            self.con.execute(f"INSERT INTO {name} SELECT * FROM incoming")
-            self.con.unregister("incoming")
+    def add_parquet(self, table: str, files: Sequence[Path], is_new: bool = True) -> None:
+        """Parquet files of a reader table; ``is_new=False`` for DNS read only to explain new flows."""
+        self.engine.add_parquet(table, files, is_new)
 
     def close(self) -> None:
-        self.con.close()
+        self.engine.close()
+
+    def _prepare(self) -> None:
+        if not self.prepared:
+            self.engine.prepare()
+            self.prepared = True
 
     def hosts(self) -> set[str]:
-        """Every address in the loaded flows (for a clean scan's case verification)."""
-        return set(self._distinct("SELECT DISTINCT src_ip FROM flows UNION SELECT DISTINCT dst_ip FROM flows"))
-
-    def _query(self, sql: str) -> list[dict[str, Any]]:
-        cur = self.con.execute(sql)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        """The clients of the loaded flows (for a clean scan's case verification): a miner is the
+        source of its connections (of its own records, for unidirectional NetFlow)."""
+        self._prepare()
+        return set(self._distinct("SELECT DISTINCT src_ip AS v FROM flows WHERE counted"))
 
     def _distinct(self, sql: str) -> list[str]:
-        return [row[0] for row in self.con.execute(sql).fetchall() if row[0]]
+        return sorted(row["v"] for row in self.engine.query(sql) if row["v"])
 
     def _match_tables(self) -> list[ListMatch]:
-        """Match the distinct addresses and names in Python; register what matched."""
+        """Match the distinct addresses and names in Python; register what matched (sorted, so match
+        ids are the same on every engine)."""
         matches: list[ListMatch] = []
         ips: list[tuple[str, int]] = []
-        for ip in self._distinct("SELECT DISTINCT dst_ip FROM flows WHERE counted"):
+        for ip in self._distinct("SELECT DISTINCT dst_ip AS v FROM flows WHERE counted"):
             m = self.intel.match_ip(ip)
             if m is not None and m.category != "exchange":
                 ips.append((ip, len(matches)))
                 matches.append(m)
         names: list[tuple[str, int]] = []
-        for name in self._distinct("SELECT DISTINCT server_name FROM flows UNION SELECT DISTINCT query "
+        for name in self._distinct("SELECT DISTINCT server_name AS v FROM flows UNION SELECT DISTINCT query "
                                    "FROM dns_answers UNION SELECT DISTINCT query FROM dns_questions"):
             m = self.intel.match_mining_domain(name)
             if m is not None:
                 names.append((name, len(matches)))
                 matches.append(m)
-        self.con.register("pool_ips", pa.table({"ip": pa.array([i for i, _ in ips], pa.string()),
-                                                "match_id": pa.array([k for _, k in ips], pa.int64())}))
-        self.con.register("pool_names", pa.table({"name": pa.array([n for n, _ in names], pa.string()),
-                                                  "match_id": pa.array([k for _, k in names], pa.int64())}))
+        self.engine.register("pool_ips", pa.table({"ip": pa.array([i for i, _ in ips], pa.string()),
+                                                   "match_id": pa.array([k for _, k in ips], pa.int64())}))
+        self.engine.register("pool_names", pa.table({"name": pa.array([n for n, _ in names], pa.string()),
+                                                     "match_id": pa.array([k for _, k in names], pa.int64())}))
         return matches
 
     def run(self) -> list[Finding]:
+        self._prepare()
         matches = self._match_tables()
         if not matches:
             return []
-        self.con.execute("CREATE OR REPLACE TEMP TABLE hits AS " + " UNION ALL ".join(
+        self.engine.materialize("hits", " UNION ALL ".join(
             f"SELECT {HIT_NAMES} FROM ({q}) h{i}" for i, q in enumerate(HIT_QUERIES)))
-        return self._endpoint_findings(matches) + self._asker_findings(matches)
+        found = self._endpoint_findings(matches) + self._asker_findings(matches)
+        return sorted(found, key=lambda f: (f.source, f.subject_ip, f.peer.ip, f.peer.port, f.peer.host or ""))
 
     def _endpoint_findings(self, matches: list[ListMatch]) -> list[Finding]:
         def key(row: dict[str, Any]) -> tuple[Any, ...]:
             return row["subject"], row["peer_ip"], row["peer_port"], row["input"]
 
         reasons: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-        for row in self._query(REASONS_SQL):
+        for row in self.engine.query(REASONS_SQL):
             reasons[key(row)].append(row)
         samples: dict[tuple[Any, ...], list[FlowRef]] = defaultdict(list)
-        for row in sorted(self._query(SAMPLES_SQL), key=lambda r: r["rn"]):
+        for row in sorted(self.engine.query(SAMPLES_SQL), key=lambda r: r["rn"]):
             samples[key(row)].append(_flow_ref(row))
         out = []
-        for group in self._query(GROUPS_SQL):
+        for group in self.engine.query(GROUPS_SQL):
             k = key(group)
             out.append(self._endpoint_finding(group, sorted(reasons[k], key=_reason_order), samples[k], matches))
         return out
@@ -330,7 +271,7 @@ class FlowLogDetector:
 
     def _asker_findings(self, matches: list[ListMatch]) -> list[Finding]:
         out = []
-        for row in self._query(DNS_ASKERS_SQL):
+        for row in self.engine.query(DNS_ASKERS_SQL):
             client, name, m = row["client_ip"], row["query"], matches[row["match_id"]]
             resolver = row["resolver_ip"] or ""
             ref = FlowRef(client, 0, resolver, 53, "udp", row["first_seen"], row["last_seen"], 0, 0)
@@ -352,9 +293,10 @@ class FlowLogDetector:
         return out
 
 
-def detect_tables(intel: PoolIntel, tables: Iterable[tuple[str, pa.Table]]) -> list[Finding]:
+def detect_tables(intel: PoolIntel, tables: Iterable[tuple[str, pa.Table]],
+                  engine: SqlEngine | None = None) -> list[Finding]:
     """Findings from whole tables (tests, small inputs): ``[("flows", t), ("dns", d)]``."""
-    det = FlowLogDetector(intel)
+    det = FlowLogDetector(intel, engine)
     try:
         for name, data in tables:
             det.add_table(name, data)

@@ -3,15 +3,17 @@
 Each capture gets its own flow table (flows do not continue across files, so a finding always
 names the one capture it rests on); the pool knowledge learned from one capture carries into
 the next. Flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata, mapped CSV/Parquet) are told from
-captures by content (``flows.inputs.detect_format``); all flow logs of a scan are read into one
-DuckDB database after the captures, so DNS from one log explains flows of another and pools
-learned from captures apply (``detect.flowlog``).
+captures by content (``flows.inputs.detect_format``), and flow datasets (partitioned Parquet,
+``flows.dataset``) by their layout; all flow logs and datasets of a scan go to one SQL engine
+(DuckDB, or Spark with ``ScanOptions.engine``) after the captures, so DNS from one log explains
+flows of another and pools learned from captures apply (``detect.flowlog``). A dataset is read
+incrementally when ``ScanOptions.seen_files`` says which of its files were scanned before.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +21,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from minescope.detect.engines import open_engine
 from minescope.detect.flowlog import FlowLogDetector
 from minescope.detect.network.capture import CaptureDetector, flows_from_table
 from minescope.engine.flows import FlowTracker
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
+from minescope.flows.dataset import DatasetFile, FlowDataset, is_dataset, select_files
+from minescope.flows.dataset import summarize as summarize_files
 from minescope.flows.inputs import FlowLogInput, detect_format
 from minescope.flows.report import InputReport
 from minescope.knowledge.pools import PoolIntel
@@ -46,6 +51,9 @@ class ScanOptions:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     feeds: list[Path] = field(default_factory=list)
     registry: Path | None = None
+    engine: str = "duckdb"  # for flow logs and datasets: "duckdb" or "spark"
+    # dataset id → keys (DatasetFile.key) of its files already scanned; None reads every file
+    seen_files: Callable[[str], set[str]] | None = None
 
 
 class Scanner:
@@ -56,6 +64,8 @@ class Scanner:
         self.intel = PoolIntel.load(self.options.feeds)
         self.attributor = Attributor(self.options.registry)
         self.hosts_seen: set[str] = set()  # addresses seen since the scan began
+        self.dataset_files: list[tuple[str, DatasetFile]] = []  # dataset files read by the last scan
+        self.datasets_read: list[tuple[Path, int, int]] = []  # (root, files read, files skipped as seen)
         # Bad lines in pool lists and the registry were skipped; the user still hears about each.
         self.knowledge_problems = (
             [_skipped("名单文件", "pool list", line) for line in self.intel.problems()]
@@ -66,25 +76,31 @@ class Scanner:
         started = time.time()
         t0 = time.perf_counter()
         self.hosts_seen.clear()
-        files, logs, unreadable = split_inputs(list(paths))
+        self.dataset_files = []
+        self.datasets_read = []
+        files, logs, datasets, unreadable = split_inputs(list(paths))
         inputs = [InputSummary(path=str(p), format="", problem=why) for p, why in unreadable]
         findings: list[Finding] = []
         for path in files:
             summary, found = self.scan_capture(CaptureFile(path), path.name, progress)
             inputs.append(summary)
             findings.extend(found)
-        if logs:
-            summaries, found = self.scan_flow_logs(logs, progress)
+        if logs or datasets:
+            summaries, found = self.scan_flow_logs(logs, progress, datasets)
             inputs.extend(summaries)
             findings.extend(found)
         return self.make_result(inputs, findings, started, time.perf_counter() - t0)
 
-    def scan_flow_logs(self, paths: list[Path],
-                       progress: Progress | None = None) -> tuple[list[InputSummary], list[Finding]]:
-        """Flow logs through the payload-less detectors, all in one database."""
-        detector = FlowLogDetector(self.intel)
+    def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None,
+                       datasets: Sequence[Path] = ()) -> tuple[list[InputSummary], list[Finding]]:
+        """Flow logs and datasets through the payload-less detectors, all on one engine."""
+        detector = FlowLogDetector(self.intel, open_engine(self.options.engine))
         summaries = []
         try:
+            for root in datasets:
+                summaries.append(self._add_dataset(detector, FlowDataset(root)))
+                if progress is not None:
+                    progress(sum(f.bytes for _, f in self.dataset_files if f.path.is_relative_to(root)))
             for path in paths:
                 log = FlowLogInput(path)
                 summary = InputSummary(path=str(path), format="")
@@ -102,6 +118,19 @@ class Scanner:
         finally:
             detector.close()
         return summaries, [self._enrich(f) for f in found]
+
+    def _add_dataset(self, detector: FlowLogDetector, dataset: FlowDataset) -> InputSummary:
+        seen = self.options.seen_files(dataset.id) if self.options.seen_files is not None else set()
+        chosen = select_files(dataset, seen)
+        detector.add_parquet("flows", [f.path for f in chosen.flows])
+        detector.add_parquet("dns", [f.path for f in chosen.dns])
+        detector.add_parquet("dns", [f.path for f in chosen.dns_context], is_new=False)
+        self.dataset_files.extend((dataset.id, f) for f in chosen.new)
+        self.datasets_read.append((dataset.root, len(chosen.new), len(seen)))
+        counted, first, last = summarize_files(chosen.flows)
+        summary = InputSummary(path=str(dataset.root), format="flow-dataset", flows=counted,
+                               first_seen=first, last_seen=last)
+        return summary
 
     def scan_blocks(self, name: str, fmt: str, blocks: Iterable[Block]) -> tuple[InputSummary, list[Finding]]:
         """Scan packets from any block source (a live interface, for one)."""
@@ -159,8 +188,9 @@ class Scanner:
 
 
 
-def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[tuple[Path, Text]]]:
-    """Captures and flow logs to scan, in name order, and the paths that give nothing to scan.
+def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path], list[tuple[Path, Text]]]:
+    """Captures, flow logs and flow datasets to scan, in name order, and the paths that give nothing
+    to scan.
 
     A named file is a flow log when its content says so (a mapped CSV only when not named like a
     capture), else a capture (whose reader reports
@@ -168,9 +198,12 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[tuple[
     the formats in ``DIR_LOG_FORMATS`` (by content)."""
     captures: list[Path] = []
     logs: list[Path] = []
+    datasets: list[Path] = []
     problems: list[tuple[Path, Text]] = []
     for p in paths:
-        if p.is_dir():
+        if is_dataset(p):
+            datasets.append(p)
+        elif p.is_dir():
             found = 0
             for f in sorted(f for f in p.rglob("*") if f.is_file()):
                 fmt = detect_format(f)
@@ -193,7 +226,7 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[tuple[
             (captures if is_capture else logs).append(p)
         else:
             problems.append((p, Text(zh=f"{p}: 文件不存在；请检查路径", en=f"{p}: no such file; check the path")))
-    return captures, logs, problems
+    return captures, logs, datasets, problems
 
 
 def _capture_name(path: Path) -> bool:

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from minescope.store import accounts, cases, tips  # noqa: F401  (register their tables on the metadata)
+from minescope.store import accounts, cases, datasets, tips  # noqa: F401  (register their tables on the metadata)
 from minescope.store.findings import metadata
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,42 @@
+"""Which files of each flow dataset the store has scanned, so a dataset is read incrementally.
+
+One row per (dataset id, file below the dataset root): the scan that read it and its size. A file
+whose size changed since (rewritten by another tool) is read again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import BigInteger, Column, Engine, Float, ForeignKey, Integer, String, Table, select
+
+from minescope.flows.dataset import DatasetFile
+from minescope.store.findings import _insert_ignore, metadata
+
+dataset_files = Table(
+    "dataset_files", metadata,
+    Column("dataset", String(255), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("scan_id", Integer, ForeignKey("scans.id"), nullable=False),
+    Column("scanned_at", Float, nullable=False),
+)
+
+
+def scanned_files(engine: Engine, dataset: str) -> set[str]:
+    """``DatasetFile.key`` of the dataset's files already scanned (path below the root, and size)."""
+    with engine.connect() as conn:
+        return {f"{row.path}\0{row.bytes}" for row in conn.execute(
+            select(dataset_files.c.path, dataset_files.c.bytes).where(dataset_files.c.dataset == dataset))}
+
+
+def mark_scanned(engine: Engine, dataset: str, files: Iterable[DatasetFile], scan_id: int) -> None:
+    rows = [{"dataset": dataset, "path": f.rel, "bytes": f.bytes, "scan_id": scan_id, "scanned_at": time.time()}
+            for f in files]
+    if not rows:
+        return
+    with engine.begin() as conn:
+        conn.execute(dataset_files.delete().where(
+            dataset_files.c.dataset == dataset, dataset_files.c.path.in_([r["path"] for r in rows])))
+        conn.execute(_insert_ignore(engine, dataset_files), rows)
