@@ -320,3 +320,25 @@ def test_pool_ports_documented() -> None:
     assert all(ports.values())  # each has its source
     assert pool_likeness(None, 3333)[0].en.startswith("port 3333")
     assert pool_likeness(None, 443) == []
+
+
+def test_ip_candidates_prefilter_agrees_with_match_ip(tmp_path: Path) -> None:
+    """The vectorised prefilter keeps every address match_ip matches (and few others)."""
+    import pyarrow as pa
+
+    feed = tmp_path / "pools.txt"
+    feed.write_text("# category: pool\n198.51.100.0/24\n203.0.113.7\n10.0.0.0/8\n2001:db8::/32\n")
+    intel = PoolIntel.load([feed], bundled=False, user_feeds=False)
+    intel.learn("192.0.2.55", 3333, None, "test")
+    rng = random.Random(7)
+    addresses = {f"{rng.choice([10, 198, 203, 192, 8])}.{rng.choice([0, 51, 113])}.{rng.choice([0, 2, 100, 113])}."
+                 f"{rng.randrange(256)}" for _ in range(3000)}
+    addresses |= {"203.0.113.7", "192.0.2.55", "2001:db8::1", "2001:db9::1", "::ffff:198.51.100.9", "1.2.3"}
+    candidates = set(intel.ip_candidates(pa.array(sorted(addresses))))
+    matched = {a for a in addresses if intel.match_ip(a) is not None}
+    assert matched and matched <= candidates
+    assert candidates - matched <= {"1.2.3", "2001:db9::1"}  # left to match_ip, which rejects them
+    # without IPv6 networks, IPv6 addresses are not candidates (IPv4-mapped ones still are)
+    (tmp_path / "v4.txt").write_text("# category: pool\n198.51.100.0/24\n")
+    v4_only = PoolIntel.load([tmp_path / "v4.txt"], bundled=False, user_feeds=False)
+    assert v4_only.ip_candidates(pa.array(["2001:db8::1", "::ffff:198.51.100.9"])) == ["::ffff:198.51.100.9"]

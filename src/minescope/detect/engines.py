@@ -70,6 +70,7 @@ class SqlEngine(Protocol):
     def register(self, name: str, data: pa.Table) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
     def query(self, sql: str) -> list[dict[str, Any]]: ...
+    def column(self, sql: str) -> pa.Array: ...
     def close(self) -> None: ...
 
 
@@ -160,6 +161,11 @@ class DuckDBEngine:
         cur = self.con.execute(sql)
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def column(self, sql: str) -> pa.Array:
+        """The first column of the result, as Arrow (millions of values without Python objects)."""
+        result: pa.Table = self.con.execute(sql).to_arrow_table()
+        return result.column(0).combine_chunks()
 
     def close(self) -> None:
         self.con.close()
@@ -268,6 +274,9 @@ class SparkEngine:
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         return [row.asDict() for row in self.spark.sql(sql).collect()]
+
+    def column(self, sql: str) -> pa.Array:
+        return self.spark.sql(sql).toArrow().column(0).combine_chunks()
 
     def close(self) -> None:
         for writer in self.writers.values():

@@ -12,8 +12,8 @@ functions), over four tables:
   pool_names   server names and DNS questions that ``PoolIntel.match_mining_domain`` calls mining
                names (exchanges excluded), with a match id
 
-List matching is done in Python on the *distinct* addresses and names (few, against millions of
-rows); the joins and the aggregation run in SQL. Findings are aggregated per (subject, pool
+List matching is done in Python on the *distinct* addresses (prefiltered by ``PoolIntel.ip_candidates``
+in one vectorised pass) and names; the joins and the aggregation run in SQL. Findings are aggregated per (subject, pool
 endpoint, input) — a million flows make one finding, with counts, bytes, first and last seen and
 the first ``SAMPLE_FLOWS`` flows as references.
 
@@ -42,6 +42,7 @@ pool_contact by DNS question (``DNS_ASKERS_SQL``)
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath
@@ -53,6 +54,7 @@ from minescope.detect.engines import SqlEngine, open_engine
 from minescope.detect.network.capture import CATEGORY_CONFIDENCE, _list_evidence, _list_reason
 from minescope.flows.schema import TABLES
 from minescope.knowledge.pools import ListMatch, PoolIntel
+from minescope.knowledge.ranges import parse_ip
 from minescope.model import Evidence, Finding, FlowRef, Kind, Peer, Severity, Text
 
 SAMPLE_FLOWS = 20  # flow references kept per finding (the counts cover all flows)
@@ -62,6 +64,16 @@ PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
 
 # The tables the SQL reads (flows, dns_answers, dns_questions) are made by the engine from the
 # readers' tables: see ``detect.engines``. pool_ips and pool_names are registered by the detector.
+#
+# pool_flows: the prefilter. A carrier's day is billions of rows, and reading every column of
+# every row costs several times more than testing one column. So the detectors first learn, from
+# narrow scans, which addresses, names and connection ids could hit at all (listed and learned
+# addresses, addresses that pool names resolved to, pool names, the connections of name rows), then
+# keep those rows once — one scan that tests them as constants, which the engines push down into
+# the Parquet reader — and run the joins on those few rows.
+PREFILTER_SQL = "SELECT * FROM flows WHERE {condition}"
+SAFE_LITERAL = re.compile(r"[A-Za-z0-9._:*@/+=-]*")
+LITERALS_MAX = 20_000  # beyond this many values the test is a join with a registered table
 
 # --- the detectors: each gives hit rows (one per flow and reason) with the same columns ----------
 
@@ -71,7 +83,7 @@ HIT_COLUMNS = ("f.row_id, f.src_ip AS subject, f.dst_ip AS peer_ip, f.dst_port A
 ADDRESS_HITS_SQL = f"""
 SELECT {HIT_COLUMNS}, 'address' AS via, p.match_id, CAST(NULL AS STRING) AS name,
        f.source AS seen_in, CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS STRING) AS dns_client
-FROM flows f JOIN pool_ips p ON f.dst_ip = p.ip
+FROM pool_flows f JOIN pool_ips p ON f.dst_ip = p.ip
 WHERE f.counted
 """
 
@@ -86,9 +98,9 @@ SELECT COALESCE(c.row_id, f.row_id) AS row_id, f.src_ip AS subject, f.dst_ip AS 
        CASE WHEN f.app IN ('tls', 'ssl') THEN 'tls_sni' ELSE 'http_host' END AS via, p.match_id,
        f.server_name AS name, f.source AS seen_in,
        CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS STRING) AS dns_client
-FROM flows f
+FROM pool_flows f
 JOIN pool_names p ON f.server_name = p.name
-LEFT JOIN flows c ON NOT f.counted AND c.counted AND c.sensor_uid = f.sensor_uid
+LEFT JOIN pool_flows c ON NOT f.counted AND c.counted AND c.sensor_uid = f.sensor_uid
 """
 
 HIT_NAMES = ("row_id, subject, peer_ip, peer_port, input, t_start, t_end, src_ip, src_port, dst_ip, dst_port, proto, "
@@ -100,7 +112,7 @@ SELECT {HIT_NAMES} FROM (
   SELECT {HIT_COLUMNS}, 'dns' AS via, p.match_id, a.query AS name, a.source AS seen_in,
          a.t AS dns_t, a.client_ip AS dns_client,
          ROW_NUMBER() OVER (PARTITION BY f.row_id, a.query ORDER BY a.t DESC, a.client_ip, a.source, a.input) AS rn
-  FROM flows f
+  FROM pool_flows f
   JOIN dns_answers a ON f.dst_ip = a.answer
   JOIN pool_names p ON a.query = p.name
   WHERE f.counted AND f.t_start >= a.t - {PDNS_SKEW_S}
@@ -190,15 +202,9 @@ class FlowLogDetector:
         return sorted(row["v"] for row in self.engine.query(sql) if row["v"])
 
     def _match_tables(self) -> list[ListMatch]:
-        """Match the distinct addresses and names in Python; register what matched (sorted, so match
-        ids are the same on every engine)."""
+        """Match names and addresses in Python; register what matched (sorted, so match ids are the
+        same on every engine); keep the rows any detector could hit as ``pool_flows``."""
         matches: list[ListMatch] = []
-        ips: list[tuple[str, int]] = []
-        for ip in self._distinct("SELECT DISTINCT dst_ip AS v FROM flows WHERE counted"):
-            m = self.intel.match_ip(ip)
-            if m is not None and m.category != "exchange":
-                ips.append((ip, len(matches)))
-                matches.append(m)
         names: list[tuple[str, int]] = []
         for name in self._distinct("SELECT DISTINCT server_name AS v FROM flows UNION SELECT DISTINCT query "
                                    "FROM dns_answers UNION SELECT DISTINCT query FROM dns_questions"):
@@ -206,11 +212,46 @@ class FlowLogDetector:
             if m is not None:
                 names.append((name, len(matches)))
                 matches.append(m)
-        self.engine.register("pool_ips", pa.table({"ip": pa.array([i for i, _ in ips], pa.string()),
-                                                   "match_id": pa.array([k for _, k in ips], pa.int64())}))
         self.engine.register("pool_names", pa.table({"name": pa.array([n for n, _ in names], pa.string()),
                                                      "match_id": pa.array([k for _, k in names], pa.int64())}))
+        listed, networks = self.intel.listed_addresses()
+        if networks:  # members of listed networks: found among the distinct addresses seen
+            seen = self.engine.column("SELECT DISTINCT dst_ip FROM flows WHERE counted")
+            listed = sorted(set(listed) | set(self.intel.ip_candidates(seen)))
+        ips: list[tuple[str, int]] = []
+        for ip in listed:
+            m = self.intel.match_ip(ip)
+            if m is not None and m.category != "exchange":
+                ips.append((ip, len(matches)))
+                matches.append(m)
+        self.engine.register("pool_ips", pa.table({"ip": pa.array([i for i, _ in ips], pa.string()),
+                                                   "match_id": pa.array([k for _, k in ips], pa.int64())}))
+        if matches:
+            self.engine.materialize("pool_flows", PREFILTER_SQL.format(condition=self._prefilter(ips, names)))
         return matches
+
+    def _prefilter(self, ips: list[tuple[str, int]], names: list[tuple[str, int]]) -> str:
+        """The rows a detector could hit, as constants: listed addresses, addresses pool names
+        resolved to, pool names, and the connections their name rows belong to."""
+        answered = self._distinct("SELECT DISTINCT a.answer AS v FROM dns_answers a "
+                                  "JOIN pool_names p ON a.query = p.name")
+        addresses = sorted({ip for ip, _ in ips} | {a for a in answered if parse_ip(a) is not None})
+        name_list = [n for n, _ in names]
+        uids = self._distinct("SELECT DISTINCT f.sensor_uid AS v FROM flows f JOIN pool_names p "
+                              "ON f.server_name = p.name WHERE NOT f.counted") if names else []
+        terms = [self._in_list("dst_ip", addresses), self._in_list("server_name", name_list),
+                 self._in_list("sensor_uid", uids)]
+        return " OR ".join(t for t in terms if t) or "FALSE"
+
+    def _in_list(self, column: str, values: list[str]) -> str:
+        """``column IN ('a', …)`` with constants both engines read alike; values with quotes or
+        backslashes (possible in names from logs), or very many, go through a registered table."""
+        if not values:
+            return ""
+        if len(values) <= LITERALS_MAX and all(SAFE_LITERAL.fullmatch(v) for v in values):
+            return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+        self.engine.register(f"prefilter_{column}", pa.table({column: pa.array(values, pa.string())}))
+        return f"{column} IN (SELECT {column} FROM prefilter_{column})"
 
     def run(self) -> list[Finding]:
         self._prepare()

@@ -32,6 +32,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from minescope.errors import InputError
 from minescope.knowledge import data_path
 from minescope.knowledge.ranges import IPNetwork, RangeIndex, parse_ip, parse_network
@@ -434,6 +438,36 @@ class PoolIntel:
             return None
         net, entry = found
         return _match(str(net), entry, str(addr))
+
+    def listed_addresses(self) -> tuple[list[str], bool]:
+        """The single addresses lists and learning name (canonical text), and whether any list also
+        names wider networks (whose members only ``ip_candidates`` over the seen addresses can tell)."""
+        hosts, networks = self._networks.split_hosts()
+        return sorted({str(a) for a in hosts} | set(self._learned_ips)), networks
+
+    def ip_candidates(self, addresses: pa.Array) -> list[str]:
+        """The addresses (distinct text, canonical as the flow readers write it) that ``match_ip``
+        may match: listed networks and learned pools, tested for all IPv4 addresses at once. Only
+        these need the exact (slower, per-address) ``match_ip``."""
+        if len(addresses) == 0:
+            return []
+        v6 = pc.fill_null(pc.match_substring(addresses, ":"), False)
+        v4 = pc.filter(addresses, pc.invert(v6))
+        parts = pc.split_pattern(v4, ".")
+        whole = pc.fill_null(pc.equal(pc.list_value_length(parts), 4), False)
+        try:
+            octets = pc.cast(pc.list_flatten(pc.filter(parts, whole)), pa.int64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # not numbers: leave every address to match_ip
+            return sorted(set(addresses.to_pylist()) - {None})
+        as_int = np.asarray(octets).reshape(-1, 4) @ np.array([1 << 24, 1 << 16, 1 << 8, 1], dtype=np.int64)
+        found = pc.filter(v4, whole).filter(pa.array(self._networks.covers_v4(as_int))).to_pylist()
+        found += pc.filter(v4, pc.invert(whole)).to_pylist()  # not a dotted quad: let match_ip judge
+        # IPv6 only when IPv6 networks are listed; IPv4-mapped ones (::ffff:a.b.c.d) always
+        mapped = pc.fill_null(pc.starts_with(addresses, "::ffff:"), False)
+        found += pc.filter(addresses, v6 if self._networks.has_v6 else mapped).to_pylist()
+        learned = pa.array(list(self._learned_ips), pa.string())
+        found += pc.filter(addresses, pc.is_in(addresses, learned)).to_pylist()
+        return sorted(set(found) - {None})
 
     def match_endpoint(self, ip: str, port: int) -> ListMatch | None:
         """The learned endpoint itself, else anything ``match_ip`` knows about the address."""

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -80,6 +82,30 @@ class RangeIndex(Generic[T]):
         if int(addr) > iv.end:
             return None
         return iv.value
+
+    def covers_v4(self, addresses: np.ndarray) -> np.ndarray:
+        """For IPv4 addresses as integers (uint32/int64 array): which lie in some network. One
+        ``searchsorted`` for the whole array, for prefiltering millions of addresses at once."""
+        if self._dirty:
+            self._build()
+        flat = self._intervals[4]
+        if not flat:
+            return np.zeros(len(addresses), dtype=bool)
+        starts = np.fromiter((iv.start for iv in flat), dtype=np.int64, count=len(flat))
+        ends = np.fromiter((iv.end for iv in flat), dtype=np.int64, count=len(flat))
+        i = np.searchsorted(starts, addresses, side="right") - 1
+        return (i >= 0) & (addresses <= ends[np.maximum(i, 0)])
+
+    def split_hosts(self) -> tuple[list[IPAddress], bool]:
+        """The single addresses (/32, /128) among the networks, and whether any wider network is listed."""
+        hosts = [n.network_address for n in self._pending if n.prefixlen == n.max_prefixlen]
+        return hosts, len(hosts) < len(self._pending)
+
+    @property
+    def has_v6(self) -> bool:
+        if self._dirty:
+            self._build()
+        return bool(self._intervals[6])
 
     def _choose(self, values: list[T]) -> T:
         if self._prefer is None or len(values) == 1:
