@@ -56,16 +56,15 @@ def child(engine_name: str, dataset: Path, out: Path, memory_limit: str | None, 
     detector.add_parquet("flows", [f.path for f in chosen.flows])
     detector.add_parquet("dns", [f.path for f in chosen.dns])
     t0 = time.perf_counter()
-    findings = detector.run()
+    findings = detector.run(behaviour=False)
     t1 = time.perf_counter()
     result: dict[str, Any] = {"engine_start_s": t0 - t_engine, "detector_s": t1 - t0,
                               "findings": sorted((f.to_dict() for f in findings), key=lambda d: d["id"])}
     if behaviour:
         from minescope.detect.behaviour import behaviour_findings
 
-        known = {(f.subject_ip, f.peer.ip, f.peer.port, f.source) for f in findings}
         t2 = time.perf_counter()
-        suspects = behaviour_findings(engine.query, known)
+        suspects = behaviour_findings(engine, detector.reported)
         result["behaviour_s"] = time.perf_counter() - t2
         result["behaviour_findings"] = sorted((f.to_dict() for f in suspects), key=lambda d: d["id"])
     detector.close()

@@ -9,6 +9,7 @@ explain the new flows.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
 from minescope.cli import main
 from minescope.detect.engines import DuckDBEngine, SparkEngine
 from minescope.detect.flowlog import FlowLogDetector, detect_tables
@@ -187,3 +189,30 @@ def test_scan_command_with_either_engine(engine: str, spark: Any, tmp_path: Path
     assert code == 0, err
     assert {(f["subject_ip"], f["peer"]["port"]) for f in data["findings"]} >= {("10.2.2.2", 3333),
                                                                               ("10.4.4.4", 443)}
+
+
+def test_generated_carrier_dataset_same_findings_on_both_engines(spark: Any, tmp_path: Path) -> None:
+    """benchmarks/flowgen.py data (planted sessions among background, decoys): both engines find every
+    planted listed and passive-DNS session, no decoy, nothing else, and agree field by field."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import flow_scale
+    import flowgen
+
+    root = tmp_path / "carrier"
+    truth = flowgen.generate(root, 60_000, seed=5, hours=3, planted=40, progress=False)
+    intel = PoolIntel.load([root / "feeds"], user_feeds=False)
+    chosen = select_files(FlowDataset(root))
+    results = []
+    for engine in (DuckDBEngine(), SparkEngine(spark)):
+        det = FlowLogDetector(intel, engine)
+        det.add_parquet("flows", [f.path for f in chosen.flows])
+        det.add_parquet("dns", [f.path for f in chosen.dns])
+        try:
+            results.append(as_data(det.run()))
+        finally:
+            det.close()
+    assert results[0] == results[1]
+    score = flow_scale.score(results[0], truth)
+    assert score["listed"]["found"] == score["listed"]["planted"] > 0
+    assert score["pdns"]["found"] == score["pdns"]["planted"] > 0
+    assert score["decoys"]["found"] == 0 and score["unexplained"] == 0

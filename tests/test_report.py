@@ -263,6 +263,7 @@ def test_summary_counts(result: ScanResult) -> None:
         "pool_contact": 1,
         "encrypted_mining_suspect": 1,
         "crypto_node": 1,
+        "mining_behaviour_suspect": 0,
     }
     assert s.pools.endpoints == 5  # the crypto node's peer is not a pool
     assert s.pools.names == 5

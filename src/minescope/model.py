@@ -30,6 +30,8 @@ class Kind(StrEnum):
     POOL_CONTACT = "pool_contact"  # contact with a known pool (DNS, address, SNI, Host), no readable protocol
     ENCRYPTED_MINING_SUSPECT = "encrypted_mining_suspect"  # TLS to a known or pool-like endpoint
     CRYPTO_NODE = "crypto_node"  # blockchain node peer-to-peer traffic: not mining
+    # flows behaving like a pool session (long-lived, low-rate, small packets); no list match, no payload
+    MINING_BEHAVIOUR_SUSPECT = "mining_behaviour_suspect"
 
 
 class Dimension(StrEnum):

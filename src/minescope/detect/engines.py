@@ -85,6 +85,19 @@ def open_engine(name: str = "duckdb", **options: Any) -> SqlEngine:
 
 # --- DuckDB --------------------------------------------------------------------------------------
 
+def default_memory_limit() -> str:
+    """``$MINESCOPE_DUCKDB_MEMORY``, else half the machine's memory up to 4 GB: DuckDB's own default
+    (80 %) would let one scan crowd out everything else on a shared machine."""
+    configured = os.environ.get("MINESCOPE_DUCKDB_MEMORY")
+    if configured:
+        return configured
+    try:
+        total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError, AttributeError):
+        total_mb = 8192
+    return f"{max(256, min(4096, total_mb // 2))}MB"
+
+
 class DuckDBEngine:
     """Reader batches go into DuckDB tables; dataset files are read where they lie (``read_parquet``)."""
 
@@ -93,12 +106,19 @@ class DuckDBEngine:
     FILE_ID_SHIFT = 1 << 40
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
-        config: dict[str, Any] = {}
+        # beyond the limit DuckDB spills to its own temporary folder (removed on close)
+        self.spill = Path(tempfile.mkdtemp(prefix="minescope-duckdb-"))
+        config: dict[str, Any] = {"memory_limit": memory_limit or default_memory_limit(),
+                                  "temp_directory": str(self.spill)}
         if threads:
             config["threads"] = threads
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        self.con = duckdb.connect(config=config)
+        try:
+            self.con = duckdb.connect(config=config)
+        except duckdb.Error as e:
+            shutil.rmtree(self.spill, ignore_errors=True)
+            raise InputError(f"DuckDB 配置无效（{str(e).splitlines()[0]}）；请检查 MINESCOPE_DUCKDB_MEMORY（如 4GB）",
+                             f"invalid DuckDB setting ({str(e).splitlines()[0]}); check MINESCOPE_DUCKDB_MEMORY "
+                             "(e.g. 4GB)") from e
         self.appended: set[str] = set()
         self.files: dict[str, list[tuple[list[str], bool]]] = {"flows": [], "dns": []}
 
@@ -169,6 +189,7 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
 
 # --- Spark -----------------------------------------------------------------------------------------

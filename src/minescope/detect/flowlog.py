@@ -172,6 +172,8 @@ class FlowLogDetector:
         self.intel = intel
         self.engine = engine or open_engine("duckdb")
         self.prepared = False
+        # (subject, peer address, peer port, input) of the list detectors' findings
+        self.reported: set[tuple[str, str, int, str]] = set()
 
     def add(self, table: str, batch: pa.RecordBatch | pa.Table) -> None:
         """A reader batch of ``flows`` or ``dns`` (``alerts`` are not used by these detectors yet)."""
@@ -253,15 +255,22 @@ class FlowLogDetector:
         self.engine.register(f"prefilter_{column}", pa.table({column: pa.array(values, pa.string())}))
         return f"{column} IN (SELECT {column} FROM prefilter_{column})"
 
-    def run(self) -> list[Finding]:
+    def run(self, behaviour: bool = True) -> list[Finding]:
+        """The list detectors' findings, then (``behaviour``) the behaviour model's for endpoints
+        they did not report."""
+        from minescope.detect.behaviour import behaviour_findings  # it builds on this module's helpers
+
         self._prepare()
         matches = self._match_tables()
-        if not matches:
-            return []
-        self.engine.materialize("hits", " UNION ALL ".join(
-            f"SELECT {HIT_NAMES} FROM ({q}) h{i}" for i, q in enumerate(HIT_QUERIES)))
-        found = self._endpoint_findings(matches) + self._asker_findings(matches)
-        return sorted(found, key=lambda f: (f.source, f.subject_ip, f.peer.ip, f.peer.port, f.peer.host or ""))
+        found: list[Finding] = []
+        if matches:
+            self.engine.materialize("hits", " UNION ALL ".join(
+                f"SELECT {HIT_NAMES} FROM ({q}) h{i}" for i, q in enumerate(HIT_QUERIES)))
+            found = self._endpoint_findings(matches) + self._asker_findings(matches)
+        if behaviour:
+            found += behaviour_findings(self.engine, self.reported)
+        return sorted(found, key=lambda f: (f.source, f.subject_ip, f.peer.ip, f.peer.port, f.kind,
+                                            f.peer.host or ""))
 
     def _endpoint_findings(self, matches: list[ListMatch]) -> list[Finding]:
         def key(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -277,6 +286,7 @@ class FlowLogDetector:
         for group in self.engine.query(GROUPS_SQL):
             k = key(group)
             out.append(self._endpoint_finding(group, sorted(reasons[k], key=_reason_order), samples[k], matches))
+            self.reported.add((group["subject"], group["peer_ip"], int(group["peer_port"] or 0), group["input"]))
         return out
 
     def _endpoint_finding(self, group: dict[str, Any], reasons: list[dict[str, Any]], refs: list[FlowRef],
@@ -335,13 +345,14 @@ class FlowLogDetector:
 
 
 def detect_tables(intel: PoolIntel, tables: Iterable[tuple[str, pa.Table]],
-                  engine: SqlEngine | None = None) -> list[Finding]:
-    """Findings from whole tables (tests, small inputs): ``[("flows", t), ("dns", d)]``."""
+                  engine: SqlEngine | None = None, behaviour: bool = True) -> list[Finding]:
+    """Findings from whole tables (tests, small inputs): ``[("flows", t), ("dns", d)]``; the list
+    detectors alone with ``behaviour=False``."""
     det = FlowLogDetector(intel, engine)
     try:
         for name, data in tables:
             det.add_table(name, data)
-        return det.run()
+        return det.run(behaviour)
     finally:
         det.close()
 

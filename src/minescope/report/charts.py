@@ -18,6 +18,7 @@ KIND_COLORS = {
     "pool_contact": "#e67e22",
     "encrypted_mining_suspect": "#8e44ad",
     "crypto_node": "#2980b9",
+    "mining_behaviour_suspect": "#b7950b",
 }
 BAR_COLOR = "#c0392b"
 LABEL_CHARS = 25  # longer labels are cut; the full text is in the <title> tooltip

@@ -260,8 +260,8 @@ def _charts(result: ScanResult, s: Summary, lang: str) -> list[tuple[str, Any]]:
 def _timeline(result: ScanResult, s: Summary, lang: str) -> Any:
     if not result.findings or s.capture_start is None or s.capture_end is None:
         return None
-    # Mining first (then nodes); within each, hosts in order of first appearance.
-    rank = {k: i for i, k in enumerate((*MINING_KINDS, Kind.CRYPTO_NODE))}
+    # Mining first (then nodes, then behaviour-only leads); within each, hosts in order of first appearance.
+    rank = {k: i for i, k in enumerate((*MINING_KINDS, Kind.CRYPTO_NODE, Kind.MINING_BEHAVIOUR_SUSPECT))}
     segments: dict[str, list[Segment]] = defaultdict(list)
     order: dict[str, tuple[int, float]] = {}
     for f in result.findings:

@@ -138,6 +138,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "kind.pool_contact": ("矿池连接", "Pool contact"),
     "kind.encrypted_mining_suspect": ("疑似加密挖矿", "Encrypted mining suspect"),
     "kind.crypto_node": ("区块链节点", "Blockchain node"),
+    "kind.mining_behaviour_suspect": ("疑似挖矿行为（待核实）", "Mining behaviour suspect (lead)"),
     # organisation types (Attribution.org_type)
     "org.government": ("党政机关", "Party/government body"),
     "org.university": ("高校", "University"),

@@ -187,9 +187,9 @@ def _sessions_table(findings: list[Finding], lang: str) -> Table:
     return table
 
 
-def _contacts_table(findings: list[Finding], lang: str) -> Table:
+def _contacts_table(findings: list[Finding], lang: str, title: str | None = None) -> Table:
     table = _table(
-        f"{t('kind.pool_contact', lang)} / {t('kind.encrypted_mining_suspect', lang)}",
+        title or f"{t('kind.pool_contact', lang)} / {t('kind.encrypted_mining_suspect', lang)}",
         (t("host", lang), "left"),
         (t("kind", lang), "left"),
         (t("peer", lang), "left"),
@@ -290,6 +290,8 @@ def render_terminal(
     console = console or Console()
     sessions = [f for f in result.findings if f.kind == Kind.MINING_SESSION]
     contacts = [f for f in result.findings if f.kind in (Kind.POOL_CONTACT, Kind.ENCRYPTED_MINING_SUSPECT)]
+    # behaviour-only leads: listed apart, after the list-backed findings (not counted as mining)
+    leads = [f for f in result.findings if f.kind == Kind.MINING_BEHAVIOUR_SUSPECT]
 
     console.rule(Text(t("title", lang), style="bold"))
     console.print(headline(summary, lang))
@@ -298,6 +300,8 @@ def render_terminal(
         parts.append(_sessions_table(sessions, lang))
     if contacts:
         parts.append(_contacts_table(contacts, lang))
+    if leads:
+        parts.append(_contacts_table(leads, lang, t("kind.mining_behaviour_suspect", lang)))
     if summary.crypto_nodes:
         parts.append(_nodes_table(summary, lang))
     if summary.related_hosts:
