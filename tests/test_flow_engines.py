@@ -216,3 +216,33 @@ def test_generated_carrier_dataset_same_findings_on_both_engines(spark: Any, tmp
     assert score["listed"]["found"] == score["listed"]["planted"] > 0
     assert score["pdns"]["found"] == score["pdns"]["planted"] > 0
     assert score["decoys"]["found"] == 0 and score["unexplained"] == 0
+
+
+def test_behaviour_leads_can_be_left_out(tmp_path: Path) -> None:
+    """A pool-like session to an unlisted address is a behaviour lead, unless --no-behaviour."""
+    root = tmp_path / "ds"
+    write_dataset(root, [("flows", table(FLOWS, pool_session("10.7.7.7", T0, 12, pool="198.51.100.77")))])
+    _, with_leads, _ = scan_json([str(root), "--no-store"])
+    assert [(f["kind"], f["subject_ip"]) for f in with_leads["findings"]] == [
+        ("mining_behaviour_suspect", "10.7.7.7")]
+    _, without, _ = scan_json([str(root), "--no-store", "--no-behaviour"])
+    assert without["findings"] == []
+
+
+def test_unreadable_dataset_file_is_reported_and_skipped(tmp_path: Path) -> None:
+    root, db = tmp_path / "ds", str(tmp_path / "store.db")
+    write_dataset(root, [("dns", table(DNS, [pool_answer("10.2.2.2", T0)])),
+                         ("flows", table(FLOWS, pool_session("10.2.2.2", T0 + 60, 2)))])
+    broken = root / "flows" / "day=2026-11-18" / "hour=11" / "part-broken.parquet"
+    broken.write_bytes(b"PAR1 not really parquet")
+    res = CliRunner().invoke(main, ["scan", str(root), "--db", db, "--format", "json", "--lang", "en"])
+    assert res.exit_code == 2 and "Traceback" not in res.stderr
+    assert "part-broken.parquet: not a readable Parquet file" in res.stderr
+    data = json.loads(res.stdout)
+    assert ("10.2.2.2", 3333) in {(f["subject_ip"], f["peer"]["port"]) for f in data["findings"]}
+    # the broken file was not marked as scanned: replaced by a good one, it is read next time
+    broken.unlink()
+    write_dataset(root, [("flows", table(FLOWS, pool_session("10.2.2.2", T0 + HOUR, 1)))])
+    code, later, err = scan_json([str(root), "--db", db, "--lang", "en"])
+    assert code == 0 and "read 1 file(s)" in err
+    assert [f["peer"]["port"] for f in later["findings"]] == [3333]  # explained by the older answer

@@ -73,9 +73,12 @@ def main() -> None:
                    "and datasets (spark: $MINESCOPE_SPARK_MASTER, default local[2])")
 @click.option("--all-partitions", is_flag=True,
               help="重扫数据集的全部文件，而非仅新文件 / rescan every file of flow datasets, not only new ones")
+@click.option("--behaviour/--no-behaviour", default=True, show_default=True,
+              help="流日志的行为模型线索（低危，需人工核实）/ "
+                   "the behaviour model's leads on flow logs (low, to verify)")
 def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str | None, no_store: bool,
          feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
-         duration: float | None, engine: str, all_partitions: bool) -> None:
+         duration: float | None, engine: str, all_partitions: bool, behaviour: bool) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
     scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
     from minescope.engine.scan import Scanner, ScanOptions
@@ -88,7 +91,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
     try:
         seen = None if no_store or all_partitions else _scanned_files(target)
         scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
-                                      engine=engine, seen_files=seen))
+                                      engine=engine, seen_files=seen, behaviour=behaviour))
         if interface:
             from minescope.sources.live import scan_interface
 

@@ -184,7 +184,7 @@ class DuckDBEngine:
 
     def column(self, sql: str) -> pa.Array:
         """The first column of the result, as Arrow (millions of values without Python objects)."""
-        result: pa.Table = self.con.execute(sql).to_arrow_table()
+        result: pa.Table = self.con.sql(sql).to_arrow_table()
         return result.column(0).combine_chunks()
 
     def close(self) -> None:

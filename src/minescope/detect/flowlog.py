@@ -198,7 +198,7 @@ class FlowLogDetector:
         """The clients of the loaded flows (for a clean scan's case verification): a miner is the
         source of its connections (of its own records, for unidirectional NetFlow)."""
         self._prepare()
-        return set(self._distinct("SELECT DISTINCT src_ip AS v FROM flows WHERE counted"))
+        return set(self.engine.column("SELECT DISTINCT src_ip FROM flows WHERE counted").to_pylist()) - {None}
 
     def _distinct(self, sql: str) -> list[str]:
         return sorted(row["v"] for row in self.engine.query(sql) if row["v"])

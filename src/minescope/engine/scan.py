@@ -27,7 +27,7 @@ from minescope.detect.network.capture import CaptureDetector, flows_from_table
 from minescope.engine.flows import FlowTracker
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
-from minescope.flows.dataset import DatasetFile, FlowDataset, is_dataset, select_files
+from minescope.flows.dataset import DatasetFile, FlowDataset, is_dataset, readable, select_files
 from minescope.flows.dataset import summarize as summarize_files
 from minescope.flows.inputs import FlowLogInput, detect_format
 from minescope.flows.report import InputReport
@@ -52,6 +52,7 @@ class ScanOptions:
     feeds: list[Path] = field(default_factory=list)
     registry: Path | None = None
     engine: str = "duckdb"  # for flow logs and datasets: "duckdb" or "spark"
+    behaviour: bool = True  # the behaviour model's leads beside the list detectors (flow logs)
     # dataset id → keys (DatasetFile.key) of its files already scanned; None reads every file
     seen_files: Callable[[str], set[str]] | None = None
 
@@ -113,7 +114,7 @@ class Scanner:
                 summaries.append(summary)
                 if progress is not None and path.is_file():
                     progress(path.stat().st_size)
-            found = detector.run()
+            found = detector.run(self.options.behaviour)
             self.hosts_seen |= detector.hosts()
         finally:
             detector.close()
@@ -122,14 +123,24 @@ class Scanner:
     def _add_dataset(self, detector: FlowLogDetector, dataset: FlowDataset) -> InputSummary:
         seen = self.options.seen_files(dataset.id) if self.options.seen_files is not None else set()
         chosen = select_files(dataset, seen)
-        detector.add_parquet("flows", [f.path for f in chosen.flows])
-        detector.add_parquet("dns", [f.path for f in chosen.dns])
-        detector.add_parquet("dns", [f.path for f in chosen.dns_context], is_new=False)
-        self.dataset_files.extend((dataset.id, f) for f in chosen.new)
-        self.datasets_read.append((dataset.root, len(chosen.new), len(seen)))
-        counted, first, last = summarize_files(chosen.flows)
+        flows, bad = readable(chosen.flows)
+        dns, bad_dns = readable(chosen.dns)
+        context, _ = readable(chosen.dns_context)  # read before: already reported
+        detector.add_parquet("flows", [f.path for f in flows])
+        detector.add_parquet("dns", [f.path for f in dns])
+        detector.add_parquet("dns", [f.path for f in context], is_new=False)
+        # unreadable files are not marked as scanned: fixed, they are read next time
+        self.dataset_files.extend((dataset.id, f) for f in flows + dns)
+        self.datasets_read.append((dataset.root, len(flows) + len(dns), len(seen)))
+        counted, first, last = summarize_files(flows)
         summary = InputSummary(path=str(dataset.root), format="flow-dataset", flows=counted,
                                first_seen=first, last_seen=last)
+        problems = [why for _, why in bad + bad_dns]
+        if problems:
+            more = len(problems) - 5
+            summary.problem = Text(
+                zh="；".join(p.zh for p in problems[:5]) + (f"；另有 {more} 个文件" if more > 0 else ""),
+                en="; ".join(p.en for p in problems[:5]) + (f"; {more} more file(s)" if more > 0 else ""))
         return summary
 
     def scan_blocks(self, name: str, fmt: str, blocks: Iterable[Block]) -> tuple[InputSummary, list[Finding]]:

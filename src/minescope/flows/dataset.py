@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from minescope.errors import InputError
 from minescope.flows.schema import TABLES
+from minescope.model import Text
 
 MARKER = "_minescope_dataset.json"
 PARTITIONINGS = ("hour", "day")
@@ -206,6 +207,35 @@ class DatasetWriter:
         for writer in self.writers.values():
             writer.close()
         self.writers.clear()
+
+
+def readable(files: list[DatasetFile]) -> tuple[list[DatasetFile], list[tuple[DatasetFile, Text]]]:
+    """The files whose footer reads and whose columns are the table's (timestamps in any unit), and
+    the others with the reason, so one bad file is reported and skipped, not the whole scan lost."""
+    good: list[DatasetFile] = []
+    bad: list[tuple[DatasetFile, Text]] = []
+    for f in files:
+        try:
+            schema = pq.read_schema(f.path)
+        except (OSError, pa.ArrowException) as e:
+            reason = str(e).splitlines()[0][:160]
+            bad.append((f, Text(zh=f"{f.path}: 不是可读的 Parquet 文件（{reason}），已跳过",
+                                en=f"{f.path}: not a readable Parquet file ({reason}); skipped")))
+            continue
+        wrong = [field.name for field in TABLES[f.table]
+                 if field.name not in schema.names or not _same_type(schema.field(field.name).type, field.type)]
+        if wrong:
+            bad.append((f, Text(zh=f"{f.path}: 列与 {f.table} 表不符（{', '.join(wrong)}），已跳过",
+                                en=f"{f.path}: columns differ from the {f.table} table ({', '.join(wrong)}); skipped")))
+        else:
+            good.append(f)
+    return good, bad
+
+
+def _same_type(found: pa.DataType, wanted: pa.DataType) -> bool:
+    if pa.types.is_timestamp(wanted):
+        return pa.types.is_timestamp(found)
+    return found == wanted
 
 
 def summarize(files: list[DatasetFile]) -> tuple[int, float | None, float | None]:
