@@ -173,6 +173,7 @@ def main() -> None:
     report: dict[str, Any] = {"machine": machine_info(), "dataset": {
         "flows": rows, "dns": truth["rows"]["dns"], "parameters": truth["parameters"]}, "engines": {}}
     findings: dict[str, list[dict[str, Any]]] = {}
+    leads: dict[str, list[dict[str, Any]]] = {}
     try:
         for engine in args.engines.split(","):
             runs = []
@@ -183,6 +184,8 @@ def main() -> None:
                       f"peak RSS {r['peak_rss_mb']:.0f} MB, {len(r['findings'])} findings", flush=True)
                 runs.append(r)
             findings[engine] = runs[0]["findings"]
+            if args.behaviour:
+                leads[engine] = runs[0]["behaviour_findings"]
             same_every_run = all(r["findings"] == runs[0]["findings"] for r in runs)
             det = [r["detector_s"] for r in runs]
             entry: dict[str, Any] = {
@@ -210,6 +213,9 @@ def main() -> None:
     if len(findings) == 2:
         a, b = findings.values()
         report["identical_findings"] = a == b
+    if len(leads) == 2:
+        a, b = leads.values()
+        report["identical_behaviour_findings"] = a == b
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "flow_scale.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     print("\n| engine | detector s (median, min–max) | flows/s | process s | peak RSS MB | findings | "
@@ -223,6 +229,14 @@ def main() -> None:
               f"{s['unexplained']} |")
     if "identical_findings" in report:
         print(f"\nDuckDB and Spark findings identical: {report['identical_findings']}")
+    if "identical_behaviour_findings" in report:
+        print(f"DuckDB and Spark behaviour findings identical: {report['identical_behaviour_findings']}")
+    for engine, e in report["engines"].items():
+        if "behaviour_s_median" in e:
+            b = e["behaviour_score"]
+            print(f"{engine} behaviour model: {e['behaviour_s_median']:.1f} s "
+                  f"({e['behaviour_flows_per_s_median'] / 1e6:.2f} M flows/s), {e['behaviour_findings']} leads, "
+                  f"planted behaviour sessions found {b['found']}/{b['planted']}")
 
 
 if __name__ == "__main__":
