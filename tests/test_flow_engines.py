@@ -93,6 +93,21 @@ def test_duckdb_and_spark_give_identical_findings(intel: PoolIntel, spark: Any, 
     assert found_any >= 5  # the comparison is about findings, not two empty lists
 
 
+def on_both_engines(intel: PoolIntel, spark: Any, dataset: FlowDataset) -> list[list[dict[str, Any]]]:
+    """The findings of the dataset's files on DuckDB, then on Spark."""
+    chosen = select_files(dataset)
+    results = []
+    for engine in (DuckDBEngine(), SparkEngine(spark)):
+        det = FlowLogDetector(intel, engine)
+        det.add_parquet("flows", [f.path for f in chosen.flows])
+        det.add_parquet("dns", [f.path for f in chosen.dns])
+        try:
+            results.append(as_data(det.run()))
+        finally:
+            det.close()
+    return results
+
+
 def write_dataset(root: Path, tables: list[tuple[str, pa.Table]]) -> DatasetWriter:
     writer = DatasetWriter(root, "hour")
     for name, data in tables:
@@ -108,16 +123,7 @@ def test_dataset_partitions_by_hour_and_both_engines_agree(intel: PoolIntel, spa
     hours = {f.rel.split("/")[2] for f in dataset.files("flows") if "2026-11-18" in f.rel}
     assert hours == {"hour=11", "hour=12", "hour=13"}  # 30 records, 5 min apart, 11:06:50 to 13:31:50
     assert writer.rows["flows"] == sum(t.num_rows for n, t in mixed_tables() if n == "flows")
-    chosen = select_files(dataset)
-    results = []
-    for engine in (DuckDBEngine(), SparkEngine(spark)):
-        det = FlowLogDetector(intel, engine)
-        det.add_parquet("flows", [f.path for f in chosen.flows])
-        det.add_parquet("dns", [f.path for f in chosen.dns])
-        try:
-            results.append(as_data(det.run()))
-        finally:
-            det.close()
+    results = on_both_engines(intel, spark, dataset)
     assert results[0] == results[1]
     # the same findings as from the tables themselves
     assert results[0] == as_data(detect_tables(intel, mixed_tables()))
@@ -201,16 +207,7 @@ def test_generated_carrier_dataset_same_findings_on_both_engines(spark: Any, tmp
     root = tmp_path / "carrier"
     truth = flowgen.generate(root, 60_000, seed=5, hours=3, planted=40, progress=False)
     intel = PoolIntel.load([root / "feeds"], user_feeds=False)
-    chosen = select_files(FlowDataset(root))
-    results = []
-    for engine in (DuckDBEngine(), SparkEngine(spark)):
-        det = FlowLogDetector(intel, engine)
-        det.add_parquet("flows", [f.path for f in chosen.flows])
-        det.add_parquet("dns", [f.path for f in chosen.dns])
-        try:
-            results.append(as_data(det.run()))
-        finally:
-            det.close()
+    results = on_both_engines(intel, spark, FlowDataset(root))
     assert results[0] == results[1]
     score = flow_scale.score(results[0], truth)
     assert score["listed"]["found"] == score["listed"]["planted"] > 0

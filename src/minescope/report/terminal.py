@@ -290,8 +290,10 @@ def render_terminal(
     console = console or Console()
     sessions = [f for f in result.findings if f.kind == Kind.MINING_SESSION]
     contacts = [f for f in result.findings if f.kind in (Kind.POOL_CONTACT, Kind.ENCRYPTED_MINING_SUSPECT)]
-    # behaviour-only leads: listed apart, after the list-backed findings (not counted as mining)
-    leads = [f for f in result.findings if f.kind == Kind.MINING_BEHAVIOUR_SUSPECT]
+    # behaviour-only leads: listed apart, after the list-backed findings (not counted as mining),
+    # strongest first (a carrier's day can hold thousands)
+    leads = sorted((f for f in result.findings if f.kind == Kind.MINING_BEHAVIOUR_SUSPECT),
+                   key=lambda f: -f.confidence)
 
     console.rule(Text(t("title", lang), style="bold"))
     console.print(headline(summary, lang))
