@@ -177,14 +177,29 @@ def test_dns_context_window(tmp_path: Path) -> None:
 
 def test_import_rejects_what_it_cannot_import(tmp_path: Path) -> None:
     root = tmp_path / "ds"
-    res = CliRunner().invoke(main, ["flows", "import", str(STRATUM_PCAP), str(tmp_path / "nope.log"),
+    res = CliRunner().invoke(main, ["flows", "import", str(tmp_path / "nope.log"),
                                     str(DATA / "zeek" / "zat-conn.log"), "-o", str(root), "--lang", "en"])
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
-    assert any("a packet capture, not a flow log" in line for line in lines)
     assert any("no such file" in line for line in lines)
     assert "Traceback" not in res.output + res.stderr
     assert FlowDataset(root).files("flows")  # the good log was still imported
+    again = CliRunner().invoke(main, ["flows", "import", str(root), "-o", str(tmp_path / "other"), "--lang", "en"])
+    assert again.exit_code == 2 and "already a dataset" in again.stderr
+
+
+def test_captures_and_logs_in_one_dataset(intel: PoolIntel, tmp_path: Path) -> None:
+    """A capture's flows and DNS answers join the dataset beside the logs: scanning it finds the
+    coinhive capture's pool contact by passive DNS, as the capture's own tables do."""
+    root = tmp_path / "ds"
+    res = CliRunner().invoke(main, ["flows", "import", str(STRATUM_PCAP), str(DATA / "zeek" / "zat-conn.log"),
+                                    "-o", str(root)])
+    assert res.exit_code == 0, res.stderr
+    code, data, err = scan_json([str(root), "--no-store", "--no-behaviour"])
+    assert code == 0, err
+    expected = detect_tables(intel, capture_tables(STRATUM_PCAP, intel), behaviour=False)
+    assert {(f["subject_ip"], f["peer"]["ip"], f["peer"]["port"]) for f in data["findings"]} == {
+        (f.subject_ip, f.peer.ip, f.peer.port) for f in expected} >= {("10.0.2.15", "192.110.160.114", 3333)}
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "spark"])

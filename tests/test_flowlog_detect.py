@@ -18,14 +18,12 @@ import pytest
 
 from conftest import CORPUS
 from minescope.detect.flowlog import detect_tables
-from minescope.engine.flows import FlowTracker
 from minescope.engine.scan import Scanner, ScanOptions
-from minescope.flows.capture import dns_from_capture, flows_from_capture
+from minescope.flows.capture import read_capture
 from minescope.flows.inputs import read_flow_log
 from minescope.flows.schema import DNS, FLOWS
 from minescope.knowledge.pools import PoolIntel
 from minescope.model import Finding, Kind
-from minescope.sources.capture import CaptureFile
 
 DATA = Path(__file__).parent / "data" / "flowlogs"
 # DNS look-ups of la01.supportxmr.com, then the XMRig session to its address on port 3333
@@ -40,11 +38,8 @@ def intel() -> PoolIntel:
 
 
 def capture_tables(path: Path, intel: PoolIntel) -> list[tuple[str, pa.Table]]:
-    tracker = FlowTracker(3600.0, lambda name: intel.match_mining_domain(name) is not None)
-    for block in CaptureFile(path).blocks():
-        tracker.feed(block)
-    flows = flows_from_capture(tracker.finish(), tracker.payload, path.name)
-    return [("flows", pa.table(flows)), ("dns", pa.table(dns_from_capture(tracker.pdns, path.name)))]
+    flows, dns, _ = read_capture(path, lambda name: intel.match_mining_domain(name) is not None)
+    return [("flows", pa.table(flows)), ("dns", pa.table(dns))]
 
 
 def table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:

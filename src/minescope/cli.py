@@ -228,31 +228,42 @@ def flows() -> None:
               help="新数据集的分区粒度 / partitioning of a new dataset")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
 def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: str) -> None:
-    """把流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）写入数据集；之后 minescope scan 数据集目录只读新文件 /
-    write flow logs into a dataset; minescope scan DATASET then reads only files it has not scanned."""
+    """把流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）和抓包的流写入数据集；之后 minescope scan 数据集目录只读新文件 /
+    write flow logs, and the flows of captures, into a dataset; minescope scan DATASET then reads only new files.
+
+    抓包只导入流与 DNS 应答（无载荷证据）；要挖矿协议的证据请直接扫描抓包 / a capture gives its flows and DNS
+    answers only (no payload evidence); scan captures directly for mining-protocol evidence."""
     from minescope.engine.scan import split_inputs
+    from minescope.flows.capture import read_capture
     from minescope.flows.dataset import DatasetWriter
     from minescope.flows.inputs import FlowLogInput
+    from minescope.knowledge.pools import PoolIntel
 
     captures, logs, datasets, unreadable = split_inputs(list(inputs))
     problems = [why for _, why in unreadable]
-    problems += [Text(zh=f"{p}: 是抓包文件，不是流日志；请直接用 minescope scan 扫描抓包",
-                      en=f"{p}: a packet capture, not a flow log; scan captures with minescope scan")
-                 for p in captures]
     problems += [Text(zh=f"{p}: 已是数据集，不能再导入", en=f"{p}: already a dataset; it cannot be imported")
                  for p in datasets]
     try:
         writer = DatasetWriter(dataset, partition)
+        # the capture engine keeps the flows of DNS names the pool lists know (besides long ones)
+        intel = PoolIntel.load()
     except InputError as e:
         _say(e.text, lang)
         sys.exit(EXIT_FAILED)
     console = Console(stderr=True)
-    total = sum(p.stat().st_size for p in logs)
+    total = sum(p.stat().st_size for p in logs + captures)
     try:
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
                       disable=not console.is_terminal) as bar:
             task = bar.add_task("import", total=total or None)
+            for path in captures:
+                flows, dns, problem = read_capture(path, lambda name: intel.match_mining_domain(name) is not None)
+                writer.write("flows", flows)
+                writer.write("dns", dns)
+                bar.advance(task, path.stat().st_size)
+                if problem is not None:
+                    problems.append(problem)
             for path in logs:
                 log = FlowLogInput(path)
                 for table, batch in log:

@@ -14,14 +14,17 @@ one row per answer, without the asking client (the engine keeps passive DNS per 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from minescope.engine import packets as pk
-from minescope.engine.flows import DnsAnswer, FlowPayload, ip_str
+from minescope.engine.flows import DnsAnswer, FlowPayload, FlowTracker, ip_str
 from minescope.flows.schema import DNS, FLOWS, PORT_PROTOS, Columns, epoch_to_ts
+from minescope.model import Text
+from minescope.sources.capture import CaptureFile
 
 
 def _addresses(hi: np.ndarray, lo: np.ndarray) -> pa.Array:
@@ -82,3 +85,15 @@ def dns_from_capture(pdns: Mapping[str, list[DnsAnswer]], input_name: str = "") 
         for a in answers:
             out.add(ts=a.ts, query=a.name.lower().rstrip("."), rcode="NOERROR", answers=[address])
     return out.take()
+
+
+def read_capture(path: Path, interesting_name: Callable[[str], bool],
+                 idle_timeout: float = 3600.0) -> tuple[pa.RecordBatch, pa.RecordBatch, Text | None]:
+    """A capture file's ``flows`` and ``dns`` batches (what the capture engine keeps, see above), and
+    what could not be read of it. ``interesting_name`` marks the DNS names whose flows are kept."""
+    tracker = FlowTracker(idle_timeout, interesting_name)
+    capture = CaptureFile(path)
+    for block in capture.blocks():
+        tracker.feed(block)
+    return (flows_from_capture(tracker.finish(), tracker.payload, path.name),
+            dns_from_capture(tracker.pdns, path.name), capture.problem)
