@@ -213,7 +213,14 @@ def spark_session(master: str | None = None) -> Any:
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.ansi.enabled", "false")
                .config("spark.sql.shuffle.partitions", "8"))
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as e:  # the JVM failed to start: PySpark raises several kinds, none of them specific
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[-1][:200]
+        raise InputError(f"Spark 无法启动（{reason}）；请检查 Java 17 与 MINESCOPE_SPARK_MASTER，"
+                         "或改用 --engine duckdb",
+                         f"Spark did not start ({reason}); check Java 17 and MINESCOPE_SPARK_MASTER, "
+                         "or use --engine duckdb") from e
     session.sparkContext.setLogLevel("ERROR")
     return session
 
