@@ -244,9 +244,10 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
     problems += [Text(zh=f"{p}: 已是数据集，不能再导入", en=f"{p}: already a dataset; it cannot be imported")
                  for p in datasets]
     try:
+        # the capture engine keeps the flows of DNS names the pool lists know (besides long ones);
+        # logs alone need no lists
+        intel = PoolIntel.load() if captures else PoolIntel()
         writer = DatasetWriter(dataset, partition)
-        # the capture engine keeps the flows of DNS names the pool lists know (besides long ones)
-        intel = PoolIntel.load()
     except InputError as e:
         _say(e.text, lang)
         sys.exit(EXIT_FAILED)
