@@ -157,7 +157,7 @@ class Subject:
 @cache
 def real_findings() -> list[Finding]:
     """The findings of scanning the bundled corpus: the templates every stored finding is copied from."""
-    from minescope.engine.scan import Scanner
+    from minescope.pipeline import Scanner
 
     found = Scanner().scan([CORPUS]).findings
     if not found:

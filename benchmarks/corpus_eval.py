@@ -110,9 +110,9 @@ class MinescopeRunner:
     carry from one capture into the next), and the same JSON document the CLI writes."""
 
     def __init__(self) -> None:
-        from minescope.engine.scan import Scanner
-        from minescope.report.jsonout import to_json_document
-        from minescope.report.summary import summarize
+        from minescope.outputs.jsonout import to_json_document
+        from minescope.outputs.summary import summarize
+        from minescope.pipeline import Scanner
 
         self._scanner, self._to_json, self._summarize = Scanner, to_json_document, summarize
 

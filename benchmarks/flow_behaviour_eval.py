@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import train_behaviour as tb  # noqa: E402
 
-from minescope.detect.flowlog import detect_tables  # noqa: E402
+from minescope.dimensions.network.detectors.flowlog import detect_tables  # noqa: E402
 from minescope.knowledge.pools import PoolIntel  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"

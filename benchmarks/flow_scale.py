@@ -41,9 +41,9 @@ from benchlib import RESULTS, BenchError, fail, machine_info
 def child(engine_name: str, dataset: Path, out: Path, memory_limit: str | None, master: str | None,
           behaviour: bool) -> None:
     """One measured run, in its own process."""
-    from minescope.detect.engines import DuckDBEngine, SparkEngine
-    from minescope.detect.flowlog import FlowLogDetector
-    from minescope.flows.dataset import FlowDataset, select_files
+    from minescope.dimensions.network.detectors.flowlog import FlowLogDetector
+    from minescope.dimensions.network.readers.dataset import FlowDataset, select_files
+    from minescope.engines.sql import DuckDBEngine, SparkEngine
     from minescope.knowledge.pools import PoolIntel
 
     feeds = [dataset / "feeds"] if (dataset / "feeds").is_dir() else []
@@ -61,7 +61,7 @@ def child(engine_name: str, dataset: Path, out: Path, memory_limit: str | None, 
     result: dict[str, Any] = {"engine_start_s": t0 - t_engine, "detector_s": t1 - t0,
                               "findings": sorted((f.to_dict() for f in findings), key=lambda d: d["id"])}
     if behaviour:
-        from minescope.detect.behaviour import behaviour_findings
+        from minescope.dimensions.network.detectors.behaviour import behaviour_findings
 
         t2 = time.perf_counter()
         suspects = behaviour_findings(engine, detector.reported)

@@ -4,7 +4,7 @@
                                  [--start 2026-11-01T00:00:00Z] [--planted 200]
     python benchmarks/flowgen.py OUT_DIR --check          # read an existing dataset back, print figures
 
-Writes, under OUT_DIR (the columns inside the files are exactly ``minescope.flows.schema.FLOWS`` and
+Writes, under OUT_DIR (the columns inside the files are exactly ``minescope.dimensions.network.tables.FLOWS`` and
 ``DNS``; ``day`` and ``hour`` exist only as hive partition directories, from each row's ``ts`` in UTC):
 
     flows/day=2026-11-01/hour=00/part-00000.parquet   one file per hour, row groups of up to --chunk-rows
@@ -109,7 +109,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from minescope.flows.schema import DNS, FLOWS
+from minescope.dimensions.network.tables import DNS, FLOWS
 from minescope.knowledge.pools import PoolIntel, pool_ports
 
 CHUNK_ROWS = 1_000_000

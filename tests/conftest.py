@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from minescope.engine.scan import Scanner
 from minescope.model import ScanResult
+from minescope.pipeline import Scanner
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "samples" / "pcap"
@@ -37,6 +37,36 @@ def scan_file(rel: str) -> ScanResult:
 @pytest.fixture
 def scanner() -> Scanner:
     return Scanner()
+
+
+# In CI every test must run: MINESCOPE_NO_SKIP=1 (the Makefile's test target sets it) turns any skip, say
+# for a missing tool or package, into a failure that names the reason (scripts/system-deps.sh installs the tools).
+NO_SKIP = os.environ.get("MINESCOPE_NO_SKIP") == "1"
+
+
+def _no_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if NO_SKIP and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but MINESCOPE_NO_SKIP=1 forbids skips: {reason}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    _no_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield  # a module-level skip (importorskip, allow_module_level) happens while collecting
+    _no_skip(report)
+    return report
 
 
 # PostgreSQL for the store tests: an SQLAlchemy URL of a role that may create databases, e.g.

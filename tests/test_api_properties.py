@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from minescope.cases.workflow import sync_cases
-from minescope.engine.scan import Scanner, ScanOptions
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.accounts import add_user, new_token
 from minescope.store.findings import open_store, save_scan
 from minescope.web.app import create_app

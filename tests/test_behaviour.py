@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from minescope.detect.behaviour import (
+from minescope.dimensions.network.detectors.behaviour import (
     CONFIDENCE_CAP,
     FEATURES,
     MODEL_PATH,
@@ -20,9 +20,9 @@ from minescope.detect.behaviour import (
     behaviour_findings,
     parse_model,
 )
-from minescope.detect.engines import DuckDBEngine, SqlEngine
-from minescope.flows.inputs import read_flow_log
-from minescope.flows.schema import FLOWS
+from minescope.dimensions.network.readers.inputs import read_flow_log
+from minescope.dimensions.network.tables import FLOWS
+from minescope.engines.sql import DuckDBEngine, SqlEngine
 from minescope.knowledge.pools import PoolIntel
 from minescope.model import Finding, Kind, Severity
 from test_flowlog_detect import DATA, MINING_PCAP, STRATUM_PCAP, capture_tables, table
@@ -152,9 +152,9 @@ def test_reports_show_behaviour_leads() -> None:
 
     from rich.console import Console
 
-    from minescope.report.html import render_html
-    from minescope.report.summary import summarize
-    from minescope.report.terminal import render_terminal
+    from minescope.outputs.html import render_html
+    from minescope.outputs.summary import summarize
+    from minescope.outputs.terminal import render_terminal
     from test_report import build_result
 
     base = build_result()
@@ -192,7 +192,7 @@ def test_model_file_is_valid() -> None:
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    from minescope.detect.engines import spark_session
+    from minescope.engines.sql import spark_session
 
     session = spark_session("local[2]")
     yield session
@@ -201,7 +201,7 @@ def spark() -> Iterator[Any]:
 
 @pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark is not installed")
 def test_spark_gives_the_same_findings(intel: PoolIntel, spark: Any) -> None:
-    from minescope.detect.engines import SparkEngine
+    from minescope.engines.sql import SparkEngine
 
     flows = [capture_tables(STRATUM_PCAP, intel)[0][1], capture_tables(MINING_PCAP, intel)[0][1],
              *log_flows(NETFLOW / "v9.bin", NETFLOW / "nfdump-ndpi_mining.csv", DATA / "zeek" / "zat-conn.log")]

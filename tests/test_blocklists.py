@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from conftest import CORPUS
 from minescope.cases.workflow import close, list_cases, sync_cases
-from minescope.engine.scan import Scanner
-from minescope.report.blocklists import confirmed_indicators, render
+from minescope.outputs.blocklists import confirmed_indicators, render
+from minescope.pipeline import Scanner
 from minescope.store.findings import open_store, save_scan
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from minescope.cases.workflow import assign, case_page, list_cases, sync_cases
-from minescope.engine.scan import Scanner
+from minescope.pipeline import Scanner
 from minescope.store.accounts import add_user, new_token
 from minescope.store.findings import open_store, save_scan
 from minescope.web.app import create_app

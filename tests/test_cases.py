@@ -23,7 +23,7 @@ from minescope.cases.workflow import (
     list_cases,
     sync_cases,
 )
-from minescope.engine.scan import Scanner, ScanOptions
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.cases import case_history
 from minescope.store.findings import open_store, save_scan
 from pcapgen import Conversation, write_pcap

@@ -11,7 +11,7 @@ import pytest
 from conftest import scan_file
 from minescope.cases.dashboard import dashboard
 from minescope.cases.workflow import assign, list_cases, sync_cases
-from minescope.engine.scan import Scanner, ScanOptions
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.findings import open_store, save_scan
 from minescope.store.tips import submit_tip
 from pcapgen import Conversation, write_pcap

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from minescope.cases.workflow import list_cases, sync_cases
-from minescope.engine.scan import Scanner, ScanOptions
 from minescope.knowledge.regions import divisions
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.accounts import add_user, new_token
 from minescope.store.findings import findings, open_store, save_scan
 from minescope.web.app import create_app

@@ -20,11 +20,11 @@ from click.testing import CliRunner
 
 from conftest import ROOT
 from minescope.cli import main
-from minescope.detect.engines import DuckDBEngine, SparkEngine
-from minescope.detect.flowlog import FlowLogDetector, detect_tables
-from minescope.flows.dataset import DatasetWriter, FlowDataset, select_files
-from minescope.flows.inputs import read_flow_log
-from minescope.flows.schema import DNS, FLOWS
+from minescope.dimensions.network.detectors.flowlog import FlowLogDetector, detect_tables
+from minescope.dimensions.network.readers.dataset import DatasetWriter, FlowDataset, select_files
+from minescope.dimensions.network.readers.inputs import read_flow_log
+from minescope.dimensions.network.tables import DNS, FLOWS
+from minescope.engines.sql import DuckDBEngine, SparkEngine
 from minescope.knowledge.pools import PoolIntel
 from minescope.model import Finding
 from test_flowlog_detect import DATA, MINING_PCAP, STRATUM_PCAP, capture_tables, sni_logs, table
@@ -42,7 +42,7 @@ def intel() -> PoolIntel:
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    from minescope.detect.engines import spark_session
+    from minescope.engines.sql import spark_session
 
     session = spark_session("local[2]")
     yield session

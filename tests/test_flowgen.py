@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT
-from minescope.flows.schema import DNS, FLOWS
+from minescope.dimensions.network.tables import DNS, FLOWS
 from minescope.knowledge.pools import PoolIntel, load_list, pool_ports
 
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -17,13 +17,13 @@ import pyarrow as pa
 import pytest
 
 from conftest import CORPUS
-from minescope.detect.flowlog import detect_tables
-from minescope.engine.scan import Scanner, ScanOptions
-from minescope.flows.capture import read_capture
-from minescope.flows.inputs import read_flow_log
-from minescope.flows.schema import DNS, FLOWS
+from minescope.dimensions.network.detectors.flowlog import detect_tables
+from minescope.dimensions.network.readers.capture_flows import read_capture
+from minescope.dimensions.network.readers.inputs import read_flow_log
+from minescope.dimensions.network.tables import DNS, FLOWS
 from minescope.knowledge.pools import PoolIntel
 from minescope.model import Finding, Kind
+from minescope.pipeline import Scanner, ScanOptions
 
 DATA = Path(__file__).parent / "data" / "flowlogs"
 # DNS look-ups of la01.supportxmr.com, then the XMRig session to its address on port 3333

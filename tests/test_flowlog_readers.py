@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minescope.flows import (
+from minescope.dimensions.network.readers import (
     ALERTS,
     DNS,
     FLOWS,
@@ -34,8 +34,8 @@ from minescope.flows import (
     iter_batches,
     read_flow_log,
 )
-from minescope.flows.netflow import Decoder
-from minescope.flows.report import InputReport
+from minescope.dimensions.network.readers.netflow import Decoder
+from minescope.readers.report import InputReport
 
 DATA = Path(__file__).parent / "data" / "flowlogs"
 NF = DATA / "netflow"
@@ -135,9 +135,9 @@ def test_same_flows_from_v5_v9_ipfix_and_nfdump() -> None:
 
 def test_netflow_counts_agree_with_the_capture_engine() -> None:
     """The packet engine's own flows of the same capture, converted to the flows schema."""
-    from minescope.engine.flows import FlowTracker
-    from minescope.flows.capture import flows_from_capture
-    from minescope.sources.capture import CaptureFile
+    from minescope.dimensions.network.capture.flows import FlowTracker
+    from minescope.dimensions.network.readers.capture_flows import flows_from_capture
+    from minescope.dimensions.network.readers.pcap import CaptureFile
 
     tracker = FlowTracker(3600.0, lambda name: False)
     for block in CaptureFile(CAPTURES / "mining" / "ndpi_mining.pcapng").blocks():

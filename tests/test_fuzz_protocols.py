@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minescope.protocols.mining import MiningStream, parse_messages
+from minescope.dimensions.network.protocols.mining import MiningStream, parse_messages
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "fuzz"))
 from fuzz_mining import TestOneInput, check

@@ -10,15 +10,15 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from conftest import CORPUS
-from minescope.engine.scan import Scanner
-from minescope.protocols import nodes
-from minescope.protocols.dns import parse_dns
-from minescope.protocols.http import request_head
-from minescope.protocols.tls import client_hello_sni
-from minescope.report.html import render_html
-from minescope.report.jsonout import dumps
-from minescope.report.summary import summarize
-from minescope.report.terminal import render_terminal
+from minescope.dimensions.network.protocols import nodes
+from minescope.dimensions.network.protocols.dns import parse_dns
+from minescope.dimensions.network.protocols.http import request_head
+from minescope.dimensions.network.protocols.tls import client_hello_sni
+from minescope.outputs.html import render_html
+from minescope.outputs.jsonout import dumps
+from minescope.outputs.summary import summarize
+from minescope.outputs.terminal import render_terminal
+from minescope.pipeline import Scanner
 
 SEED_PCAP = (CORPUS / "mining" / "zeekcm_bitcoin-mining.pcap").read_bytes()
 SEED_PCAPNG = (CORPUS / "crypto-node" / "ndpi_nano_p2p.pcapng").read_bytes()

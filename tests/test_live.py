@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from minescope.engine.scan import Scanner
+from minescope.dimensions.network.readers.live import scan_interface, warm_up
 from minescope.model import Kind
-from minescope.sources.live import scan_interface, warm_up
+from minescope.pipeline import Scanner
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root or CAP_NET_RAW")
 

@@ -18,13 +18,13 @@ from pypdf import PdfReader
 from sqlalchemy import Engine, select, update
 
 from conftest import CORPUS, ROOT
-from minescope.cases.notice import NOTICE_BASIS, findings_digest, notice_html, notice_pdf
 from minescope.cases.workflow import assign, list_cases, sync_cases
-from minescope.engine.scan import Scanner, ScanOptions
 from minescope.errors import InputError
 from minescope.knowledge.legal import chinese_quotes, legal_documents
 from minescope.model import ScanResult
-from minescope.report.fmt import CST
+from minescope.outputs.fmt import CST
+from minescope.outputs.notice import NOTICE_BASIS, findings_digest, notice_html, notice_pdf
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.cases import case_findings, cases
 from minescope.store.findings import findings, open_store, save_scan
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import pytest
 
-from minescope.protocols.mining import (
+from minescope.dimensions.network.protocols.mining import (
     MAX_PARTIAL,
     MiningStream,
     cryptonote_difficulty,

@@ -27,12 +27,12 @@ from minescope.model import (
     Severity,
     Text,
 )
-from minescope.report import fmt
-from minescope.report.html import render_html
-from minescope.report.i18n import LABELS, t
-from minescope.report.jsonout import dumps, load_schema, to_json_document
-from minescope.report.summary import summarize, totals_by_algorithm
-from minescope.report.terminal import render_terminal
+from minescope.outputs import fmt
+from minescope.outputs.html import render_html
+from minescope.outputs.i18n import LABELS, t
+from minescope.outputs.jsonout import dumps, load_schema, to_json_document
+from minescope.outputs.summary import summarize, totals_by_algorithm
+from minescope.outputs.terminal import render_terminal
 
 T0 = 1_634_000_000.0  # 2021-10-12 08:53:20 CST
 HOSTILE = "<script>alert(1)</script>"
@@ -429,7 +429,7 @@ def test_html_report(result: ScanResult, lang: str) -> None:
 
 
 def test_html_to_file(result: ScanResult, tmp_path: Path) -> None:
-    from minescope.report.html import write_html
+    from minescope.outputs.html import write_html
 
     out = tmp_path / "report.html"
     write_html(out, result, summarize(result))
@@ -447,7 +447,7 @@ def test_every_label_has_both_languages() -> None:
 
 
 def test_every_label_used_exists() -> None:
-    src = Path(__file__).parents[1] / "src" / "minescope" / "report"
+    src = Path(__file__).parents[1] / "src" / "minescope" / "outputs"
     used: set[str] = set()
     for path in [*src.glob("*.py"), *src.glob("templates/*.j2")]:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_.]+)["']""", path.read_text(encoding="utf-8")))
@@ -465,7 +465,7 @@ def test_units() -> None:
 
 
 def test_capture_text_is_never_markup() -> None:
-    from minescope.report.charts import Bar, bar_chart
+    from minescope.outputs.charts import Bar, bar_chart
 
     svg = str(bar_chart([Bar(HOSTILE, 1.0, '"><b>')]))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "&quot;&gt;&lt;b&gt;" in svg

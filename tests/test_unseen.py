@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from minescope.engine.scan import Scanner, ScanOptions
 from minescope.model import Kind
+from minescope.pipeline import Scanner, ScanOptions
 from pcapgen import Conversation, write_pcap, write_pcapng
 
 STRATUM = [  # Slush Pool's Stratum v1 documentation example, one line each

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from minescope.cases.workflow import list_cases, sync_cases
-from minescope.engine.scan import Scanner, ScanOptions
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.accounts import add_user, new_token
 from minescope.store.findings import open_store, save_scan
 from minescope.web.app import create_app

@@ -39,14 +39,14 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from minescope.detect.behaviour import FEATURES, MODEL_PATH, SIDES_SQL, features_sql  # noqa: E402
-from minescope.detect.engines import open_engine  # noqa: E402
-from minescope.engine.flows import FlowTracker  # noqa: E402
-from minescope.flows.capture import dns_from_capture, flows_from_capture  # noqa: E402
-from minescope.flows.inputs import read_flow_log  # noqa: E402
-from minescope.flows.schema import FLOWS  # noqa: E402
+from minescope.dimensions.network.capture.flows import FlowTracker  # noqa: E402
+from minescope.dimensions.network.detectors.behaviour import FEATURES, MODEL_PATH, SIDES_SQL, features_sql  # noqa: E402
+from minescope.dimensions.network.readers.capture_flows import dns_from_capture, flows_from_capture  # noqa: E402
+from minescope.dimensions.network.readers.inputs import read_flow_log  # noqa: E402
+from minescope.dimensions.network.readers.pcap import CaptureFile  # noqa: E402
+from minescope.dimensions.network.tables import FLOWS  # noqa: E402
+from minescope.engines.sql import open_engine  # noqa: E402
 from minescope.knowledge.pools import PoolIntel  # noqa: E402
-from minescope.sources.capture import CaptureFile  # noqa: E402
 
 CORPUS = ROOT / "samples" / "pcap"
 FOLDERS = ("mining", "benign", "crypto-node")

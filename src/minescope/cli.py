@@ -30,8 +30,8 @@ from minescope.model import ScanResult, Text
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from minescope.engine.scan import Scanner
-    from minescope.flows.dataset import DatasetFile
+    from minescope.dimensions.network.readers.dataset import DatasetFile
+    from minescope.pipeline import Scanner
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -81,7 +81,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
          duration: float | None, engine: str, all_partitions: bool, behaviour: bool) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
     scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
-    from minescope.engine.scan import Scanner, ScanOptions
+    from minescope.pipeline import Scanner, ScanOptions
 
     if not inputs and not interface:
         _say(Text(zh="请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
@@ -93,7 +93,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
         scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
                                       engine=engine, seen_files=seen, behaviour=behaviour))
         if interface:
-            from minescope.sources.live import scan_interface
+            from minescope.dimensions.network.readers.live import scan_interface
 
             result = scan_interface(scanner, interface, duration)
         else:
@@ -182,11 +182,11 @@ def _store(result: ScanResult, target: str, lang: str,
 
 
 def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: tuple[str, int, int] | None) -> None:
-    from minescope.report.summary import summarize
+    from minescope.outputs.summary import summarize
 
     summary = summarize(result)
     if fmt == "json":
-        from minescope.report.jsonout import dumps
+        from minescope.outputs.jsonout import dumps
 
         data = dumps(result, summary)
         if output:
@@ -195,13 +195,13 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
             sys.stdout.buffer.write(data + b"\n")
             sys.stdout.flush()
     elif fmt == "html":
-        from minescope.report.html import write_html
+        from minescope.outputs.html import write_html
 
         target = output or Path("minescope-report.html")
         write_html(target, result, summary, lang)
         click.echo(("HTML 报告：" if lang == "zh" else "HTML report: ") + str(target), err=True)
     else:
-        from minescope.report.terminal import render_terminal
+        from minescope.outputs.terminal import render_terminal
 
         console = Console(record=output is not None)
         if output is not None or not console.is_terminal:
@@ -233,11 +233,11 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
 
     抓包只导入流与 DNS 应答（无载荷证据）；要挖矿协议的证据请直接扫描抓包 / a capture gives its flows and DNS
     answers only (no payload evidence); scan captures directly for mining-protocol evidence."""
-    from minescope.engine.scan import split_inputs
-    from minescope.flows.capture import read_capture
-    from minescope.flows.dataset import DatasetWriter
-    from minescope.flows.inputs import FlowLogInput
+    from minescope.dimensions.network.readers.capture_flows import read_capture
+    from minescope.dimensions.network.readers.dataset import DatasetWriter
+    from minescope.dimensions.network.readers.inputs import FlowLogInput
     from minescope.knowledge.pools import PoolIntel
+    from minescope.pipeline import split_inputs
 
     captures, logs, datasets, unreadable = split_inputs(list(inputs))
     problems = [why for _, why in unreadable]
@@ -295,7 +295,7 @@ def export(fmt: str, db: str | None, output: Path | None, since_scan: int | None
            lang: str) -> None:
     """导出已确认矿池与矿机的封堵清单 / blocklists and indicators of confirmed pools and miners
     (rpz: DNS RPZ zone, nft: nftables sets, suricata: rules, csv, stix: STIX 2.1 bundle)."""
-    from minescope.report.blocklists import bookmark, confirmed_indicators, last_scan, render
+    from minescope.outputs.blocklists import bookmark, confirmed_indicators, last_scan, render
     from minescope.store.findings import default_db_path, open_store
 
     engine = open_store(db or default_db_path())
@@ -400,7 +400,7 @@ def cases_list(db: str | None, overdue: bool) -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
 def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> None:
     """导出辖区台账（xlsx，按下级区划分表）/ the jurisdiction's ledger as .xlsx, one sheet per sub-division."""
-    from minescope.cases.ledger import ledger_xlsx
+    from minescope.outputs.ledger import ledger_xlsx
     from minescope.store.findings import default_db_path, open_store
 
     output.write_bytes(ledger_xlsx(open_store(db or default_db_path()), region_code, lang))
@@ -422,7 +422,7 @@ def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> N
 def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bool, actor: str, db: str | None,
                  lang: str) -> None:
     """出具整改通知书（PDF）/ the rectification notice of a case, as PDF."""
-    from minescope.cases.notice import issue_notice, notice_pdf
+    from minescope.outputs.notice import issue_notice, notice_pdf
     from minescope.store.findings import default_db_path, open_store
 
     engine = open_store(db or default_db_path())

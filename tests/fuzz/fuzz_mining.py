@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import sys
 
-from minescope.protocols.mining import MAX_PARTIAL, MiningStream, parse_messages
+from minescope.dimensions.network.protocols.mining import MAX_PARTIAL, MiningStream, parse_messages
 
 
 def check(stream: MiningStream) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import BigInteger, Column, Engine, Float, ForeignKey, Integer, String, Table, select
 
-from minescope.flows.dataset import DatasetFile
+from minescope.dimensions.network.readers.dataset import DatasetFile
 from minescope.store.findings import _insert_ignore, metadata
 
 dataset_files = Table(

@@ -29,12 +29,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from minescope.cases import workflow
 from minescope.cases.dashboard import dashboard
-from minescope.cases.ledger import ledger_xlsx
-from minescope.cases.notice import issue_notice, notice_pdf
 from minescope.errors import InputError
 from minescope.knowledge.regions import divisions, full_name
 from minescope.model import MIN_SHARES_TO_SIZE
-from minescope.report import fmt
+from minescope.outputs import fmt
+from minescope.outputs.ledger import ledger_xlsx
+from minescope.outputs.notice import issue_notice, notice_pdf
 from minescope.store.accounts import User, authenticate, get_user, region_prefix, user_for_token
 from minescope.store.cases import case_comments, case_findings, case_history, case_tasks, cases
 from minescope.store.findings import findings, open_store

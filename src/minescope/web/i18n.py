@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from minescope.cases.workflow import STATE_LABELS
-from minescope.report.i18n import LABELS as REPORT_LABELS
+from minescope.outputs.i18n import LABELS as REPORT_LABELS
 
 __all__ = ["LABELS", "STATE_LABELS", "t"]
 

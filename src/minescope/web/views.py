@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from minescope.cases.workflow import STATES
-from minescope.report import fmt
+from minescope.outputs import fmt
 from minescope.store.accounts import region_prefix
 from minescope.web.geo import map_for, place_name
 

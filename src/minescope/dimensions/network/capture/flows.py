@@ -1,0 +1,248 @@
+"""Flows of one capture: the compiled flow table, and the payload it hands to Python.
+
+``FlowTracker`` feeds capture blocks through ``packets.decode_and_track`` and keeps:
+  * ``flows``: the flows worth keeping once they end (classified payload, long-lived, or on a
+    port pools use), as columns; short unclassified flows are only counted, so memory follows
+    the interesting traffic, not the capture size;
+  * per-flow payload state (``FlowPayload``) for the flows whose payload is read: mining-protocol
+    streams, TLS server names, HTTP heads, node-protocol details;
+  * passive DNS: the names each address was given in DNS answers, and who asked for which name.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from minescope.dimensions.network.capture import packets as pk
+from minescope.dimensions.network.protocols import nodes
+from minescope.dimensions.network.protocols.dns import parse_dns
+from minescope.dimensions.network.protocols.http import request_head
+from minescope.dimensions.network.protocols.mining import MiningStream
+from minescope.dimensions.network.protocols.tls import client_hello_sni
+from minescope.dimensions.network.readers.pcap import Block
+
+# Flows that end up kept even without a payload class: long sessions (pool sessions can hide
+# behind unknown framing) and flows on ports pools use, for list and learned-pool matching.
+KEEP_MIN_DURATION = 300.0
+POOL_PORTS = np.array(sorted({1800, 2222, 3032, 3333, 3334, 3335, 3339, 3353, 3357, 4444, 4445, 5555, 5588,
+                              6666, 7777, 8008, 8080, 8333, 8545, 8888, 9000, 9009, 9050, 9332, 9999, 10001,
+                              10128, 10300, 13333, 14433, 14444, 17777, 18081, 19999, 20535, 20580, 25015,
+                              45560, 45700}), dtype=np.uint16)
+CLASSIFIED = [pk.C_JSON, pk.C_HTTP, pk.C_TLS, pk.C_NODE_BTC, pk.C_NODE_XMR, pk.C_NODE_ETH, pk.C_NODE_NANO]
+TLS_HEAD_BYTES = 16384
+
+
+def ip_str(hi: int, lo: int) -> str:
+    """Address text from the engine's (hi, lo) 128-bit form; IPv4 is stored IPv4-mapped."""
+    if hi == 0 and (lo >> 32) == 0xFFFF:
+        return socket.inet_ntoa((lo & 0xFFFFFFFF).to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, ((hi << 64) | lo).to_bytes(16, "big"))
+
+
+@dataclass
+class FlowPayload:
+    """What Python read from one flow's payload."""
+
+    cls: int
+    mining: MiningStream | None = None
+    next_seq: list[int | None] = field(default_factory=lambda: [None, None])
+    tls_head: bytes = b""
+    sni: str | None = None
+    alpn: list[str] = field(default_factory=list)
+    http: dict[str, str] | None = None
+    node: dict[str, str] | None = None
+
+
+@dataclass
+class DnsAnswer:
+    name: str
+    ts: float
+
+
+class FlowTracker:
+    """Tracks the flows of one capture, block by block."""
+
+    def __init__(self, idle_timeout: float, interesting_name: Callable[[str], bool]) -> None:
+        self.idle_timeout = idle_timeout
+        self.interesting_name = interesting_name
+        self.capacity = 0
+        self.table: dict[str, np.ndarray] = pk.new_flow_table(0)
+        self.free = np.empty(0, dtype=np.int64)
+        self.n_free = 0
+        self.index = pk.new_flow_index()
+        self.next_serial = 0
+        self.kept_flows: list[dict[str, np.ndarray]] = []
+        self.payload: dict[int, FlowPayload] = {}
+        self.pdns: dict[str, list[DnsAnswer]] = {}  # address → names it was given
+        self.dns_hits: dict[int, list[str]] = {}  # DNS flow serial → listed names it asked for
+        self.packets = 0
+        self.ip_packets = 0
+        self.bytes = 0
+        self.flows_total = 0
+        self._hosts: list[np.ndarray] = []  # (hi, lo) address pairs of ended flows, deduplicated per batch
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self._keep = self._keep_arrays(0)
+
+    # --- capacity -------------------------------------------------------------------------
+    def _ensure_free(self, need: int) -> None:
+        if self.n_free >= need:
+            return
+        grow = max(need - self.n_free, self.capacity, 65536)
+        new_cap = self.capacity + grow
+        self.table = pk.grow_flow_table(self.table, new_cap)
+        new_slots = np.arange(self.capacity, new_cap, dtype=np.int64)[::-1]
+        free = np.empty(new_cap, dtype=np.int64)
+        free[: self.n_free] = self.free[: self.n_free]
+        free[self.n_free : self.n_free + grow] = new_slots
+        self.free = free
+        self.n_free += grow
+        self.capacity = new_cap
+
+    @staticmethod
+    def _keep_arrays(n: int) -> tuple[np.ndarray, ...]:
+        return (np.empty(n, np.int64), np.empty(n, np.uint8), np.empty(n, np.uint8), np.empty(n, np.float64),
+                np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64))
+
+    # --- blocks ---------------------------------------------------------------------------
+    def feed(self, block: Block) -> None:
+        n = block.n
+        if n == 0:
+            return
+        self._ensure_free(n)
+        if self._keep[0].shape[0] < n:
+            self._keep = self._keep_arrays(n)
+        ended = np.empty(n, dtype=np.int64)
+        cols = tuple(self.table[name] for name, _ in pk.FLOW_FIELDS)
+        kept, self.n_free, self.next_serial, ip_packets, n_ended = pk.decode_and_track(
+            block.buf, n, block.data_off, block.caplen, block.wirelen, block.ts, block.linktype, block.default_lt,
+            self.index, cols, self.free, self.n_free, self.next_serial, self.idle_timeout, ended, *self._keep,
+        )
+        self.packets += n
+        self.ip_packets += ip_packets
+        self.bytes += int(block.wirelen[:n].sum())
+        ts = block.ts[:n]
+        lo, hi = float(ts.min()), float(ts.max())
+        self.first_ts = lo if self.first_ts is None else min(self.first_ts, lo)
+        self.last_ts = hi if self.last_ts is None else max(self.last_ts, hi)
+        self._read_payload(block.buf, kept)
+        if n_ended:
+            self._end(ended[:n_ended])
+        # flows idle past the timeout are finished: hand them on and reuse their slots. Idle is
+        # measured from the block's earliest packet: files joined end to end (mergecap -a) can put
+        # a later capture's times into a block while an earlier capture's session is still going.
+        out = np.empty(len(self.index), dtype=np.int64)
+        n_idle = pk.expire_idle(self.index, self.table["last_ts"], lo, self.idle_timeout, out)
+        if n_idle:
+            self._end(out[:n_idle])
+
+    def hosts(self) -> frozenset[str]:
+        """Every address seen (ended flows), as text."""
+        if not self._hosts:
+            return frozenset()
+        pairs = np.unique(np.concatenate(self._hosts), axis=0)
+        return frozenset(ip_str(int(hi), int(lo)) for hi, lo in pairs)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        out = np.empty(len(self.index), dtype=np.int64)
+        n = pk.drain_all(self.index, out)
+        if n:
+            self._end(out[:n])
+        if not self.kept_flows:
+            return pk.new_flow_table(0)
+        return {name: np.concatenate([f[name] for f in self.kept_flows]) for name, _ in pk.FLOW_FIELDS}
+
+    def _end(self, slots: np.ndarray) -> None:
+        """Flows in these slots are over: keep the interesting ones, free the slots."""
+        t = self.table
+        self.flows_total += len(slots)
+        pairs = np.concatenate([np.stack([t["a_hi"][slots], t["a_lo"][slots]], axis=1),
+                                np.stack([t["b_hi"][slots], t["b_lo"][slots]], axis=1)])
+        self._hosts.append(np.unique(pairs, axis=0))
+        cls = t["cls"][slots]
+        serial = t["serial"][slots]
+        keep = np.isin(cls, CLASSIFIED)
+        keep |= (t["last_ts"][slots] - t["first_ts"][slots]) >= KEEP_MIN_DURATION
+        keep |= np.isin(t["a_port"][slots], POOL_PORTS) | np.isin(t["b_port"][slots], POOL_PORTS)
+        if self.dns_hits:
+            keep |= np.isin(serial, np.fromiter(self.dns_hits, np.int64, len(self.dns_hits)))
+        chosen = slots[keep]
+        if len(chosen):
+            self.kept_flows.append({name: t[name][chosen].copy() for name, _ in pk.FLOW_FIELDS})
+        if self.payload:
+            for s in serial[~keep].tolist():
+                self.payload.pop(s, None)
+        self.free[self.n_free : self.n_free + len(slots)] = slots
+        self.n_free += len(slots)
+
+    # --- payload ----------------------------------------------------------------------------
+    def _read_payload(self, buf: np.ndarray, kept: int) -> None:
+        if kept == 0:
+            return
+        k_serial, k_side, k_cls, k_ts, k_seq, k_off, k_len = (a[:kept] for a in self._keep)
+        raw = buf.data
+        for serial, side, cls, ts, seq, off, ln in zip(
+            k_serial.tolist(), k_side.tolist(), k_cls.tolist(), k_ts.tolist(), k_seq.tolist(),
+            k_off.tolist(), k_len.tolist(), strict=True,
+        ):
+            data = bytes(raw[off : off + ln])
+            if cls == pk.C_DNS:
+                self._dns(serial, ts, data)
+                continue
+            state = self.payload.get(serial)
+            if state is None:
+                state = self.payload[serial] = FlowPayload(cls)
+            if cls in (pk.C_JSON, pk.C_HTTP):
+                data = self._in_order(state, side, seq, data)
+                if not data:
+                    continue
+                if cls == pk.C_HTTP and side == 0 and state.http is None:
+                    state.http = request_head(data)
+                if state.mining is None:
+                    state.mining = MiningStream()
+                if not state.mining.gave_up:
+                    state.mining.feed(side, ts, data)
+            elif cls == pk.C_TLS:
+                if side == 0 and state.sni is None and len(state.tls_head) < TLS_HEAD_BYTES:
+                    state.tls_head += data
+                    parsed = client_hello_sni(state.tls_head)
+                    if parsed is not None:
+                        state.sni, state.alpn = parsed
+                        state.tls_head = b""
+            elif state.node is None:
+                state.node = nodes.describe(pk.CLASS_NAMES[cls], data)
+            state.cls = cls
+
+    @staticmethod
+    def _in_order(state: FlowPayload, side: int, seq: int, data: bytes) -> bytes:
+        """Drop retransmitted bytes; TCP sequence numbers wrap at 2**32."""
+        expected = state.next_seq[side]
+        if expected is not None:
+            ahead = (seq - expected) % (1 << 32)
+            if ahead >= (1 << 31):  # behind: some or all of it was seen already
+                behind = (1 << 32) - ahead
+                if behind >= len(data):
+                    return b""
+                data = data[behind:]
+                seq = expected
+        state.next_seq[side] = (seq + len(data)) % (1 << 32)
+        return data
+
+    def _dns(self, serial: int, ts: float, data: bytes) -> None:
+        msg = parse_dns(data)
+        if msg is None:
+            return
+        for name, address in msg.answers:
+            answers = self.pdns.setdefault(address, [])
+            if not answers or answers[-1].name != name:
+                answers.append(DnsAnswer(name, ts))
+        if not msg.is_response:
+            for q in msg.qnames:
+                if self.interesting_name(q):
+                    names = self.dns_hits.setdefault(serial, [])
+                    if q not in names:
+                        names.append(q)

@@ -1,0 +1,1 @@
+"""Network detectors: tables (and payload facts, where a signal needs them) → findings."""

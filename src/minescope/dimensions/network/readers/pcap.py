@@ -1,0 +1,259 @@
+"""Capture files: pcap, pcapng, gzip-compressed either, and directories of them.
+
+A capture is read in fixed-size blocks (memory stays bounded whatever the file size); the record
+framing itself runs compiled (``engine.packets.index_pcap`` / ``index_pcapng``). A file that ends
+inside a record, or whose framing turns to garbage, yields what was readable before that point and
+one problem line saying what, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal, cast
+
+import numpy as np
+
+from minescope.dimensions.network.capture import packets as pk
+from minescope.model import Text
+
+BLOCK_BYTES = 16 * 1024 * 1024
+READ_STEP = 1024 * 1024
+# The largest record accepted (pcap caplen or pcapng block); larger means a corrupt file.
+MAX_RECORD = 16 * 1024 * 1024 + 64
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp", ".pcap.gz", ".pcapng.gz", ".cap.gz", ".gz")
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": (False, 1e-6),  # little-endian, microseconds
+    b"\xa1\xb2\xc3\xd4": (True, 1e-6),
+    b"\x4d\x3c\xb2\xa1": (False, 1e-9),  # nanoseconds
+    b"\xa1\xb2\x3c\x4d": (True, 1e-9),
+}
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+
+@dataclass
+class Block:
+    """One block of raw capture bytes and where its packets are inside it."""
+
+    buf: np.ndarray
+    n: int
+    data_off: np.ndarray
+    caplen: np.ndarray
+    wirelen: np.ndarray
+    ts: np.ndarray
+    linktype: np.ndarray  # per packet (pcapng) or empty (pcap: default_lt for all)
+    default_lt: int
+
+
+@dataclass
+class CaptureFile:
+    """A capture being read; ``problem`` is set when part of it could not be read."""
+
+    path: Path
+    format: str = "unknown"
+    problem: Text | None = None
+    bytes_read: int = 0  # of the file on disk (compressed bytes for .gz), for progress
+    sha256: str = ""
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
+
+    def blocks(self) -> Iterator[Block]:
+        try:
+            with open(self.path, "rb") as raw:
+                head = raw.read(4)
+                raw.seek(0)
+                if head[:2] == b"\x1f\x8b":
+                    stream: BinaryIO = cast(BinaryIO, gzip.GzipFile(fileobj=_Counting(raw, self), mode="rb"))
+                    suffix = ".gz"
+                else:
+                    stream = cast(BinaryIO, _Counting(raw, self))
+                    suffix = ""
+                yield from self._blocks(stream, suffix)
+        except OSError as e:
+            self.problem = Text(
+                zh=f"{self.path}: 无法读取（{e.strerror or e}）；请检查路径和权限",
+                en=f"{self.path}: cannot read ({e.strerror or e}); check the path and permissions",
+            )
+        self.sha256 = self._hash.hexdigest()
+
+    def _blocks(self, stream: BinaryIO, suffix: str) -> Iterator[Block]:
+        try:
+            magic = stream.read(4)
+        except (OSError, EOFError, zlib.error):
+            self._fail("not_gzip", 0)
+            return
+        if magic in PCAP_MAGICS:
+            self.format = "pcap" + suffix
+            yield from self._pcap(stream, magic)
+        elif magic == PCAPNG_MAGIC:
+            self.format = "pcapng" + suffix
+            yield from self._pcapng(stream, magic)
+        else:
+            self._fail("not_capture", 0, magic.hex())
+
+    def _readinto(self, stream: BinaryIO, view: memoryview) -> tuple[int, bool]:
+        """Fill view from the stream; returns (bytes read, the compressed stream broke off). Reads in
+        1 MiB steps so that a broken gzip stream loses at most the last step."""
+        got = 0
+        while got < len(view):
+            try:
+                n = stream.readinto(view[got : got + READ_STEP])  # type: ignore[attr-defined]
+            except (EOFError, zlib.error, gzip.BadGzipFile, OSError):
+                return got, True
+            if not n:
+                break
+            got += n
+        return got, False
+
+    def _pcap(self, stream: BinaryIO, magic: bytes) -> Iterator[Block]:
+        swapped, scale = PCAP_MAGICS[magic]
+        rest = stream.read(20)
+        if len(rest) < 20:
+            self._fail("short_header", 0)
+            return
+        order: Literal["big", "little"] = "big" if swapped else "little"
+        snaplen = int.from_bytes(rest[12:16], order)
+        linktype = int.from_bytes(rest[16:20], order) & 0x0FFFFFFF
+        max_caplen = max(min(snaplen, MAX_RECORD - 16), 262144)
+        no_linktypes = np.empty(0, np.int32)
+
+        def index(buf: np.ndarray, arrays: _Records) -> tuple[int, int, bool]:
+            n, consumed, bad = pk.index_pcap(buf, len(buf), swapped, scale, max_caplen, *arrays.columns())
+            arrays.linktype = no_linktypes
+            arrays.default_lt = linktype
+            return n, consumed, bool(bad)
+
+        yield from self._frame(stream, b"", 24, index, "corrupt_record")
+
+    def _pcapng(self, stream: BinaryIO, magic: bytes) -> Iterator[Block]:
+        if_linktype = np.zeros(256, dtype=np.int32)
+        if_scale = np.full(256, 1e-6)
+        state = {"n_ifaces": 0, "swapped": False}
+
+        def index(buf: np.ndarray, arrays: _Records) -> tuple[int, int, bool]:
+            n, consumed, bad, state["n_ifaces"], state["swapped"] = pk.index_pcapng(
+                buf, len(buf), state["swapped"], if_linktype, if_scale, state["n_ifaces"],
+                *arrays.columns(), arrays.linktypes,
+            )
+            arrays.linktype = arrays.linktypes
+            arrays.default_lt = 1
+            return n, consumed, bool(bad)
+
+        yield from self._frame(stream, magic, 0, index, "corrupt_block")
+
+    def _frame(self, stream: BinaryIO, carry: bytes, pos: int,
+               index: Callable[[np.ndarray, _Records], tuple[int, int, bool]], corrupt: str) -> Iterator[Block]:
+        """Cut the stream into blocks of whole records; ``pos`` is the file offset of carry[0].
+
+        One buffer is reused for the whole file: each round reads a block behind the incomplete
+        record left from the last one (at most MAX_RECORD bytes)."""
+        records = _Records()
+        buf = bytearray(BLOCK_BYTES + MAX_RECORD)
+        view = memoryview(buf)
+        have = len(carry)
+        buf[:have] = carry
+        eof = broke = False
+        while True:
+            if not eof:
+                got, broke = self._readinto(stream, view[have : have + BLOCK_BYTES])
+                eof = broke or got == 0
+                have += got
+            if have == 0:
+                if broke:
+                    self._fail("gzip_truncated", pos)
+                return
+            records.ensure(have // 16 + 1)
+            arr = np.frombuffer(buf, dtype=np.uint8, count=have)
+            n, consumed, bad = index(arr, records)
+            if n:
+                yield Block(arr, n, *records.columns(), records.linktype, records.default_lt)
+            del arr
+            if bad:
+                self._fail(corrupt, pos + consumed)
+                return
+            buf[: have - consumed] = view[consumed:have]
+            have -= consumed
+            pos += consumed
+            if eof and consumed == 0:
+                if broke:
+                    self._fail("gzip_truncated", pos)
+                elif have:
+                    self._fail("truncated", pos)
+                return
+
+    def _fail(self, what: str, offset: int, detail: str = "") -> None:
+        zh, en = _PROBLEMS[what]
+        self.problem = Text(
+            zh=f"{self.path}: {zh.format(offset=offset, detail=detail)}",
+            en=f"{self.path}: {en.format(offset=offset, detail=detail)}",
+        )
+
+
+_PROBLEMS = {
+    "not_capture": (
+        "不是 pcap 或 pcapng 抓包文件（开头字节 {detail}）；请提供 tcpdump/Wireshark 保存的抓包文件",
+        "not a pcap or pcapng capture (starts with bytes {detail}); give a file saved by tcpdump or Wireshark",
+    ),
+    "not_gzip": ("gzip 压缩数据损坏，无法解压；请重新压缩或提供未压缩的抓包",
+                 "gzip data is corrupt and cannot be decompressed; recompress it or give the plain capture"),
+    "short_header": ("文件头不完整（少于 24 字节）；文件可能被截断，请重新导出",
+                     "the file header is incomplete (under 24 bytes); the file may be cut off: export it again"),
+    "truncated": ("文件在第 {offset} 字节处的数据包记录中途结束（文件被截断）；之前的数据包已分析",
+                  "the file ends inside a packet record at byte {offset} (truncated); packets before it were analysed"),
+    "gzip_truncated": ("压缩数据在解压后第 {offset} 字节附近中断（文件被截断或损坏）；之前的数据包已分析",
+                       "the compressed data breaks off near decompressed byte {offset} (truncated or corrupt); "
+                       "packets before it were analysed"),
+    "corrupt_record": ("第 {offset} 字节处的数据包记录头无效（文件损坏）；之前的数据包已分析，可用 pcapfix 修复后重试",
+                       "the packet record header at byte {offset} is invalid (corrupt file); packets before it were "
+                       "analysed; repair it (e.g. pcapfix) and retry"),
+    "corrupt_block": ("第 {offset} 字节处的 pcapng 块无效（文件损坏）；之前的数据包已分析，可用 pcapfix 修复后重试",
+                      "the pcapng block at byte {offset} is invalid (corrupt file); packets before it were analysed; "
+                      "repair it (e.g. pcapfix) and retry"),
+}
+
+
+class _Counting(io.RawIOBase):
+    """Wraps the on-disk file: counts bytes for progress and hashes them for the file's identity."""
+
+    def __init__(self, raw: BinaryIO, owner: CaptureFile) -> None:
+        self._raw = raw
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = self._raw.readinto(b)  # type: ignore[attr-defined]
+        if n:
+            self._owner.bytes_read += n
+            self._owner._hash.update(memoryview(b)[:n])
+        return n or 0
+
+
+
+class _Records:
+    """Reusable per-block record arrays (offset, captured length, wire length, time, link type)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.ensure(BLOCK_BYTES // 16)
+        self.linktype = np.empty(0, np.int32)
+        self.default_lt = 1
+
+    def ensure(self, size: int) -> None:
+        if size <= self.size:
+            return
+        self.size = size
+        self.data_off = np.empty(size, dtype=np.int64)
+        self.caplen = np.empty(size, dtype=np.int64)
+        self.wirelen = np.empty(size, dtype=np.int64)
+        self.ts = np.empty(size, dtype=np.float64)
+        self.linktypes = np.empty(size, dtype=np.int32)
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.data_off, self.caplen, self.wirelen, self.ts

@@ -1,0 +1,195 @@
+"""Blocklists and indicators from confirmed mining: DNS RPZ, nftables sets, Suricata rules, CSV, STIX 2.1.
+
+"Confirmed" means seen speaking a mining protocol (``mining_session`` findings): the pool end is a pool
+endpoint, the miner end a miner endpoint. Findings whose case was closed as a false positive are left
+out. Lists, DNS names and addresses alone (pool_contact, encrypted suspects) do not make an indicator:
+a blocklist that blocks on a guess breaks things people need.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import stix2
+from sqlalchemy import Engine, func, insert, select, update
+
+from minescope import __version__
+from minescope.outputs.fmt import iso_utc
+from minescope.store.cases import case_findings, cases
+from minescope.store.findings import findings, scans, store_meta
+
+FORMATS = ("rpz", "nft", "suricata", "csv", "stix")
+SID_BASE = 7_300_000  # local Suricata sid range for minescope rules
+
+
+@dataclass
+class Indicator:
+    kind: str  # pool | miner
+    ip: str
+    ports: set[int] = field(default_factory=set)
+    hosts: set[str] = field(default_factory=set)
+    first_seen: float = float("inf")
+    last_seen: float = 0.0
+    finding_ids: set[str] = field(default_factory=set)
+    first_scan: int = 0  # the scan that first confirmed this endpoint
+
+
+def confirmed_indicators(engine: Engine, after_scan: int = 0) -> list[Indicator]:
+    """Pool and miner endpoints from stored mining sessions, false positives left out.
+
+    With ``after_scan``, only endpoints first confirmed by a later scan: the additions since an
+    earlier export (an incremental export; withdrawals need a full one).
+    """
+    false_positive = (select(case_findings.c.finding_id).join(cases, cases.c.id == case_findings.c.case_id)
+                      .where(cases.c.closing_reason == "false_positive"))
+    query = (select(findings.c.data, findings.c.first_scan_id).where(findings.c.kind == "mining_session")
+             .where(~findings.c.id.in_(false_positive)))
+    found: dict[tuple[str, str], Indicator] = {}
+    with engine.connect() as conn:
+        for data, scan_id in conn.execute(query):
+            peer = data["peer"]
+            for kind, ip, port, host in (("pool", peer["ip"], peer["port"], peer.get("host")),
+                                         ("miner", data["subject_ip"], None, None)):
+                ind = found.setdefault((kind, ip), Indicator(kind, ip))
+                if port:
+                    ind.ports.add(int(port))
+                if host:
+                    ind.hosts.add(host.lower().rstrip("."))
+                ind.first_seen = min(ind.first_seen, data["first_seen"])
+                ind.last_seen = max(ind.last_seen, data["last_seen"])
+                ind.finding_ids.add(data["id"])
+                ind.first_scan = min(ind.first_scan, scan_id) if ind.first_scan else scan_id
+    new = [i for i in found.values() if i.first_scan > after_scan] if after_scan else list(found.values())
+    return sorted(new, key=lambda i: (i.kind, _ip_key(i.ip)))
+
+
+def last_scan(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(scans.c.id))).scalar_one() or 0)
+
+
+def bookmark(engine: Engine, name: str, scan_id: int | None = None) -> int:
+    """The last scan an incremental export called ``name`` covered; with ``scan_id``, move it there."""
+    key = f"export:{name}"[:64]
+    with engine.begin() as conn:
+        if scan_id is None:
+            value = conn.execute(select(store_meta.c.value).where(store_meta.c.key == key)).scalar_one_or_none()
+            return int(value or 0)
+        if conn.execute(update(store_meta).where(store_meta.c.key == key).values(value=str(scan_id))).rowcount == 0:
+            conn.execute(insert(store_meta).values(key=key, value=str(scan_id)))
+        return scan_id
+
+
+def render(indicators: list[Indicator], fmt: str, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    return {"rpz": rpz_zone, "nft": nftables_sets, "suricata": suricata_rules, "csv": csv_list,
+            "stix": stix_bundle}[fmt](indicators, now)
+
+
+def rpz_zone(indicators: list[Indicator], now: float) -> str:
+    """A DNS Response Policy Zone: pool names (and their subdomains) and pool addresses answer NXDOMAIN."""
+    lines = [f"; minescope {__version__}: confirmed mining pools", "$TTL 300",
+             f"@ IN SOA localhost. hostmaster.localhost. ({int(now)} 3600 600 86400 300)", "@ IN NS localhost.", ""]
+    for ind in indicators:
+        if ind.kind != "pool":
+            continue
+        for host in sorted(ind.hosts):
+            if _is_name(host):
+                lines += [f"{host} CNAME .", f"*.{host} CNAME ."]
+        lines.append(f"{_rpz_ip(ind.ip)} CNAME .  ; pool address {ind.ip}")
+    return "\n".join(lines) + "\n"
+
+
+def nftables_sets(indicators: list[Indicator], now: float) -> str:
+    """nftables sets of pool and miner addresses, ready for ``nft -f`` and a rule of your own."""
+    def elements(kind: str, version: int) -> str:
+        ips = [i.ip for i in indicators if i.kind == kind and ipaddress.ip_address(i.ip).version == version]
+        return f"elements = {{ {', '.join(ips)} }}" if ips else ""
+
+    out = [f"# minescope {__version__}: confirmed mining endpoints",
+           "# use e.g.: nft add rule inet filter forward ip daddr @mining_pools_v4 drop", "table inet minescope {"]
+    for kind, name in (("pool", "mining_pools"), ("miner", "mining_hosts")):
+        for version, addr_type in ((4, "ipv4_addr"), (6, "ipv6_addr")):
+            body = elements(kind, version)
+            out += [f"\tset {name}_v{version} {{", f"\t\ttype {addr_type}", *([f"\t\t{body}"] if body else []), "\t}"]
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def suricata_rules(indicators: list[Indicator], now: float) -> str:
+    """Suricata rules: traffic to pool endpoints, DNS questions and TLS server names of pools."""
+    rules = [f"# minescope {__version__}: confirmed mining pools"]
+    sid = SID_BASE
+    for ind in indicators:
+        if ind.kind != "pool":
+            continue
+        ports = ",".join(str(p) for p in sorted(ind.ports)) or "any"
+        sid += 1
+        rules.append(f'alert tcp $HOME_NET any -> {ind.ip} [{ports}] (msg:"minescope mining pool {ind.ip}"; '
+                     f"flow:to_server,established; classtype:policy-violation; sid:{sid}; rev:1;)")
+        for host in sorted(ind.hosts):
+            if not _is_name(host):
+                continue
+            for proto, buffer, what in (("dns", "dns.query", "DNS query for"), ("tls", "tls.sni", "TLS to")):
+                sid += 1
+                rules.append(f'alert {proto} $HOME_NET any -> any any (msg:"minescope {what} mining pool {host}"; '
+                             f'{buffer}; content:"{host}"; nocase; endswith; classtype:policy-violation; '
+                             f"sid:{sid}; rev:1;)")
+    return "\n".join(rules) + "\n"
+
+
+def csv_list(indicators: list[Indicator], now: float) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["kind", "ip", "ports", "hosts", "first_seen", "last_seen", "findings"])
+    for i in indicators:
+        w.writerow([i.kind, i.ip, " ".join(map(str, sorted(i.ports))), " ".join(sorted(i.hosts)),
+                    iso_utc(i.first_seen), iso_utc(i.last_seen), " ".join(sorted(i.finding_ids))])
+    return buf.getvalue()
+
+
+def stix_bundle(indicators: list[Indicator], now: float) -> str:
+    """A STIX 2.1 bundle: one indicator per endpoint (and pool name), made with the OASIS stix2 library."""
+    identity = stix2.Identity(name="minescope", identity_class="system")
+    objects: list[Any] = [identity]
+    for ind in indicators:
+        family = "ipv4-addr" if ipaddress.ip_address(ind.ip).version == 4 else "ipv6-addr"
+        role = "mining pool" if ind.kind == "pool" else "mining host"
+        patterns = [(f"[{family}:value = '{ind.ip}']", f"{role} {ind.ip}")]
+        patterns += [(f"[domain-name:value = '{h}']", f"{role} {h}") for h in sorted(ind.hosts) if _is_name(h)]
+        for pattern, name in patterns:
+            objects.append(stix2.Indicator(
+                name=name, pattern=pattern, pattern_type="stix", created_by_ref=identity.id,
+                indicator_types=["malicious-activity"], labels=["cryptomining", ind.kind],
+                valid_from=iso_utc(ind.first_seen) or iso_utc(now),
+                description=f"seen speaking a mining protocol in {len(ind.finding_ids)} session(s); "
+                            f"ports {', '.join(map(str, sorted(ind.ports))) or '-'}",
+            ))
+    bundle: str = stix2.Bundle(objects=objects).serialize(pretty=True)
+    return bundle + "\n"
+
+
+def _is_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return False
+    except ValueError:
+        return "." in host and all(c.isalnum() or c in "-._" for c in host)
+
+
+def _rpz_ip(ip: str) -> str:
+    addr = ipaddress.ip_address(ip)
+    if addr.version == 4:
+        return "32." + ".".join(reversed(str(addr).split("."))) + ".rpz-ip"
+    groups = addr.exploded.split(":")
+    return "128." + ".".join(reversed([g.lstrip("0") or "0" for g in groups])) + ".rpz-ip"
+
+
+def _ip_key(ip: str) -> tuple[int, int]:
+    addr = ipaddress.ip_address(ip)
+    return addr.version, int(addr)

@@ -1,0 +1,190 @@
+"""The rectification notice (整改通知书) of a case, as a PDF in Chinese.
+
+The notice lists every finding of the case (time in Beijing time, host, pool, coin, estimated hash
+rate and power), cites the legal basis, states the demands and the deadline, and carries in its
+footer the case id and the SHA-256 of the case's findings (``findings_digest``), which ties the
+paper to the stored evidence. HTML from a Jinja2 template (autoescape on) is laid out by WeasyPrint.
+
+Issuing a notice in the workflow (state ``notice_issued``) is a separate step: ``workflow.advance``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime
+from typing import Any
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import Engine, Row, select
+
+from minescope.cases import workflow
+from minescope.errors import InputError
+from minescope.knowledge.legal import LegalDocument, by_number
+from minescope.model import MIN_SHARES_TO_SIZE
+from minescope.outputs import fmt
+from minescope.outputs.i18n import t_opt
+from minescope.store.cases import case_findings, cases
+from minescope.store.findings import findings
+
+# The legal basis a notice cites, by document number, looked up in knowledge/data/legal-basis.md:
+# the national notice on rectifying mining first, then the one declaring every virtual-currency
+# business illegal. Only national documents with a number are citable; the table's other rows are
+# unnumbered statements, drafts or regional measures, or (银发〔2013〕289号) about banks' dealings.
+NOTICE_BASIS = ("发改运行〔2021〕1283号", "银发〔2021〕237号")
+TERM_DAYS = 15  # rectification term when the case has no due date
+MAX_ROWS = 500  # findings listed in the table; the digest always covers all of them
+HOSTS_IN_TEXT = 5  # hosts named in the opening paragraph, the rest counted
+
+_env = Environment(
+    loader=PackageLoader("minescope.outputs", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def notice_pdf(engine: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
+               prefix: str = "整改") -> bytes:
+    """The notice of case ``case_id`` as PDF bytes.
+
+    ``issuer``: the issuing authority, printed above the date (blank: a line to sign and seal on).
+    ``now``: the issue time (default: now). ``prefix``: the issuer's code in the document number
+    ``{prefix}〔{year}〕{case_id}号``. An unknown case, or one without findings, is an InputError.
+    """
+    import weasyprint  # loads Pango; imported here so the rest of minescope runs without it
+
+    html = notice_html(engine, case_id, issuer=issuer, now=now, prefix=prefix)
+    nothing = weasyprint.URLFetcher(allowed_protocols=())  # the notice loads nothing from outside
+    pdf = weasyprint.HTML(string=html, url_fetcher=nothing).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)
+
+
+def issue_notice(engine: Engine, case_id: int, actor: str, *, issuer: str = "", prefix: str = "整改",
+                 now: float | None = None) -> tuple[bytes, str]:
+    """Issue the notice: the case moves to notice_issued and keeps the PDF as an attachment, so what
+    was sent stays in the store beside the history (which records its SHA-256). Returns (pdf, sha256)."""
+    pdf = notice_pdf(engine, case_id, issuer=issuer, now=now, prefix=prefix)
+    workflow.advance(engine, case_id, "notice_issued", actor)  # refuses a case not yet assigned
+    return pdf, workflow.add_attachment(engine, case_id, f"整改通知书-{case_id}.pdf", pdf, actor)
+
+
+def notice_html(engine: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
+                prefix: str = "整改") -> str:
+    """The notice as HTML (what ``notice_pdf`` lays out)."""
+    case, found = _load(engine, case_id)
+    view = _view(case, found, issuer.strip(), time.time() if now is None else now, prefix)
+    return _env.get_template("notice.html").render(**view)
+
+
+def findings_digest(found: list[dict[str, Any]]) -> str:
+    """SHA-256 of the findings (their JSON as stored and as ``scan --format json`` writes them):
+    sorted by id, as one compact JSON array with sorted keys, UTF-8."""
+    body = orjson.dumps(sorted(found, key=lambda f: f["id"]), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(body).hexdigest()
+
+
+def cited_documents() -> list[LegalDocument]:
+    """The documents of ``NOTICE_BASIS``, from the bundled table."""
+    docs = [by_number(n) for n in NOTICE_BASIS]
+    missing = [n for n, d in zip(NOTICE_BASIS, docs, strict=True) if d is None]
+    if missing:  # the bundled table was edited: a packaging bug, not bad input
+        raise RuntimeError(f"legal-basis.md 缺少 {'、'.join(missing)} / legal-basis.md lacks {', '.join(missing)}")
+    return [d for d in docs if d is not None]
+
+
+# --- internals ----------------------------------------------------------------------------------
+
+
+def _load(engine: Engine, case_id: int) -> tuple[Row[Any], list[dict[str, Any]]]:
+    with engine.connect() as conn:
+        case = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+        if case is None:
+            raise InputError(f"没有案件 {case_id}", f"no case {case_id}")
+        found = [r[0] for r in conn.execute(
+            select(findings.c.data).join(case_findings, case_findings.c.finding_id == findings.c.id)
+            .where(case_findings.c.case_id == case_id).order_by(findings.c.first_seen, findings.c.id))]
+    if not found:
+        raise InputError(f"案件 {case_id} 没有关联的发现，不能出具整改通知书",
+                         f"case {case_id} has no findings; a notice needs evidence")
+    return case, found
+
+
+def _view(case: Row[Any], found: list[dict[str, Any]], issuer: str, now: float, prefix: str) -> dict[str, Any]:
+    hosts = sorted({f["subject_ip"] for f in found if f.get("subject_ip")})
+    named = "、".join(hosts[:HOSTS_IN_TEXT])
+    issued = _cst(now)
+    due = case.due_at if case.due_at else now + TERM_DAYS * 86400
+    return {
+        "number": f"{prefix}〔{issued.year}〕{case.id}号",
+        "addressee": case.org_name or f"IP 地址 {case.title} 的使用单位",
+        "hosts_text": named + (f" 等 {len(hosts)} 台主机" if len(hosts) > HOSTS_IN_TEXT else ""),
+        "host_count": len(hosts),
+        "confirmed": any(f.get("kind") == "mining_session" for f in found),  # else only contacts: 涉嫌
+        "period": (_date_time(min(f["first_seen"] for f in found)), _date_time(max(f["last_seen"] for f in found))),
+        "rows": [_row(i, f) for i, f in enumerate(found[:MAX_ROWS], 1)],
+        "not_listed": max(0, len(found) - MAX_ROWS),
+        "total": len(found),
+        "basis": cited_documents(),
+        "due": _date(due),
+        "due_from_case": bool(case.due_at),
+        "term_days": TERM_DAYS,
+        "issuer": issuer,
+        "issued": _date(now),
+        "case_id": case.id,
+        "digest": findings_digest(found),
+    }
+
+
+def _row(n: int, f: dict[str, Any]) -> dict[str, Any]:
+    peer = f.get("peer") or {}
+    mining = f.get("mining") or {}
+    energy = f.get("energy") or {}
+    rate = _sizing_rate(mining)
+    kw = energy.get("kw")
+    endpoint = f"{peer.get('ip', '')}:{peer.get('port', '')}"
+    name = peer.get("host")
+    if name and any(e.get("type") == "dns" for e in f.get("evidence", [])):
+        pool, via = name, f"域名查询，经 {endpoint}"  # the peer is the resolver asked for the pool's name
+    elif name:
+        pool, via = f"{name}:{peer.get('port', '')}", endpoint
+    else:
+        pool, via = endpoint, ""
+    return {
+        "n": n,
+        "time": fmt.clock(f.get("first_seen")),
+        "host": f.get("subject_ip", ""),
+        "pool": pool,
+        "pool_via": via,
+        "coin": " / ".join(x for x in (mining.get("coin"), mining.get("algorithm")) if x) or "—",
+        "hashrate": fmt.hashrate(rate["hps"], rate.get("algorithm")) if rate else "—",
+        "power": f"{fmt.quantity(kw[1])} kW" if kw else "—",
+        "power_range": f"{fmt.quantity(kw[0])}–{fmt.quantity(kw[2])}" if kw else "",
+        "kind": t_opt("kind", f.get("kind"), "zh"),
+        "id": f["id"],
+    }
+
+
+def _sizing_rate(mining: dict[str, Any]) -> dict[str, Any] | None:
+    """As ``MiningFacts.sizing_hashrate``: the share estimate when enough shares, else the miner's report."""
+    rate = mining.get("hashrate")
+    if rate and (rate.get("method") != "shares" or rate.get("shares", 0) >= MIN_SHARES_TO_SIZE):
+        return dict(rate)
+    reported = mining.get("reported_hashrate")
+    return dict(reported) if reported else None
+
+
+def _cst(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, fmt.CST)
+
+
+def _date(ts: float) -> str:
+    d = _cst(ts)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _date_time(ts: float) -> str:
+    d = _cst(ts)
+    return f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"

@@ -1,0 +1,282 @@
+"""One scan: inputs → flows → findings → enrichment, as a ``ScanResult``.
+
+Each capture gets its own flow table (flows do not continue across files, so a finding always
+names the one capture it rests on); the pool knowledge learned from one capture carries into
+the next. Flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata, mapped CSV/Parquet) are told from
+captures by content (``flows.inputs.detect_format``), and flow datasets (partitioned Parquet,
+``flows.dataset``) by their layout; all flow logs and datasets of a scan go to one SQL engine
+(DuckDB, or Spark with ``ScanOptions.engine``) after the captures, so DNS from one log explains
+flows of another and pools learned from captures apply (``detect.flowlog``). A dataset is read
+incrementally when ``ScanOptions.seen_files`` says which of its files were scanned before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from minescope.dimensions.network.capture.flows import FlowTracker
+from minescope.dimensions.network.detectors.flowlog import FlowLogDetector
+from minescope.dimensions.network.detectors.payload import CaptureDetector, flows_from_table
+from minescope.dimensions.network.readers.dataset import DatasetFile, FlowDataset, is_dataset, readable, select_files
+from minescope.dimensions.network.readers.dataset import summarize as summarize_files
+from minescope.dimensions.network.readers.inputs import FlowLogInput, detect_format
+from minescope.dimensions.network.readers.pcap import CAPTURE_SUFFIXES, Block, CaptureFile
+from minescope.engines.sql import open_engine
+from minescope.enrich.attribution import Attributor
+from minescope.enrich.estimate import estimate_energy
+from minescope.knowledge.pools import PoolIntel
+from minescope.model import Finding, InputSummary, ScanResult, Text
+from minescope.readers.report import InputReport
+
+# Flow-log formats picked up when walking a directory (CSV/Parquet need a column mapping: name
+# those files explicitly).
+DIR_LOG_FORMATS = frozenset({"zeek", "suricata", "nfdump-csv", "nfcapd", "netflow", "netflow-pcap"})
+
+# Pool sessions last hours; a flow ends only after this long without a packet (nfstream's default
+# of 120 s would cut a miner's session at every quiet spell between shares).
+DEFAULT_IDLE_TIMEOUT = 3600.0
+
+Progress = Callable[[int], None]  # called with bytes read since the last call
+
+
+@dataclass
+class ScanOptions:
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    feeds: list[Path] = field(default_factory=list)
+    registry: Path | None = None
+    engine: str = "duckdb"  # for flow logs and datasets: "duckdb" or "spark"
+    behaviour: bool = True  # the behaviour model's leads beside the list detectors (flow logs)
+    # dataset id → keys (DatasetFile.key) of its files already scanned; None reads every file
+    seen_files: Callable[[str], set[str]] | None = None
+
+
+class Scanner:
+    """Holds what lasts across inputs of one scan: pool knowledge and attribution."""
+
+    def __init__(self, options: ScanOptions | None = None) -> None:
+        self.options = options or ScanOptions()
+        self.intel = PoolIntel.load(self.options.feeds)
+        self.attributor = Attributor(self.options.registry)
+        self.hosts_seen: set[str] = set()  # addresses seen since the scan began
+        self.dataset_files: list[tuple[str, DatasetFile]] = []  # dataset files read by the last scan
+        self.datasets_read: list[tuple[Path, int, int]] = []  # (root, files read, files skipped as seen)
+        # Bad lines in pool lists and the registry were skipped; the user still hears about each.
+        self.knowledge_problems = (
+            [_skipped("名单文件", "pool list", line) for line in self.intel.problems()]
+            + [_skipped("单位登记表", "organisation registry", line) for line in self.attributor.problems]
+        )
+
+    def scan(self, paths: Iterable[Path], progress: Progress | None = None) -> ScanResult:
+        started = time.time()
+        t0 = time.perf_counter()
+        self.hosts_seen.clear()
+        self.dataset_files = []
+        self.datasets_read = []
+        files, logs, datasets, unreadable = split_inputs(list(paths))
+        inputs = [InputSummary(path=str(p), format="", problem=why) for p, why in unreadable]
+        findings: list[Finding] = []
+        for path in files:
+            summary, found = self.scan_capture(CaptureFile(path), path.name, progress)
+            inputs.append(summary)
+            findings.extend(found)
+        if logs or datasets:
+            summaries, found = self.scan_flow_logs(logs, progress, datasets)
+            inputs.extend(summaries)
+            findings.extend(found)
+        return self.make_result(inputs, findings, started, time.perf_counter() - t0)
+
+    def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None,
+                       datasets: Sequence[Path] = ()) -> tuple[list[InputSummary], list[Finding]]:
+        """Flow logs and datasets through the payload-less detectors, all on one engine."""
+        detector = FlowLogDetector(self.intel, open_engine(self.options.engine))
+        summaries = []
+        try:
+            for root in datasets:
+                summaries.append(self._add_dataset(detector, FlowDataset(root)))
+                if progress is not None:
+                    progress(sum(f.bytes for _, f in self.dataset_files if f.path.is_relative_to(root)))
+            for path in paths:
+                log = FlowLogInput(path)
+                summary = InputSummary(path=str(path), format="")
+                for table, batch in log:
+                    detector.add(table, batch)
+                    if table == "flows":
+                        _count_flows(summary, batch)
+                summary.format = log.report.format or "flowlog"
+                summary.problem = _log_problem(log.report)
+                summaries.append(summary)
+                if progress is not None and path.is_file():
+                    progress(path.stat().st_size)
+            found = detector.run(self.options.behaviour)
+            self.hosts_seen |= detector.hosts()
+        finally:
+            detector.close()
+        return summaries, [self._enrich(f) for f in found]
+
+    def _add_dataset(self, detector: FlowLogDetector, dataset: FlowDataset) -> InputSummary:
+        seen = self.options.seen_files(dataset.id) if self.options.seen_files is not None else set()
+        chosen = select_files(dataset, seen)
+        flows, bad = readable(chosen.flows)
+        dns, bad_dns = readable(chosen.dns)
+        context, _ = readable(chosen.dns_context)  # read before: already reported
+        detector.add_parquet("flows", [f.path for f in flows])
+        detector.add_parquet("dns", [f.path for f in dns])
+        detector.add_parquet("dns", [f.path for f in context], is_new=False)
+        # unreadable files are not marked as scanned: fixed, they are read next time
+        self.dataset_files.extend((dataset.id, f) for f in flows + dns)
+        self.datasets_read.append((dataset.root, len(flows) + len(dns), len(seen)))
+        counted, first, last = summarize_files(flows)
+        summary = InputSummary(path=str(dataset.root), format="flow-dataset", flows=counted,
+                               first_seen=first, last_seen=last)
+        problems = [why for _, why in bad + bad_dns]
+        if problems:
+            more = len(problems) - 5
+            summary.problem = Text(
+                zh="；".join(p.zh for p in problems[:5]) + (f"；另有 {more} 个文件" if more > 0 else ""),
+                en="; ".join(p.en for p in problems[:5]) + (f"; {more} more file(s)" if more > 0 else ""))
+        return summary
+
+    def scan_blocks(self, name: str, fmt: str, blocks: Iterable[Block]) -> tuple[InputSummary, list[Finding]]:
+        """Scan packets from any block source (a live interface, for one)."""
+        tracker = FlowTracker(self.options.idle_timeout, self._interesting_name)
+        for block in blocks:
+            tracker.feed(block)
+        summary = InputSummary(path=name, format=fmt)
+        return summary, self._finish(tracker, summary, name)
+
+    def scan_capture(self, capture: CaptureFile, name: str,
+                     progress: Progress | None = None) -> tuple[InputSummary, list[Finding]]:
+        tracker = FlowTracker(self.options.idle_timeout, self._interesting_name)
+        seen = 0
+        for block in capture.blocks():
+            tracker.feed(block)
+            if progress is not None:
+                progress(capture.bytes_read - seen)
+                seen = capture.bytes_read
+        if progress is not None:
+            progress(capture.bytes_read - seen)
+        summary = InputSummary(path=str(capture.path), format=capture.format, sha256=capture.sha256,
+                               problem=capture.problem)
+        return summary, self._finish(tracker, summary, name)
+
+    def _finish(self, tracker: FlowTracker, summary: InputSummary, name: str) -> list[Finding]:
+        table = tracker.finish()
+        self.hosts_seen |= tracker.hosts()
+        summary.packets = tracker.packets
+        summary.bytes = tracker.bytes
+        summary.flows = tracker.flows_total
+        summary.first_seen = tracker.first_ts
+        summary.last_seen = tracker.last_ts
+        detector = CaptureDetector(self.intel, name)
+        found = detector.run(flows_from_table(table), tracker.payload, tracker.pdns, tracker.dns_hits)
+        return [self._enrich(f) for f in found]
+
+    def _interesting_name(self, name: str) -> bool:
+        return self.intel.match_mining_domain(name) is not None
+
+    def _enrich(self, finding: Finding) -> Finding:
+        """Who the subject is, and what its hash rate costs in power."""
+        rate = finding.mining.sizing_hashrate if finding.mining is not None else None
+        energy = estimate_energy(rate, as_of_year=_year(finding.first_seen)) if rate is not None else None
+        return replace(finding, attribution=self.attributor.attribute(finding.subject_ip), energy=energy)
+
+    def make_result(self, inputs: list[InputSummary], findings: list[Finding], started: float,
+                    wall: float) -> ScanResult:
+        return ScanResult(
+            inputs=self.knowledge_problems + inputs,
+            findings=sorted(findings, key=lambda f: (f.source, f.first_seen, f.kind)),
+            started_at=started, wall_seconds=wall,
+            packets=sum(i.packets for i in inputs), bytes=sum(i.bytes for i in inputs),
+            flows=sum(i.flows for i in inputs), hosts_seen=frozenset(self.hosts_seen),
+        )
+
+
+
+def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path], list[tuple[Path, Text]]]:
+    """Captures, flow logs and flow datasets to scan, in name order, and the paths that give nothing
+    to scan.
+
+    A named file is a flow log when its content says so (a mapped CSV only when not named like a
+    capture), else a capture (whose reader reports
+    what is wrong with it). Directories are walked for capture files (by name) and flow logs of
+    the formats in ``DIR_LOG_FORMATS`` (by content)."""
+    captures: list[Path] = []
+    logs: list[Path] = []
+    datasets: list[Path] = []
+    problems: list[tuple[Path, Text]] = []
+    for p in paths:
+        if is_dataset(p):
+            datasets.append(p)
+        elif p.is_dir():
+            found = 0
+            for f in sorted(f for f in p.rglob("*") if f.is_file()):
+                fmt = detect_format(f)
+                if fmt in DIR_LOG_FORMATS:
+                    logs.append(f)
+                elif _capture_name(f):
+                    captures.append(f)
+                else:
+                    continue
+                found += 1
+            if not found:
+                problems.append((p, Text(
+                    zh=f"{p}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）或流日志",
+                    en=f"{p}: no capture files (.pcap/.pcapng/.cap, optionally gzipped) or flow logs "
+                       "in this directory")))
+        elif p.is_file():
+            fmt = detect_format(p)
+            # a capture's name wins over a guess of CSV from text content
+            is_capture = fmt in (None, "capture") or (fmt not in DIR_LOG_FORMATS and _capture_name(p))
+            (captures if is_capture else logs).append(p)
+        else:
+            problems.append((p, Text(zh=f"{p}: 文件不存在；请检查路径", en=f"{p}: no such file; check the path")))
+    return captures, logs, datasets, problems
+
+
+def _capture_name(path: Path) -> bool:
+    return path.name.lower().endswith(CAPTURE_SUFFIXES)
+
+
+def _count_flows(summary: InputSummary, batch: pa.RecordBatch) -> None:
+    """Connections, packets, bytes and time span of one ``flows`` batch (name rows not counted)."""
+    counted = pc.is_valid(batch.column("src_packets"))
+    summary.flows += pc.sum(counted).as_py() or 0
+    for col in ("src_packets", "dst_packets"):
+        summary.packets += pc.sum(batch.column(col)).as_py() or 0
+    for col in ("src_bytes", "dst_bytes"):
+        summary.bytes += pc.sum(batch.column(col)).as_py() or 0
+    span = pc.min_max(batch.column("ts")).as_py()
+    if span["min"] is not None:
+        first, last = span["min"].timestamp(), span["max"].timestamp()
+        summary.first_seen = first if summary.first_seen is None else min(summary.first_seen, first)
+        summary.last_seen = last if summary.last_seen is None else max(summary.last_seen, last)
+
+
+def _log_problem(report: InputReport) -> Text | None:
+    """What went wrong reading a flow log, as one bilingual problem (None when nothing did)."""
+    lines = report.summary()
+    if not lines:
+        return None
+    return Text(zh="；".join(t.zh for t in lines), en="; ".join(t.en for t in lines))
+
+
+def _skipped(zh_what: str, en_what: str, line: str) -> InputSummary:
+    """A skipped line of a knowledge file, as a problem of that file (``file:line: detail``)."""
+    path = line.split(":", 1)[0]
+    return InputSummary(path=path, format="knowledge", problem=Text(
+        zh=f"{zh_what}中有一行无法使用，已跳过：{line}", en=f"{en_what} line skipped: {line}"))
+
+
+def _year(ts: float) -> int | None:
+    """The capture's year, so a 2018 rig is not sized with 2024 ASICs; None for a nonsense timestamp."""
+    try:
+        return datetime.fromtimestamp(ts, tz=UTC).year
+    except (ValueError, OverflowError, OSError):
+        return None
