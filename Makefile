@@ -29,7 +29,7 @@ TEST_PG ?= postgresql+psycopg://minescope:minescope@127.0.0.1:5432/minescope
 test: $(STAMP) system
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy
-	MINESCOPE_TEST_PG=$(TEST_PG) MINESCOPE_REQUIRE_PG=1 MINESCOPE_REQUIRE_BROWSER=1 $(BIN)/pytest -q
+	MINESCOPE_TEST_PG=$(TEST_PG) MINESCOPE_REQUIRE_PG=1 MINESCOPE_REQUIRE_BROWSER=1 MINESCOPE_NO_SKIP=1 $(BIN)/pytest -q
 
 system:
 	bash scripts/system-deps.sh

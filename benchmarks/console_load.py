@@ -62,7 +62,7 @@ from sqlalchemy.engine import make_url
 
 from minescope.cases import history
 from minescope.cases.dashboard import dashboard
-from minescope.cases.workflow import CASE_KINDS
+from minescope.cases.workflow import case_kinds
 from minescope.knowledge.regions import Division, divisions
 from minescope.model import Attribution, Finding, InputSummary, ScanResult
 from minescope.store.accounts import add_user, new_token, region_prefix
@@ -207,8 +207,8 @@ def vary(t: Finding, subject: Subject, when: float, rng: random.Random) -> Findi
 def fill(engine: Engine, n_findings: int, n_cases: int, rng: random.Random, now: float) -> dict[str, Any]:
     """Findings through save_scan, cases and their history in bulk, as sync_cases and the workflow make them."""
     templates = real_findings()
-    case_t = [f for f in templates if f.kind in CASE_KINDS]
-    other_t = [f for f in templates if f.kind not in CASE_KINDS]
+    case_t = [f for f in templates if f.kind in case_kinds()]
+    other_t = [f for f in templates if f.kind not in case_kinds()]
     places = Places(rng)
     addresses = itertools.count(int(ipaddress.IPv4Address("36.96.0.0")))
     subjects = make_subjects(n_cases, places, rng, addresses)

@@ -338,9 +338,15 @@ def _ports(rng: np.random.Generator, table: tuple[tuple[int, float], ...], size:
     n = int(high.sum())
     if n:
         h = rng.integers(1024, 65536, n, dtype=np.int32)
-        h = np.where(np.isin(h, avoid), h + 1, h)  # keep off the stratum ports
-        out[high] = h
+        out[high] = _off(h, avoid)  # keep off the stratum ports
     return out
+
+
+def _off(ports: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+    """Ports moved up past the stratum ports (some are adjacent: 3333, 3334)."""
+    while (hit := np.isin(ports, avoid)).any():
+        ports = np.where(hit, ports + 1, ports)
+    return ports
 
 
 def _masked(values: np.ndarray, null: np.ndarray | None, typ: pa.DataType) -> pa.Array:
@@ -372,7 +378,7 @@ def background_flows(rng: np.random.Generator, pools: Pools, n: int, t0_ms: int,
     avoid = np.array(sorted(pool_ports()), dtype=np.int32)
     dport = np.where(tcp, _ports(rng, TCP_PORTS, n, avoid), _ports(rng, UDP_PORTS, n, avoid)).astype(np.int32)
     cport = rng.integers(32768, 65536, n, dtype=np.int32)
-    cport = np.where(np.isin(cport, avoid), cport + 1, cport)  # 45700, 20128: stratum ports too
+    cport = _off(cport, avoid)  # 45560, 45700: stratum ports too
     dns = udp & (dport == 53)
     resolver = pools.resolver0 + np.where(v6, 2, 0) + (rng.random(n) < 0.5)
     server_g = np.where(dns, resolver, pools.server0 + server)

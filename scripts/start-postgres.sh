@@ -14,6 +14,8 @@ for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 1; 
 as_pg() { if [ -z "$SUDO" ]; then su postgres -c "$(printf '%q ' "$@")"; else sudo -u postgres "$@"; fi; }
 as_pg psql -qtAp "$port" -c "SELECT 1 FROM pg_roles WHERE rolname='minescope'" | grep -q 1 ||
   as_pg psql -qp "$port" -c "CREATE ROLE minescope LOGIN CREATEDB PASSWORD 'minescope'"
+# the tests drop their databases WITH (FORCE): that may end a background worker still attached to one
+as_pg psql -qp "$port" -c "GRANT pg_signal_backend TO minescope" >/dev/null
 as_pg psql -qtAp "$port" -c "SELECT 1 FROM pg_database WHERE datname='minescope'" | grep -q 1 ||
   as_pg createdb -p "$port" -O minescope minescope
 echo "PostgreSQL $ver/$name on port $port"

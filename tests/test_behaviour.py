@@ -20,11 +20,13 @@ from minescope.dimensions.network.detectors.behaviour import (
     behaviour_findings,
     parse_model,
 )
+from minescope.dimensions.network.detectors.flowlog import PREPARED
+from minescope.dimensions.network.kinds import MINING_BEHAVIOUR_SUSPECT
 from minescope.dimensions.network.readers.inputs import read_flow_log
 from minescope.dimensions.network.tables import FLOWS
 from minescope.engines.sql import DuckDBEngine, SqlEngine
 from minescope.knowledge.pools import PoolIntel
-from minescope.model import Finding, Kind, Severity
+from minescope.model import Finding, Severity
 from test_flowlog_detect import DATA, MINING_PCAP, STRATUM_PCAP, capture_tables, table
 
 NETFLOW = DATA / "netflow"
@@ -42,7 +44,7 @@ def intel() -> PoolIntel:
 def load(engine: SqlEngine, flows: list[pa.Table]) -> SqlEngine:
     for t in flows:
         engine.append("flows", t.cast(FLOWS))
-    engine.prepare()
+    engine.prepare(PREPARED)
     return engine
 
 
@@ -66,7 +68,7 @@ def test_capture_session_is_flagged_and_explained(intel: PoolIntel) -> None:
     found = findings([capture_tables(STRATUM_PCAP, intel)[0][1]])
     assert keys(found) == {STRATUM_SESSION}
     f = found[0]
-    assert f.kind == Kind.MINING_BEHAVIOUR_SUSPECT and f.severity == Severity.LOW
+    assert f.kind == MINING_BEHAVIOUR_SUSPECT and f.severity == Severity.LOW
     assert 0 < f.confidence <= CONFIDENCE_CAP
     assert not f.peer.known_pool and f.peer.host is None
     assert f.source == STRATUM_PCAP.name

@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from minescope.dimensions.network.readers.live import scan_interface, warm_up
-from minescope.model import Kind
-from minescope.pipeline import Scanner
+from minescope.dimensions.network.kinds import MINING_SESSION
+from minescope.pipeline import Scanner, scan_interface, warm_up
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root or CAP_NET_RAW")
 
@@ -76,7 +75,7 @@ def test_live_stratum_on_loopback() -> None:
         result = scan_interface(scanner, "lo", duration=6)
     finally:
         server.close()
-    sessions = [f for f in result.findings if f.kind == Kind.MINING_SESSION]
+    sessions = [f for f in result.findings if f.kind == MINING_SESSION]
     assert len(sessions) == 1, result.findings
     (f,) = sessions
     assert f.subject_ip == "127.0.0.1" and f.peer.port == port

@@ -322,6 +322,25 @@ def test_pool_ports_documented() -> None:
     assert pool_likeness(None, 443) == []
 
 
+def test_one_pool_port_list_every_use_derived() -> None:
+    """pool-ports.txt is the only list of pool ports: the hint, the behaviour prior and the capture engine's
+    kept flows all come from it, and no module writes a port list of its own."""
+    import re
+
+    from minescope.dimensions.network.capture.flows import POOL_PORTS
+    from minescope.dimensions.network.detectors.behaviour import STRATUM_PORTS
+    from minescope.knowledge.pools import capture_ports, port_list, stratum_ports
+
+    listed = port_list()
+    assert all(use in ("stratum", "keep") and where for use, where in listed.values())
+    assert set(STRATUM_PORTS) == set(stratum_ports()) == set(pool_ports())
+    assert set(POOL_PORTS.tolist()) == capture_ports() == set(listed) >= set(stratum_ports())
+    assert {80, 443, 25} & set(listed) == set() and 9050 in capture_ports() and 9050 not in stratum_ports()
+    src = Path(__file__).resolve().parent.parent / "src" / "minescope"
+    for path in src.rglob("*.py"):
+        assert not re.search(r"\b(3333|4444|14444)\b", path.read_text(encoding="utf-8")), path
+
+
 def test_ip_candidates_prefilter_agrees_with_match_ip(tmp_path: Path) -> None:
     """The vectorised prefilter keeps every address match_ip matches (and few others)."""
     import pyarrow as pa
@@ -342,3 +361,24 @@ def test_ip_candidates_prefilter_agrees_with_match_ip(tmp_path: Path) -> None:
     (tmp_path / "v4.txt").write_text("# category: pool\n198.51.100.0/24\n")
     v4_only = PoolIntel.load([tmp_path / "v4.txt"], bundled=False, user_feeds=False)
     assert v4_only.ip_candidates(pa.array(["2001:db8::1", "::ffff:198.51.100.9"])) == ["::ffff:198.51.100.9"]
+
+
+def test_learned_pools_are_a_table_the_sql_detectors_read() -> None:
+    """Pools learned from payload travel as an Arrow table; the same table gives the same matches."""
+    from minescope.knowledge.pools import LEARNED_POOLS, LearnedPools
+
+    intel = PoolIntel()
+    scope = intel.overlay()  # a detector learns into its own copy
+    scope.learn("94.23.199.191", 3333, "pool.example-miner.net", "stratum session from 10.0.0.5")
+    assert intel.match_ip("94.23.199.191") is None  # the shared knowledge is unchanged
+    table = scope.learned_pools.table()
+    assert table.schema == LEARNED_POOLS
+    assert table.to_pylist() == [{"ip": "94.23.199.191", "port": 3333, "host": "pool.example-miner.net",
+                                  "reason": "stratum session from 10.0.0.5"}]
+    back = LearnedPools.from_table(table)
+    assert back.ips["94.23.199.191"] == scope.learned_pools.ips["94.23.199.191"]
+    assert back.hosts["pool.example-miner.net"].category == "learned"
+    intel.learn_table(table)  # the scan keeps what the detector learned
+    m = intel.match_endpoint("94.23.199.191", 3333)
+    assert m is not None and m.category == "learned"
+    assert intel.match_ip("94.23.199.191", learned=False) is None  # the lists alone do not name it

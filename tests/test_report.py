@@ -7,10 +7,20 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import jsonschema
 import orjson
 import pytest
 from rich.console import Console
 
+from minescope import registry
+from minescope.dimensions.network.kinds import (
+    CRYPTO_NODE,
+    ENCRYPTED_MINING_SUSPECT,
+    MINING_BEHAVIOUR_SUSPECT,
+    MINING_SESSION,
+    POOL_CONTACT,
+)
+from minescope.dimensions.tip.detectors.public_report import tip_finding
 from minescope.model import (
     SCHEMA_VERSION,
     Attribution,
@@ -20,11 +30,12 @@ from minescope.model import (
     FlowRef,
     HashRate,
     InputSummary,
-    Kind,
     MiningFacts,
     Peer,
     ScanResult,
     Severity,
+    Subject,
+    SubjectType,
     Text,
 )
 from minescope.outputs import fmt
@@ -75,7 +86,7 @@ def session(
     hr = HashRate(algorithm, hps, 0.1, "shares", shares=100)
     energy = Energy(algorithm, tuple(x / 24 for x in kwh), kwh, "test efficiency") if kwh else None  # type: ignore[arg-type]
     return Finding(
-        kind=Kind.MINING_SESSION,
+        kind=MINING_SESSION,
         subject_ip=ip,
         peer=Peer(pool_ip, port, pool_host, known_pool=True),
         flows=(flow(ip, 50000, pool_ip, port, start, dur, nbytes),),
@@ -195,7 +206,7 @@ def build_result() -> ScanResult:
             nbytes=90_000,
         ),
         Finding(
-            Kind.POOL_CONTACT,
+            POOL_CONTACT,
             "61.155.7.7",
             Peer("3.3.3.3", 45700, "xmr.pool.minergate.com", True),
             (flow("61.155.7.7", 40000, "3.3.3.3", 45700, 200, 30, 5_000),),
@@ -206,7 +217,7 @@ def build_result() -> ScanResult:
             "jiangsu.pcap",
         ),
         Finding(
-            Kind.ENCRYPTED_MINING_SUSPECT,
+            ENCRYPTED_MINING_SUSPECT,
             "114.222.3.4",
             Peer("5.5.5.5", 443, "gulf.moneroocean.stream", True),
             (flow("114.222.3.4", 41000, "5.5.5.5", 443, 300, 200, 20_000),),
@@ -218,7 +229,7 @@ def build_result() -> ScanResult:
             attribution=ENTERPRISE,
         ),
         Finding(
-            Kind.CRYPTO_NODE,
+            CRYPTO_NODE,
             "180.101.1.1",
             Peer("8.8.4.4", 8333),
             (flow("180.101.1.1", 42000, "8.8.4.4", 8333, 10, 500, 300_000),),
@@ -264,6 +275,7 @@ def test_summary_counts(result: ScanResult) -> None:
         "encrypted_mining_suspect": 1,
         "crypto_node": 1,
         "mining_behaviour_suspect": 0,
+        "public_report": 0,  # every registered kind, zero or not
     }
     assert s.pools.endpoints == 5  # the crypto node's peer is not a pool
     assert s.pools.names == 5
@@ -344,11 +356,51 @@ def test_empty_scan() -> None:
     assert t("no_findings", "zh") in html
 
 
+def _lead() -> Finding:
+    return Finding(kind=MINING_BEHAVIOUR_SUSPECT, subject_ip="10.9.9.9", peer=Peer("198.51.100.77", 15555),
+                   flows=(flow("10.9.9.9", 50000, "198.51.100.77", 15555, 0, 7200, 90_000),), confidence=0.41,
+                   severity=Severity.LOW, reasons=(Text("长时低速会话", "long low-rate session"),),
+                   evidence=(Evidence("behaviour", "score 0.7", {}, "behaviour"),), source="conn.log")
+
+
+def _tip() -> Finding:
+    return tip_finding("ABCDEFGHJKMN", "320102", "某科技园 3 号楼", "夜间机房风扇声持续，电费异常升高", T0)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_section_is_reported_in_terminal_and_html(lang: str) -> None:
+    """Kinds are listed by the section their declaration names, so none is forgotten: a result with
+    only behaviour leads, or only a finding about an organisation, is not "no activity"."""
+    for finding, shown in ((_lead(), "198.51.100.77"), (_tip(), "某科技园 3 号楼")):
+        res = ScanResult([], [finding], started_at=T0, wall_seconds=0.1)
+        html = render_html(res, summarize(res), lang, generated_at=T0)
+        out = _terminal(res, lang)
+        assert t("no_findings", lang) not in html and t("no_findings", lang) not in out
+        assert shown in html and shown in out
+        assert registry.kinds()[finding.kind].label.get(lang) in html
+        doc = orjson.loads(dumps(res, summarize(res)))
+        jsonschema.Draft202012Validator(load_schema()).validate(doc)
+        assert doc["findings"][0]["subject"]["value"] == (finding.subject.value)
+
+
+def test_finding_about_a_subject_has_its_own_identity_and_times() -> None:
+    tip = _tip()
+    assert tip.id == "tip-abcdefghjkmn" and tip.subject.type == "organisation" and tip.subject_ip is None
+    assert (tip.first_seen, tip.last_seen) == (T0, T0) and tip.flows == () and tip.peer is None
+    lead = _lead()
+    assert lead.subject == Subject(SubjectType.IP, "10.9.9.9")
+    assert (lead.first_seen, lead.last_seen) == (T0, T0 + 7200)  # from its flows when not given
+    wider = replace(lead, first_seen=T0 - 3600, last_seen=T0 + 86_400)  # the whole group, not the sample
+    assert (wider.first_seen, wider.last_seen) == (T0 - 3600, T0 + 86_400) and wider.id == lead.id
+    with pytest.raises(ValueError):
+        Finding(kind="x", subject_ip=None, peer=None, flows=(), confidence=0.1, severity=Severity.LOW,
+                reasons=(), evidence=(), source="")
+
+
 # --- JSON --------------------------------------------------------------------------------------
 
 
 def test_json_document_validates(result: ScanResult) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     doc = orjson.loads(dumps(result, summarize(result), generated_at=T0 + 6000))
@@ -359,7 +411,7 @@ def test_json_document_validates(result: ScanResult) -> None:
     assert doc["problems"] == [{"zh": result.inputs[1].problem.zh, "en": result.inputs[1].problem.en}]  # type: ignore[union-attr]
     assert len(doc["findings"]) == 7
     for f in doc["findings"]:
-        assert f["kind"] in {k.value for k in Kind}
+        assert f["kind"] in registry.kinds()
         for fl in f["flows"]:
             assert {"src_ip", "src_port", "dst_ip", "dst_port", "proto"} <= set(fl)
     # A wrong document is rejected (the schema is not vacuous).

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, MetaData, create_engine, func, insert, inspect, s
 from conftest import scan_file
 from minescope.model import ScanResult
 from minescope.store import accounts, cases, datasets, tips  # noqa: F401  (their tables are on the metadata)
-from minescope.store.findings import _row, findings, metadata, migrate, migrations_config, open_store
+from minescope.store.findings import finding_row, findings, metadata, migrate, migrations_config, open_store
 
 
 def _head() -> str:
@@ -81,7 +81,7 @@ def test_upgrade_to_0002_fills_the_dashboard_columns_from_the_findings(store_tar
         assert row.data["id"] == f.id  # the finding itself unchanged
     # and what the upgrade filled is what a new scan stores
     assert all(rows[f.id]._mapping[k] == pytest.approx(v) for f in result.findings
-               for k, v in _row(f, 0).items() if k.startswith(("sizing", "energy", "kwh")) and v is not None)
+               for k, v in finding_row(f, 0).items() if k.startswith(("sizing", "energy", "kwh")) and v is not None)
 
 
 def _save_as_it_was(engine: Engine, result: ScanResult) -> None:
@@ -95,6 +95,35 @@ def _save_as_it_was(engine: Engine, result: ScanResult) -> None:
             findings_new=len(result.findings))).inserted_primary_key[0]  # type: ignore[index]
         columns = set(old.tables["findings"].c.keys())
         conn.execute(insert(old.tables["findings"]),
-                     [{k: v for k, v in _row(f, scan_id).items() if k in columns} for f in result.findings])
+                     [{k: v for k, v in finding_row(f, scan_id).items() if k in columns} for f in result.findings])
         conn.execute(insert(old.tables["sightings"]), [{"scan_id": scan_id, "finding_id": f.id}
                                                        for f in result.findings])
+
+
+def test_upgrade_to_0004_gives_every_stored_finding_its_subject(store_target: str) -> None:
+    result = scan_file("mining/ndpi_mining.pcapng")
+    engine = create_engine(store_target if "://" in store_target else f"sqlite:///{store_target}")
+    migrate(engine, "0003")
+    _save_as_it_was(engine, result)
+    old = MetaData()
+    old.reflect(engine, only=["findings", "tips"])
+    with engine.begin() as conn:  # a public report as 0003 stored it: an empty address and port
+        conn.execute(insert(old.tables["findings"]).values(
+            id="tip-abcdefghjkmn", kind="public_report", dimension="tip", subject_ip="", peer_ip="", peer_port=0,
+            first_seen=1.0, last_seen=1.0, confidence=0.3, severity="medium", source="public report",
+            region_code="320102", data={"id": "tip-abcdefghjkmn", "kind": "public_report", "subject_ip": ""}))
+        conn.execute(insert(old.tables["tips"]).values(
+            tracking_code="ABCDEFGHJKMN", region_code="320102", subject="某数据中心",
+            description="夜里机房风扇声很大，电费异常",
+            status="received", finding_id="tip-abcdefghjkmn", created_at=1.0, updated_at=1.0))
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(findings))}
+    tip = rows.pop("tip-abcdefghjkmn")
+    assert (tip.subject_type, tip.subject_value, tip.subject_ip, tip.peer_ip, tip.peer_port) == (
+        "organisation", "某数据中心", None, None, None)
+    assert {(r.subject_type, r.subject_value) for r in rows.values()} == {("ip", f.subject_ip) for f in result.findings}
+    # and what the upgrade filled is what a new scan stores
+    new = {f.id: finding_row(f, 0) for f in result.findings}
+    assert all((r.subject_type, r.subject_value) == (new[i]["subject_type"], new[i]["subject_value"])
+               for i, r in rows.items())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from minescope.model import Kind
+from minescope.dimensions.network.kinds import ENCRYPTED_MINING_SUSPECT, MINING_SESSION, POOL_CONTACT
 from minescope.pipeline import Scanner, ScanOptions
 from pcapgen import Conversation, write_pcap, write_pcapng
 
@@ -98,7 +98,7 @@ def scan(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _sessions(result):  # type: ignore[no-untyped-def]
-    return [f for f in result.findings if f.kind == Kind.MINING_SESSION]
+    return [f for f in result.findings if f.kind == MINING_SESSION]
 
 
 @pytest.mark.parametrize("transcript, protocol", [
@@ -170,8 +170,8 @@ def test_dns_for_a_listed_pool_then_tls_to_it(scan) -> None:  # type: ignore[no-
         *[(0, 60.0 * i, b"\x17\x03\x03\x00\x40" + b"\x00" * 64) for i in range(2, 8)]])
     result = scan([dns, tls])
     kinds = {f.kind for f in result.findings}
-    assert Kind.POOL_CONTACT in kinds and Kind.ENCRYPTED_MINING_SUSPECT in kinds
-    (enc,) = [f for f in result.findings if f.kind == Kind.ENCRYPTED_MINING_SUSPECT]
+    assert POOL_CONTACT in kinds and ENCRYPTED_MINING_SUSPECT in kinds
+    (enc,) = [f for f in result.findings if f.kind == ENCRYPTED_MINING_SUSPECT]
     assert enc.subject_ip == "10.1.2.3" and enc.peer.host == "xmr.2miners.com"
     assert any(e.type == "list_match" and "2miners.com" in e.detail.get("entry", "") for e in enc.evidence)
     assert _sessions(result) == []

@@ -2,15 +2,21 @@
 
 Exit codes: 0 all inputs read; 2 some input could not be read (findings from the readable part
 are still reported and stored); 1 the command itself could not run (bad option value, store
-unreachable). Errors are one line each, in the chosen language; never a traceback.
+unreachable or not written, a file it cannot read or write). Errors are one line each, in the
+chosen language; never a traceback.
+
+Every command runs inside one error boundary (``Boundary``, the group's ``invoke``): an input, store
+or file problem raised anywhere below becomes that one line and exit code 1. Commands share their
+options (``db_option``, ``lang_option``); the settings behind them are in ``minescope.settings``.
 """
 
 from __future__ import annotations
 
-import os
+import errno
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -23,28 +29,137 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from minescope import __version__
+from minescope import __version__, registry, settings
 from minescope.errors import InputError
 from minescope.model import ScanResult, Text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
+
+    from sqlalchemy import Engine
 
     from minescope.dimensions.network.readers.dataset import DatasetFile
     from minescope.pipeline import Scanner
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# what the shared options leave for the error boundary (``ctx.meta`` is shared by nested commands)
+_LANG, _DB = "minescope.lang", "minescope.db"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _lang_default() -> str:
-    return "en" if os.environ.get("MINESCOPE_LANG", "zh").lower().startswith("en") else "zh"
+    return settings.lang()
 
 
 def _say(text: Text, lang: str) -> None:
     click.echo(("错误：" if lang == "zh" else "error: ") + text.get(lang), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# --- shared options --------------------------------------------------------------------------------
+
+def _remember_lang(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[_LANG] = value
+    return value
+
+
+def _resolve_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    target = value or settings.DB.value() or "minescope.db"
+    ctx.meta[_DB] = target
+    return target
+
+
+def lang_option(f: F) -> F:
+    """``--lang zh|en``: the language of the command's output and errors (default: $MINESCOPE_LANG, else zh)."""
+    return click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default,
+                        show_default="zh (MINESCOPE_LANG)", callback=_remember_lang, is_eager=True,
+                        help="语言 / language")(f)
+
+
+def db_option(f: F) -> F:
+    """``--db PATH|URL``: the findings store; the command receives it resolved (default $MINESCOPE_DB)."""
+    return click.option("--db", "db", callback=_resolve_db,
+                        help="结果库：文件路径或 SQLAlchemy URL / findings store: file path or SQLAlchemy URL "
+                             "(default $MINESCOPE_DB or ~/.local/share/minescope/minescope.db)")(f)
+
+
+# --- the error boundary ------------------------------------------------------------------------------
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return (text.splitlines() or [type(e).__name__])[0][:200]
+
+
+def _store_name(target: str) -> str:
+    """The store as the user named it, without a password."""
+    if "://" not in target:
+        return target
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(target).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: show only its scheme
+        return target.split("://", 1)[0] + "://…"
+
+
+def store_problem(target: str, e: BaseException) -> Text:
+    """One line for a store that cannot be opened, read or written."""
+    where, reason = _store_name(target), _first_line(e)
+    return Text(zh=f"{where}: 无法使用结果库（{reason}）；请检查路径、权限或 URL，或用 --db 指定另一个结果库",
+                en=f"{where}: cannot use the findings store ({reason}); check the path, its permissions or the URL, "
+                   "or pass --db another store")
+
+
+def _problem(ctx: click.Context, e: Exception) -> Text | None:
+    """The one line an exception becomes, or None when it is not the user's to fix (a bug)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    target = ctx.meta.get(_DB)
+    if isinstance(e, InputError):
+        return e.text
+    if isinstance(e, SQLAlchemyError):
+        return store_problem(target or "", e)
+    if isinstance(e, OSError):
+        filename = str(e.filename) if e.filename is not None else None
+        if target and filename and "://" not in target and Path(filename) in (Path(target), *Path(target).parents):
+            return store_problem(target, e)  # the store, or its folder, cannot be made
+        reason = e.strerror or _first_line(e)
+        where = filename or " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+        return Text(zh=f"{where}: 无法读写（{reason}）；请检查路径与权限",
+                    en=f"{where}: cannot read or write it ({reason}); check the path and its permissions")
+    return None
+
+
+class Boundary(click.Group):
+    """The group whose ``invoke`` runs every command and sub-command: what goes wrong below it is one
+    line on stderr, in the command's language, and exit code 1 — never a traceback.
+
+    InputError (bad input, said in both languages), SQLAlchemyError (the store) and OSError (a file)
+    are the user's to fix and say so; anything else is a bug, said in one line that asks for
+    MINESCOPE_DEBUG=1 (which lets the traceback through). Click's own usage errors (exit 2) and a
+    closed pipe keep click's handling."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as e:
+            if isinstance(e, OSError) and e.errno == errno.EPIPE:
+                raise  # the reader went away (| head): click exits quietly
+            problem = _problem(ctx, e)
+            if problem is None:
+                if settings.debug():
+                    raise
+                what = f"{type(e).__name__}: {_first_line(e)}"
+                problem = Text(zh=f"意外错误（{what}）；这是 minescope 的缺陷：请设 MINESCOPE_DEBUG=1 "
+                                  "重新运行，并报告其调用栈",
+                               en=f"unexpected error ({what}); this is a bug in minescope: rerun with "
+                                  "MINESCOPE_DEBUG=1 and report the traceback")
+            _say(problem, ctx.meta.get(_LANG) or settings.lang())
+            sys.exit(EXIT_FAILED)
+
+
+@click.group(cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="minescope")
 def main() -> None:
     """minescope：发现、归属并测算虚拟货币挖矿活动 / find, attribute and size cryptocurrency mining."""
@@ -52,13 +167,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["terminal", "json", "html"]), default="terminal",
+@click.option("--format", "fmt", type=click.Choice(registry.outputs("scan")), default="terminal",
               show_default=True, help="输出格式 / output format (json goes to stdout unless --output)")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="写入文件 / write the report to this file")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default, show_default="zh (MINESCOPE_LANG)",
-              help="报告语言 / report language")
-@click.option("--db", "db", help="结果库：文件路径或 SQLAlchemy URL / findings store: file path or SQLAlchemy URL "
-              "(default $MINESCOPE_DB or ~/.local/share/minescope/minescope.db)")
+@lang_option
+@db_option
 @click.option("--no-store", is_flag=True, help="不保存结果 / do not store findings")
 @click.option("--feed", "feeds", multiple=True, type=click.Path(path_type=Path),
               help="附加矿池名单文件或目录 / extra pool list file or directory (repeatable)")
@@ -68,7 +181,7 @@ def main() -> None:
               help="流空闲超时（秒）/ flow idle timeout in seconds")
 @click.option("-i", "--interface", help="实时抓包网卡（需要 root 或 CAP_NET_RAW）/ capture live from this interface")
 @click.option("--duration", type=click.FloatRange(min=1), help="实时抓包时长（秒）/ live capture length in seconds")
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+@click.option("--engine", type=click.Choice(list(registry.engines())), default="duckdb", show_default=True,
               help="流日志与数据集的查询引擎（spark：$MINESCOPE_SPARK_MASTER，默认 local[2]）/ engine for flow logs "
                    "and datasets (spark: $MINESCOPE_SPARK_MASTER, default local[2])")
 @click.option("--all-partitions", is_flag=True,
@@ -76,38 +189,46 @@ def main() -> None:
 @click.option("--behaviour/--no-behaviour", default=True, show_default=True,
               help="流日志的行为模型线索（低危，需人工核实）/ "
                    "the behaviour model's leads on flow logs (low, to verify)")
-def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str | None, no_store: bool,
+def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str, no_store: bool,
          feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
          duration: float | None, engine: str, all_partitions: bool, behaviour: bool) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
     scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from minescope.pipeline import Scanner, ScanOptions
+    from minescope.store.findings import open_store
 
     if not inputs and not interface:
-        _say(Text(zh="请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
-                  en="give capture files or directories, or --interface; e.g. minescope scan samples/pcap"), lang)
-        sys.exit(EXIT_FAILED)
-    target = db or str(_default_db())
-    try:
-        seen = None if no_store or all_partitions else _scanned_files(target)
-        scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
-                                      engine=engine, seen_files=seen, behaviour=behaviour))
-        if interface:
-            from minescope.dimensions.network.readers.live import scan_interface
+        raise InputError("请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
+                         "give capture files or directories, or --interface; e.g. minescope scan samples/pcap")
+    # the store is made or upgraded before the scan: a store that cannot be used fails now, not after it
+    store = None if no_store else open_store(db)
+    seen = None if store is None or all_partitions else _scanned_files(store, db)
+    scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
+                                  engine=engine, seen_files=seen, behaviour=behaviour))
+    if interface:
+        from minescope.pipeline import scan_interface
 
-            result = scan_interface(scanner, interface, duration)
-        else:
-            result = _scan_files(scanner, list(inputs), quiet=fmt == "json" and output is None)
-    except InputError as e:
-        _say(e.text, lang)
-        sys.exit(EXIT_FAILED)
-    stored = None
-    if not no_store:
-        stored = _store(result, target, lang, scanner.dataset_files)
+        result = scan_interface(scanner, interface, duration)
+    else:
+        result = _scan_files(scanner, list(inputs), quiet=fmt == "json" and output is None)
+    stored = not_stored = None
+    if store is not None:
+        try:
+            stored = (_store_name(db), *_store(store, result, scanner.dataset_files))
+        except (SQLAlchemyError, OSError) as e:  # nothing of this scan was stored: the report still follows
+            where, reason = _store_name(db), _first_line(e)
+            not_stored = Text(zh=f"{where}: 无法写入结果库（{reason}）；请检查路径或用 --db 指定，本次结果未保存",
+                              en=f"{where}: cannot write the findings store ({reason}); check it or pass --db; "
+                                 "this scan was not stored")
     _emit(result, fmt, output, lang, stored)
     _tell_datasets(scanner, lang)
     for problem in result.problems:
         _say(problem, lang)
+    if not_stored is not None:
+        _say(not_stored, lang)
+        sys.exit(EXIT_FAILED)
     sys.exit(EXIT_BAD_INPUT if result.problems else EXIT_OK)
 
 
@@ -122,28 +243,21 @@ def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
         return scanner.scan(paths, progress=lambda n: bar.advance(task, n))
 
 
-def _default_db() -> Path:
-    from minescope.store.findings import default_db_path
-
-    return default_db_path()
-
-
-def _scanned_files(target: str) -> Callable[[str], set[str]]:
+def _scanned_files(store: Engine, target: str) -> Callable[[str], set[str]]:
     """Which files of a dataset the store has scanned (read when a dataset is met, not before)."""
 
     def seen(dataset: str) -> set[str]:
         from sqlalchemy.exc import SQLAlchemyError
 
         from minescope.store.datasets import scanned_files
-        from minescope.store.findings import open_store
 
         try:
-            return scanned_files(open_store(target), dataset)
+            return scanned_files(store, dataset)
         except (SQLAlchemyError, OSError) as e:
-            reason = str(e).splitlines()[0][:200]
-            raise InputError(f"{target}: 无法读取结果库（{reason}），不知哪些数据集文件已扫描；请检查 --db，"
+            reason, where = _first_line(e), _store_name(target)
+            raise InputError(f"{where}: 无法读取结果库（{reason}），不知哪些数据集文件已扫描；请检查 --db，"
                              "或用 --all-partitions / --no-store",
-                             f"{target}: cannot read the findings store ({reason}) to tell which dataset files "
+                             f"{where}: cannot read the findings store ({reason}) to tell which dataset files "
                              "were scanned; check --db, or use --all-partitions / --no-store") from e
 
     return seen
@@ -156,29 +270,24 @@ def _tell_datasets(scanner: Scanner, lang: str) -> None:
                    else f"dataset {root}: read {read} file(s), skipped {skipped} scanned before", err=True)
 
 
-def _store(result: ScanResult, target: str, lang: str,
-           dataset_files: Sequence[tuple[str, DatasetFile]] = ()) -> tuple[str, int, int] | None:
-    from sqlalchemy.exc import SQLAlchemyError
-
+def _store(engine: Engine, result: ScanResult,
+           dataset_files: Sequence[tuple[str, DatasetFile]] = ()) -> tuple[int, int]:
+    """Store one scan in ONE transaction: its findings, the dataset files it read, and the cases they
+    join (clean hosts verifying rectified cases too). A failure in any step stores nothing of it.
+    Returns (scan id, new findings)."""
     from minescope.cases.workflow import sync_cases, verify_clean
     from minescope.store.datasets import mark_scanned
-    from minescope.store.findings import open_store, save_scan
+    from minescope.store.findings import save_scan
 
-    try:
-        engine = open_store(target)
-        scan_id, new = save_scan(engine, result)
+    engine.dispose()  # a long scan may outlive the pooled connections: start with fresh ones
+    with engine.begin() as conn:
+        scan_id, new = save_scan(conn, result)
         for dataset in dict.fromkeys(d for d, _ in dataset_files):
-            mark_scanned(engine, dataset, [f for d, f in dataset_files if d == dataset], scan_id)
+            mark_scanned(conn, dataset, [f for d, f in dataset_files if d == dataset], scan_id)
         # the ledger follows the scans: new findings join their cases, clean hosts verify rectified ones
-        sync_cases(engine)
-        verify_clean(engine, result)
-    except (SQLAlchemyError, OSError) as e:
-        reason = str(e).splitlines()[0][:200]
-        _say(Text(zh=f"{target}: 无法写入结果库（{reason}）；请检查路径或用 --db 指定，本次结果未保存",
-                  en=f"{target}: cannot write the findings store ({reason}); check it or pass --db; "
-                     "this scan was not stored"), lang)
-        return None
-    return target, scan_id, new
+        sync_cases(conn)
+        verify_clean(conn, result)
+    return scan_id, new
 
 
 def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: tuple[str, int, int] | None) -> None:
@@ -226,7 +335,7 @@ def flows() -> None:
               help="数据集目录（不存在则新建；已有则追加）/ dataset directory (created, or appended to)")
 @click.option("--partition", type=click.Choice(["hour", "day"]), default="hour", show_default=True,
               help="新数据集的分区粒度 / partitioning of a new dataset")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
+@lang_option
 def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: str) -> None:
     """把流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）和抓包的流写入数据集；之后 minescope scan 数据集目录只读新文件 /
     write flow logs, and the flows of captures, into a dataset; minescope scan DATASET then reads only new files.
@@ -243,14 +352,10 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
     problems = [why for _, why in unreadable]
     problems += [Text(zh=f"{p}: 已是数据集，不能再导入", en=f"{p}: already a dataset; it cannot be imported")
                  for p in datasets]
-    try:
-        # the capture engine keeps the flows of DNS names the pool lists know (besides long ones);
-        # logs alone need no lists
-        intel = PoolIntel.load() if captures else PoolIntel()
-        writer = DatasetWriter(dataset, partition)
-    except InputError as e:
-        _say(e.text, lang)
-        sys.exit(EXIT_FAILED)
+    # the capture engine keeps the flows of DNS names the pool lists know (besides long ones);
+    # logs alone need no lists
+    intel = PoolIntel.load() if captures else PoolIntel()
+    writer = DatasetWriter(dataset, partition)
     console = Console(stderr=True)
     total = sum(p.stat().st_size for p in logs + captures)
     try:
@@ -282,23 +387,23 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
 
 
 @main.command("export")
-@click.argument("fmt", type=click.Choice(["rpz", "nft", "suricata", "csv", "stix"]))
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@click.argument("fmt", type=click.Choice(registry.outputs("export")))
+@db_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="写入文件 / write to this file")
 @click.option("--since-scan", type=click.IntRange(min=0), default=None,
               help="只导出此次扫描之后新确认的 / only what scans after this one confirmed")
 @click.option("--incremental", "bookmark_name", metavar="NAME",
               help="增量导出：只导出上次同名导出之后新确认的，并记住本次 / only what is new since the last export "
                    "of this name, then remember this one")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
-def export(fmt: str, db: str | None, output: Path | None, since_scan: int | None, bookmark_name: str | None,
+@lang_option
+def export(fmt: str, db: str, output: Path | None, since_scan: int | None, bookmark_name: str | None,
            lang: str) -> None:
     """导出已确认矿池与矿机的封堵清单 / blocklists and indicators of confirmed pools and miners
     (rpz: DNS RPZ zone, nft: nftables sets, suricata: rules, csv, stix: STIX 2.1 bundle)."""
     from minescope.outputs.blocklists import bookmark, confirmed_indicators, last_scan, render
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
 
-    engine = open_store(db or default_db_path())
+    engine = open_store(db)
     name = f"{fmt}:{bookmark_name}" if bookmark_name else None
     after = since_scan if since_scan is not None else bookmark(engine, name) if name else 0
     upto = last_scan(engine)
@@ -317,19 +422,20 @@ def export(fmt: str, db: str | None, output: Path | None, since_scan: int | None
 
 
 @main.command()
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="进程数（多用户时约为 CPU 核数加一，配合 PostgreSQL）/ processes (for many users about one per "
                    "core plus one, with PostgreSQL)")
-def serve(db: str | None, host: str, port: int, workers: int) -> None:
+@lang_option
+def serve(db: str, host: str, port: int, workers: int, lang: str) -> None:
     """处置平台（网页与 API）/ the disposal console (pages and JSON API)."""
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
     from minescope.web.server import run
 
-    open_store(db or default_db_path())  # migrate once here, before the workers start
-    run(db or default_db_path(), host=host, port=port, workers=workers)
+    open_store(db)  # migrate once here, before the workers start
+    run(db, host=host, port=port, workers=workers)
 
 
 @main.group()
@@ -342,21 +448,17 @@ def users() -> None:
 @click.option("--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True)
 @click.option("--region", "region_code", default="",
               help="辖区 GB/T 2260 代码（空为全国）/ jurisdiction code, empty = national")
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@db_option
 @click.option("--token", is_flag=True, help="同时生成 API 令牌 / also make an API token")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
-def users_add(username: str, role: str, region_code: str, db: str | None, token: bool, lang: str) -> None:
+@lang_option
+def users_add(username: str, role: str, region_code: str, db: str, token: bool, lang: str) -> None:
     """添加账号，密码从标准输入读取 / add an account; the password is read from standard input."""
     from minescope.store.accounts import add_user, new_token
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
 
     password = sys.stdin.readline().rstrip("\n")
-    engine = open_store(db or default_db_path())
-    try:
-        user = add_user(engine, username, password, role, region_code)
-    except InputError as e:
-        _say(e.text, lang)
-        sys.exit(EXIT_FAILED)
+    engine = open_store(db)
+    user = add_user(engine, username, password, role, region_code)
     click.echo(("已添加 " if lang == "zh" else "added ") + user.username)
     if token:
         click.echo(new_token(engine, user))
@@ -368,42 +470,43 @@ def cases() -> None:
 
 
 @cases.command("sync")
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
-def cases_sync(db: str | None, lang: str) -> None:
+@db_option
+@lang_option
+def cases_sync(db: str, lang: str) -> None:
     """把结果归入案件，已结案件再次发现时重新打开 / group findings into cases; reopen cases seen again."""
     from minescope.cases.workflow import sync_cases
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
 
-    report = sync_cases(open_store(db or default_db_path()))
+    report = sync_cases(open_store(db))
     click.echo(f"新建 {report.created} 件，追加 {report.extended} 条，重新打开 {report.reopened} 件" if lang == "zh"
                else f"{report.created} cases created, {report.extended} findings added, {report.reopened} reopened")
 
 
 @cases.command("list")
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@db_option
 @click.option("--overdue", is_flag=True, help="只列逾期案件 / only overdue cases")
-def cases_list(db: str | None, overdue: bool) -> None:
+@lang_option
+def cases_list(db: str, overdue: bool, lang: str) -> None:
     """列出案件 / list cases."""
     from minescope.cases.workflow import list_cases
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
 
-    engine = open_store(db or default_db_path())
+    engine = open_store(db)
     for c in list_cases(engine, overdue=overdue):
         click.echo(f"{c.id}\t{c.state}\t{c.owner or '-'}\t{c.title}")
 
 
 @cases.command("ledger")
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
+@db_option
 @click.option("--region", "region_code", default="", help="辖区代码（空为全部）/ jurisdiction code (empty: all)")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="xlsx 文件 / the .xlsx file")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
-def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> None:
+@lang_option
+def cases_ledger(db: str, region_code: str, output: Path, lang: str) -> None:
     """导出辖区台账（xlsx，按下级区划分表）/ the jurisdiction's ledger as .xlsx, one sheet per sub-division."""
     from minescope.outputs.ledger import ledger_xlsx
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
 
-    output.write_bytes(ledger_xlsx(open_store(db or default_db_path()), region_code, lang))
+    output.write_bytes(ledger_xlsx(open_store(db), region_code, lang))
     click.echo(str(output))
 
 
@@ -415,29 +518,22 @@ def cases_ledger(db: str | None, region_code: str, output: Path, lang: str) -> N
               help="文号中的机关代字 / issuer code in the document number, e.g. 苏发改整改")
 @click.option("--issue", is_flag=True, help="签发：案件转为「已下发通知」并存档通知书 / "
                                         "issue it: move the case to notice_issued, keep the PDF on it")
-@click.option("--actor", default=lambda: os.environ.get("USER") or "cli", show_default="$USER",
+@click.option("--actor", default=settings.login_name, show_default="$USER",
               help="记入案件历史的操作人 / who acts, in the case history (with --issue)")
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
-def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bool, actor: str, db: str | None,
+@db_option
+@lang_option
+def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bool, actor: str, db: str,
                  lang: str) -> None:
     """出具整改通知书（PDF）/ the rectification notice of a case, as PDF."""
     from minescope.outputs.notice import issue_notice, notice_pdf
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
 
-    engine = open_store(db or default_db_path())
-    try:
-        if issue:
-            pdf, _ = issue_notice(engine, case_id, actor, issuer=issuer, prefix=prefix)
-        else:
-            pdf = notice_pdf(engine, case_id, issuer=issuer, prefix=prefix)
-        output.write_bytes(pdf)
-    except InputError as e:
-        _say(e.text, lang)
-        sys.exit(EXIT_FAILED)
-    except OSError as e:
-        _say(Text(zh=f"{output}: 无法写入（{e.strerror}）", en=f"{output}: cannot write ({e.strerror})"), lang)
-        sys.exit(EXIT_FAILED)
+    engine = open_store(db)
+    if issue:
+        pdf, _ = issue_notice(engine, case_id, actor, issuer=issuer, prefix=prefix)
+    else:
+        pdf = notice_pdf(engine, case_id, issuer=issuer, prefix=prefix)
+    output.write_bytes(pdf)
     click.echo(str(output))
     if issue:
         click.echo(f"案件 {case_id} 已转为「已下发通知」，通知书已存入案件附件" if lang == "zh"
@@ -445,14 +541,14 @@ def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bo
 
 
 @cases.command("verify")
-@click.option("--db", "db", help="结果库 / findings store (file path or SQLAlchemy URL)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=_lang_default)
-def cases_verify(db: str | None, lang: str) -> None:
+@db_option
+@lang_option
+def cases_verify(db: str, lang: str) -> None:
     """校验案件历史的哈希链 / check the case history's hash chain."""
     from minescope.cases.history import verify
-    from minescope.store.findings import default_db_path, open_store
+    from minescope.store.findings import open_store
 
-    problems = verify(open_store(db or default_db_path()))
+    problems = verify(open_store(db))
     for line in problems:
         click.echo(("篡改：" if lang == "zh" else "tampered: ") + line, err=True)
     if problems:

@@ -11,27 +11,17 @@ documented in ``docs/json-schema.md``; bump ``SCHEMA_VERSION`` on any incompatib
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: findings state their subject and their own first/last seen (additions only)
 
 # Fewer shares than this give a share-based hash rate too uncertain (over ±58 %) to size power from.
 MIN_SHARES_TO_SIZE = 3
-
-
-class Kind(StrEnum):
-    """What a finding states."""
-
-    MINING_SESSION = "mining_session"  # a miner speaking a mining protocol to a pool
-    POOL_CONTACT = "pool_contact"  # contact with a known pool (DNS, address, SNI, Host), no readable protocol
-    ENCRYPTED_MINING_SUSPECT = "encrypted_mining_suspect"  # TLS to a known or pool-like endpoint
-    CRYPTO_NODE = "crypto_node"  # blockchain node peer-to-peer traffic: not mining
-    # flows behaving like a pool session (long-lived, low-rate, small packets); no list match, no payload
-    MINING_BEHAVIOUR_SUSPECT = "mining_behaviour_suspect"
 
 
 class Dimension(StrEnum):
@@ -41,6 +31,24 @@ class Dimension(StrEnum):
     FUNDS = "funds"
     CONTENT = "content"
     TIP = "tip"
+
+
+class SubjectType(StrEnum):
+    """What a finding is about."""
+
+    IP = "ip"  # an address: the miner, contacting host or node
+    HOST = "host"  # a machine by name (endpoint logs)
+    METER = "meter"  # an electricity meter or power account
+    ACCOUNT = "account"  # a bank, payment or platform account
+    LISTING = "listing"  # a product listing
+    POST = "post"  # a post, an app, a page
+    ORGANISATION = "organisation"  # an organisation, a site or a place, as named (a public report's subject)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    type: SubjectType
+    value: str
 
 
 class Severity(StrEnum):
@@ -166,6 +174,10 @@ class MiningFacts:
         return self.reported_hashrate
 
 
+# Organisation types whose hosts were intruded upon, not their owners' own mining (Jiangsu 2021: ~21 %).
+INSTITUTIONAL = ("government", "university", "research", "state_owned", "enterprise")
+
+
 @dataclass(frozen=True, slots=True)
 class Attribution:
     """Who and where a host is."""
@@ -184,7 +196,7 @@ class Attribution:
 
     @property
     def institutional(self) -> bool:
-        return self.org_type in {"government", "university", "research", "state_owned", "enterprise"}
+        return self.org_type in INSTITUTIONAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,47 +209,75 @@ class Peer:
     known_pool: bool = False
 
 
+NO_PEER = Peer("", 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
-    kind: Kind
-    subject_ip: str  # the miner, contacting host or node
-    peer: Peer
+    """A fact about a subject. ``kind`` is a registered kind's name (``minescope.registry``).
+
+    Network findings give ``subject_ip``, ``peer`` and ``flows`` (the subject is then the address);
+    others give ``subject``. ``first_seen``/``last_seen`` cover the whole group the finding rests on;
+    when not given they are taken from ``flows``. ``key`` tells two findings of one kind and subject
+    apart (and keeps a rescan's finding the same); ``stable_id`` is an identity given by the source
+    itself (a public report's tracking code).
+    """
+
+    kind: str
+    subject_ip: str | None  # the miner, contacting host or node (network findings)
+    peer: Peer | None
     flows: tuple[FlowRef, ...]
     confidence: float
     severity: Severity
     reasons: tuple[Text, ...]
     evidence: tuple[Evidence, ...]
-    source: str  # the capture (file name) it came from
+    source: str  # the input (file name) it came from
     mining: MiningFacts | None = None
     attribution: Attribution | None = None
     energy: Energy | None = None
     dimension: Dimension = Dimension.NETWORK
     node_protocol: str | None = None  # for crypto_node: bitcoin | ethereum | monero | …
+    subject: Subject = None  # type: ignore[assignment]  # filled from subject_ip when not given
+    first_seen: float = math.nan
+    last_seen: float = math.nan
+    key: str = ""
+    stable_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.subject is None:
+            if self.subject_ip is None:
+                raise ValueError("a finding needs a subject or a subject_ip")
+            object.__setattr__(self, "subject", Subject(SubjectType.IP, self.subject_ip))
+        for name, pick in (("first_seen", min), ("last_seen", max)):
+            if math.isnan(getattr(self, name)):
+                if not self.flows:
+                    raise ValueError(f"a finding without flows states its {name}")
+                attr = "first_seen" if name == "first_seen" else "last_seen"
+                object.__setattr__(self, name, pick(getattr(f, attr) for f in self.flows))
 
     @property
-    def first_seen(self) -> float:
-        return min(f.first_seen for f in self.flows)
-
-    @property
-    def last_seen(self) -> float:
-        return max(f.last_seen for f in self.flows)
+    def endpoint(self) -> Peer:
+        """The far end of a network finding; an empty ``Peer`` for findings about anything else."""
+        return self.peer if self.peer is not None else NO_PEER
 
     @property
     def id(self) -> str:
-        """Stable identity: the same capture scanned again gives the same ids."""
-        f = self.flows[0]
-        key = "|".join(
-            str(x)
-            for x in (self.kind, self.subject_ip, self.peer.ip, self.peer.port, f.src_ip, f.src_port,
-                      f.dst_ip, f.dst_port, f.proto, f"{f.first_seen:.6f}")
-        )
-        return hashlib.sha256(key.encode()).hexdigest()[:24]
+        """Stable identity: the same evidence scanned again gives the same ids."""
+        if self.stable_id is not None:
+            return self.stable_id
+        if self.flows and self.peer is not None:  # network findings: unchanged since schema 1.0
+            f = self.flows[0]
+            parts: tuple[object, ...] = (self.kind, self.subject_ip, self.peer.ip, self.peer.port, f.src_ip,
+                                         f.src_port, f.dst_ip, f.dst_port, f.proto, f"{f.first_seen:.6f}")
+        else:
+            parts = (self.kind, self.subject.type, self.subject.value, self.key)
+        return hashlib.sha256("|".join(str(x) for x in parts).encode()).hexdigest()[:24]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data. orjson walks the nested dataclasses: ~30× faster than ``asdict``'s deep
         copy, which matters at 10⁴–10⁵ findings."""
-        shallow = {f.name: getattr(self, f.name) for f in fields(self)}
-        shallow.update(id=self.id, first_seen=self.first_seen, last_seen=self.last_seen)
+        shallow = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("key", "stable_id")}
+        shallow["id"] = self.id
         data: dict[str, Any] = orjson.loads(orjson.dumps(shallow))
         return data
 

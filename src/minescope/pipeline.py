@@ -1,7 +1,10 @@
 """One scan: inputs → flows → findings → enrichment, as a ``ScanResult``.
 
 Each capture gets its own flow table (flows do not continue across files, so a finding always
-names the one capture it rests on); the pool knowledge learned from one capture carries into
+names the one capture it rests on). Its payload gives mining sessions and node traffic
+(``detectors.payload``); its flows and DNS go through the same SQL detectors as flow logs, with the
+pools learned from payload so far (``LearnedPools``), so a capture and the same capture imported as
+flows give the same payload-less findings. The pool knowledge learned from one capture carries into
 the next. Flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata, mapped CSV/Parquet) are told from
 captures by content (``flows.inputs.detect_format``), and flow datasets (partitioned Parquet,
 ``flows.dataset``) by their layout; all flow logs and datasets of a scan go to one SQL engine
@@ -22,22 +25,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.dimensions.network.capture.flows import FlowTracker
-from minescope.dimensions.network.detectors.flowlog import FlowLogDetector
+from minescope.dimensions.network.detectors.flowlog import EXPLAINED, FlowLogDetector
 from minescope.dimensions.network.detectors.payload import CaptureDetector, flows_from_table
+from minescope.dimensions.network.readers.capture_flows import dns_from_capture, flows_from_capture
 from minescope.dimensions.network.readers.dataset import DatasetFile, FlowDataset, is_dataset, readable, select_files
 from minescope.dimensions.network.readers.dataset import summarize as summarize_files
-from minescope.dimensions.network.readers.inputs import FlowLogInput, detect_format
+from minescope.dimensions.network.readers.inputs import DIR_LOG_FORMATS, FlowLogInput, detect_format
+from minescope.dimensions.network.readers.live import live_blocks, until_interrupt, warm_up_block
 from minescope.dimensions.network.readers.pcap import CAPTURE_SUFFIXES, Block, CaptureFile
 from minescope.engines.sql import open_engine
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
 from minescope.knowledge.pools import PoolIntel
-from minescope.model import Finding, InputSummary, ScanResult, Text
+from minescope.model import Finding, InputSummary, ScanResult, SubjectType, Text
 from minescope.readers.report import InputReport
-
-# Flow-log formats picked up when walking a directory (CSV/Parquet need a column mapping: name
-# those files explicitly).
-DIR_LOG_FORMATS = frozenset({"zeek", "suricata", "nfdump-csv", "nfcapd", "netflow", "netflow-pcap"})
 
 # Pool sessions last hours; a flow ends only after this long without a packet (nfstream's default
 # of 120 s would cut a miner's session at every quiet spell between shares).
@@ -95,7 +96,7 @@ class Scanner:
     def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None,
                        datasets: Sequence[Path] = ()) -> tuple[list[InputSummary], list[Finding]]:
         """Flow logs and datasets through the payload-less detectors, all on one engine."""
-        detector = FlowLogDetector(self.intel, open_engine(self.options.engine))
+        detector = FlowLogDetector(self.intel, open_engine(self.options.engine), self.intel.learned_pools.table())
         summaries = []
         try:
             for root in datasets:
@@ -174,8 +175,20 @@ class Scanner:
         summary.flows = tracker.flows_total
         summary.first_seen = tracker.first_ts
         summary.last_seen = tracker.last_ts
-        detector = CaptureDetector(self.intel, name)
-        found = detector.run(flows_from_table(table), tracker.payload, tracker.pdns, tracker.dns_hits)
+        # what needs payload: mining sessions (the pools they show are learned) and node traffic
+        payload = CaptureDetector(self.intel, name)
+        found = payload.run(flows_from_table(table), tracker.payload, tracker.pdns)
+        self.intel.learn_table(payload.learned())
+        # everything else: the capture's flows and DNS through the SQL detectors, as for flow logs
+        explained = sorted(payload.explained)
+        detector = FlowLogDetector(self.intel, open_engine(self.options.engine), self.intel.learned_pools.table())
+        try:
+            detector.add("flows", flows_from_capture(table, tracker.payload, name))
+            detector.add("dns", dns_from_capture(tracker.dns_seen, name))
+            found += detector.run(self.options.behaviour, pa.table(
+                {"sensor_uid": [str(s) for s in explained], "input": [name] * len(explained)}, schema=EXPLAINED))
+        finally:
+            detector.close()
         return [self._enrich(f) for f in found]
 
     def _interesting_name(self, name: str) -> bool:
@@ -185,7 +198,9 @@ class Scanner:
         """Who the subject is, and what its hash rate costs in power."""
         rate = finding.mining.sizing_hashrate if finding.mining is not None else None
         energy = estimate_energy(rate, as_of_year=_year(finding.first_seen)) if rate is not None else None
-        return replace(finding, attribution=self.attributor.attribute(finding.subject_ip), energy=energy)
+        who = (self.attributor.attribute(finding.subject.value) if finding.subject.type == SubjectType.IP
+               else finding.attribution)
+        return replace(finding, attribution=who, energy=energy)
 
     def make_result(self, inputs: list[InputSummary], findings: list[Finding], started: float,
                     wall: float) -> ScanResult:
@@ -197,6 +212,26 @@ class Scanner:
             flows=sum(i.flows for i in inputs), hosts_seen=frozenset(self.hosts_seen),
         )
 
+
+
+def scan_interface(scanner: Scanner, interface: str, duration: float | None) -> ScanResult:
+    """Scan live traffic until ``duration`` seconds pass (or Ctrl-C)."""
+    warm_up(scanner)
+    scanner.hosts_seen.clear()
+    started = time.time()
+    t0 = time.perf_counter()
+    blocks = live_blocks(interface, duration)
+    try:
+        summary, findings = scanner.scan_blocks(f"interface:{interface}", "interface", until_interrupt(blocks))
+    finally:
+        blocks.close()
+    return scanner.make_result([summary], findings, started, time.perf_counter() - t0)
+
+
+def warm_up(scanner: Scanner) -> None:
+    """Compile the packet path (or load it from numba's cache) before listening, so that the first
+    block of live traffic is not held up by it."""
+    scanner.scan_blocks("warm-up", "interface", [warm_up_block()])
 
 
 def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path], list[tuple[Path, Text]]]:

@@ -151,7 +151,7 @@ def normalise(doc: Any, root: Path = ROOT, dataset: Path | None = None) -> Any:
 
 def dumps(data: Any) -> str:
     """Small, sorted, pretty-printed JSON (UTF-8 text, Chinese kept readable)."""
-    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -204,29 +204,38 @@ def _short(value: Any, limit: int = 160) -> str:
 
 
 def diff(expected: dict[str, Any], actual: dict[str, Any], max_lines: int = 80) -> list[str]:
-    """What changed, finding by finding and field by field (empty: the same, floats to 1e-9 relative)."""
+    """What changed, finding by finding and field by field (empty: the same, floats to 1e-9 relative).
+
+    Findings are matched by id; findings sharing an id (the current code gives a few) are matched in order."""
     out: list[str] = []
     for key in sorted((expected.keys() | actual.keys()) - {"findings"}):
         _fields(expected.get(key), actual.get(key), key, out)
-    want = {f["id"]: f for f in expected.get("findings", [])}
-    got = {f["id"]: f for f in actual.get("findings", [])}
-    if len(want) != len(expected.get("findings", [])) or len(got) != len(actual.get("findings", [])):
-        # ids repeat: compare the lists as they are, position by position
-        _fields(expected.get("findings"), actual.get("findings"), "findings", out)
-        return out[:max_lines]
-    for fid in sorted(want.keys() - got.keys()):
-        out.append(f"finding gone: {_label(want[fid])}")
-    for fid in sorted(got.keys() - want.keys()):
-        out.append(f"finding new:  {_label(got[fid])}")
-    for fid in sorted(want.keys() & got.keys()):
-        changes: list[str] = []
-        _fields(want[fid], got[fid], "", changes)
-        if changes:
-            out.append(f"finding changed: {_label(want[fid])}")
-            out.extend(changes)
+    want, got = _by_id(expected.get("findings", [])), _by_id(actual.get("findings", []))
+    for fid in sorted(want.keys() | got.keys()):
+        before, after = want.get(fid, []), got.get(fid, [])
+        n = max(len(before), len(after))
+        for i in range(n):
+            tag = f" [{i + 1} of {n} with this id]" if n > 1 else ""
+            if i >= len(after):
+                out.append(f"finding gone: {_label(before[i])}{tag}")
+            elif i >= len(before):
+                out.append(f"finding new:  {_label(after[i])}{tag}")
+            else:
+                changes: list[str] = []
+                _fields(before[i], after[i], "", changes)
+                if changes:
+                    out.append(f"finding changed: {_label(before[i])}{tag}")
+                    out.extend(changes)
     if len(out) > max_lines:
         out = [*out[:max_lines], f"… and {len(out) - max_lines} more lines"]
     return out
+
+
+def _by_id(findings: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        groups.setdefault(str(f.get("id")), []).append(f)
+    return groups
 
 
 # -- recording ---------------------------------------------------------------------------------------------

@@ -26,12 +26,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Integer, and_, case, cast, func, select, true
 
+from minescope import registry
+from minescope.dimensions.network.kinds import MINING_SESSION
+from minescope.model import INSTITUTIONAL
 from minescope.store.cases import case_history, cases
 from minescope.store.findings import findings, scans
 from minescope.store.tips import tips
 
-INSTITUTIONAL = ("government", "university", "research", "state_owned", "enterprise")
-MINING_KINDS = ("mining_session", "pool_contact", "encrypted_mining_suspect")
 CALENDAR_END = 253402300800.0  # 10000-01-01: later times have no calendar day (a corrupt capture's)
 DAY = 86400
 
@@ -68,7 +69,7 @@ def _case_figures(engine: Engine, scope: str) -> tuple[dict[str, int], list[floa
 def _findings_figures(engine: Engine, scope: str, first_day: int) -> dict[str, Any]:
     f = findings.c
     in_area = f.region_code.like(f"{scope}%") if scope else true()
-    mining = and_(in_area, f.kind.in_(MINING_KINDS))
+    mining = and_(in_area, f.kind.in_(registry.mining_kinds()))
     place = func.substr(f.region_code, 1, {0: 2, 2: 4, 4: 6}.get(len(scope), 6)).label("place")
     day = _day_number(engine.dialect.name, f.first_seen).label("day")
     n = func.count().label("n")
@@ -94,9 +95,9 @@ def _findings_figures(engine: Engine, scope: str, first_day: int) -> dict[str, A
     for kind, sizing_algorithm, energy_algorithm, count, hps, *energy in sums:
         by_kind[kind] += count
         # hash rates of different algorithms never add up: one sum per algorithm
-        if kind == "mining_session" and sizing_algorithm:
+        if kind == MINING_SESSION and sizing_algorithm:
             rate[sizing_algorithm] += hps
-        if kind in MINING_KINDS and energy_algorithm:
+        if kind in registry.mining_kinds() and energy_algorithm:
             kwh[energy_algorithm] = [a + b for a, b in zip(kwh[energy_algorithm], energy, strict=True)]
     epoch = dt.date(1970, 1, 1)
     return {

@@ -18,18 +18,17 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, and_, func, insert, select, update
 
+from minescope import registry
 from minescope.cases import history
 from minescope.errors import InputError
 from minescope.model import ScanResult
 from minescope.store.cases import case_attachments, case_comments, case_findings, case_tasks, cases
-from minescope.store.findings import findings, scans
+from minescope.store.findings import begin, findings, scans
 
 STATES = ("new", "assigned", "notice_issued", "rectifying", "verified", "closed")
 FORWARD = {"assigned": "notice_issued", "notice_issued": "rectifying", "rectifying": "verified"}
 CLOSING_REASONS = ("cleared", "false_positive", "handed_to_police", "hijacked_host_cleaned")
 NEEDS_VERIFIED = {"cleared", "hijacked_host_cleaned"}
-# Findings that are disposal work; blockchain nodes are recorded but are not mining.
-CASE_KINDS = ("mining_session", "pool_contact", "encrypted_mining_suspect")
 TRACKED = ("state", "owner", "due_at", "closing_reason", "reopened")
 PAGE_SIZE, PAGE_MAX = 50, 500  # cases per page of the console's list: by default, and at most
 # States and closing reasons as people read them: key → (zh, en)
@@ -62,19 +61,29 @@ def subject_key(finding: dict[str, Any]) -> tuple[str, str]:
     attribution = finding.get("attribution") or {}
     if attribution.get("org_name"):
         return f"org:{attribution['org_name']}", attribution["org_name"]
-    return f"ip:{finding['subject_ip']}", finding["subject_ip"]
+    subject = finding.get("subject") or {"type": "ip", "value": finding["subject_ip"]}  # stored before schema 1.1
+    return f"{subject['type']}:{subject['value']}", subject["value"]
 
 
-def sync_cases(engine: Engine, actor: str = "system", now: float | None = None) -> SyncReport:
-    """Put every stored mining-related finding into its case; reopen closed cases seen again."""
+def case_kinds() -> tuple[str, ...]:
+    """The kinds whose findings are disposal work: policy, not detector code (blockchain nodes and
+    behaviour leads are recorded but open no case by default)."""
+    return registry.default_case_kinds()
+
+
+def sync_cases(engine: Engine | Connection, actor: str = "system", now: float | None = None) -> SyncReport:
+    """Put every stored mining-related finding into its case; reopen closed cases seen again.
+
+    On an engine, in a transaction of its own (``cases sync``, the console); on a connection, in the
+    caller's (a scan stores its findings, dataset files and cases together)."""
     now = time.time() if now is None else now
     created = extended = reopened = 0
-    with engine.begin() as conn:
+    with begin(engine) as conn:
         # a closed case reopens when a scan run after its closing found its subject again
         unassigned = conn.execute(
             select(findings.c.id, findings.c.data, scans.c.started_at)
             .join(scans, scans.c.id == findings.c.first_scan_id)
-            .where(findings.c.kind.in_(CASE_KINDS))
+            .where(findings.c.kind.in_(case_kinds()))
             .where(~findings.c.id.in_(select(case_findings.c.finding_id)))
             .order_by(findings.c.first_seen)
         ).all()
@@ -94,15 +103,15 @@ def sync_cases(engine: Engine, actor: str = "system", now: float | None = None) 
     return SyncReport(created, extended, reopened)
 
 
-def verify_clean(engine: Engine, result: ScanResult, actor: str = "system") -> list[int]:
+def verify_clean(engine: Engine | Connection, result: ScanResult, actor: str = "system") -> list[int]:
     """Cases under rectification whose hosts this scan saw without mining: verified.
 
     A host counts as checked when the scan saw traffic from it; a case is verified only when every
     one of its hosts was seen and none of them gave a mining-related finding in this scan.
     """
-    mining_hosts = {f.subject_ip for f in result.findings if f.kind in CASE_KINDS}
+    mining_hosts = {f.subject_ip for f in result.findings if f.kind in case_kinds()}
     verified = []
-    with engine.begin() as conn:
+    with begin(engine) as conn:
         for case in conn.execute(select(cases).where(cases.c.state == "rectifying")).all():
             hosts = set(conn.execute(select(findings.c.subject_ip).join(
                 case_findings, case_findings.c.finding_id == findings.c.id)

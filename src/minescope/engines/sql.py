@@ -1,18 +1,21 @@
-"""Where the flow-log detectors' SQL runs: DuckDB (embedded, the default) or Apache Spark (distributed).
+"""Where SQL detectors run: DuckDB (embedded, the default) or Apache Spark (distributed).
 
-Both engines hold the same relations and run the detectors' SQL text (``detect.flowlog``,
-``detect.behaviour``) unchanged:
+An engine knows no evidence table of its own. A dimension hands it a ``Preparation``: the schemas
+of its readers' tables and the views its detectors read over them (SQL text with the dialect's
+placeholders, ``View``). The engine holds the mechanics — rows of reader batches (``append``) and
+Parquet files of a dataset (``add_parquet``) in any mix, temporary tables (``register``,
+``materialize``), results (``query``, ``column``) — and the few places where the two SQL dialects
+differ (``Dialect``):
 
-  raw flows / raw dns   the readers' tables (``flows.schema``), from reader batches (``append``)
-                        or Parquet files of a flow dataset (``add_parquet``), in any mix
-  flows                 ``PREPARE_FLOWS_SQL``: epoch seconds, counters of both directions, a row id
-  dns_questions         ``PREPARE_QUESTIONS_SQL``: one row per DNS transaction with a question
-  dns_answers           one row per address in an answer section, with its TTL
+  {relation}  the table's rows: appended batches and Parquet files, each row with ``is_new``
+              (false for files read only as context of an incremental run)
+  {epoch_us}  microseconds since the epoch of the row's ``ts``
+  {row_id}    a number unique per row within a run (not equal across engines: detectors use it
+              only to count and de-duplicate rows, and order by the rows' own fields)
+  unnest      a view with ``View.unnest`` reads one row per element of a list column, beside the
+              element of a second list at the same position (NULL unless both lists are as long)
 
-Only what differs between the two SQL dialects lives in the engine classes: the epoch of a
-timestamp, the row id, and flattening the answer list next to its TTL list. Row ids are unique
-within a run but not equal across engines; the detectors use them only to count and de-duplicate
-flows, and order samples by the flows' own fields, so both engines give the same findings.
+Everything else is one SQL text for both, so both engines give the same findings.
 
 DuckDB reads Parquet in place and spills to disk beyond its memory limit (out of core). Spark
 runs ``local[N]`` on one machine, or on a cluster when given a master URL; reader batches are
@@ -24,7 +27,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,31 +36,70 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minescope.dimensions.network.tables import TABLES
+from minescope import registry, settings
 from minescope.errors import InputError
 
-ENGINES = ("duckdb", "spark")
 
-# The detectors' tables, over the readers' tables. {row_id}, {epoch_us} and {relation} are the
-# engine's; everything else is shared.
-PREPARE_FLOWS_SQL = """
-SELECT {row_id} AS row_id,
-       CAST({epoch_us} AS DOUBLE) / 1000000 AS t_start,
-       CAST({epoch_us} AS DOUBLE) / 1000000 + COALESCE(duration_s, 0) AS t_end,
-       src_ip, dst_ip, src_port, dst_port, CAST(proto AS INTEGER) AS proto,
-       COALESCE(src_packets, 0) + COALESCE(dst_packets, 0) AS packets,
-       src_packets AS packets_fwd, dst_packets AS packets_rev, src_bytes AS bytes_fwd, dst_bytes AS bytes_rev,
-       CAST(tcp_flags AS INTEGER) AS tcp_flags, src_packets IS NOT NULL AS counted,
-       server_name, app, sensor_uid, source, input
-FROM {relation}
-"""
+@dataclass(frozen=True)
+class Unnest:
+    """One row per element of the list column ``items`` (as ``item``), with the element of the list
+    column ``paired`` at the same position (as ``paired_item``; NULL unless both lists are as long).
+    Rows whose ``items`` is NULL or empty give none."""
 
-# is_new: false for DNS files read only as context for an incremental run (older answers can
-# explain new flows, but their questions were reported when those files were new)
-PREPARE_QUESTIONS_SQL = """
-SELECT CAST({epoch_us} AS DOUBLE) / 1000000 AS t, client_ip, resolver_ip, query, source, input, is_new
-FROM {relation} WHERE query IS NOT NULL
-"""
+    items: str
+    paired: str
+    item: str
+    paired_item: str
+
+
+@dataclass(frozen=True)
+class View:
+    """A view detectors read, over the rows of one table: ``sql`` is shared SQL text with the
+    placeholders ``{relation}``, ``{epoch_us}`` and ``{row_id}`` (module docstring); with
+    ``unnest``, ``{relation}`` gives one row per list element (``Unnest``)."""
+
+    name: str
+    table: str
+    sql: str
+    unnest: Unnest | None = None
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What a dimension's SQL detectors read: its readers' tables (name → Arrow schema) and the
+    views over them, made in this order by ``SqlEngine.prepare``."""
+
+    tables: Mapping[str, pa.Schema]
+    views: tuple[View, ...]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The SQL that differs between engines (pySigma's backends hold such templates)."""
+
+    epoch_us: str  # microseconds since the epoch of the column ts
+    row_id: str  # a row's id within a run
+    unnest: str  # {relation} unnested by {items}/{paired} as {item}/{paired_item} (``Unnest``)
+
+    def render(self, view: View, relation: str) -> str:
+        if view.unnest is not None:
+            u = view.unnest
+            relation = self.unnest.format(relation=relation, items=u.items, paired=u.paired, item=u.item,
+                                          paired_item=u.paired_item)
+        return view.sql.format(relation=relation, epoch_us=self.epoch_us, row_id=self.row_id)
+
+
+# DuckDB: parallel UNNEST pads the shorter list with NULL, so the paired list is used only when it
+# lines up. Spark: posexplode gives the position to index the paired list with.
+DUCKDB = Dialect(
+    epoch_us="epoch_us(ts)", row_id="_row_id",
+    unnest=("(SELECT *, UNNEST({items}) AS {item}, "
+            "UNNEST(CASE WHEN len({paired}) = len({items}) THEN {paired} END) AS {paired_item} "
+            "FROM {relation}) unnested"))
+SPARK = Dialect(
+    epoch_us="unix_micros(ts)", row_id="monotonically_increasing_id()",
+    unnest=("(SELECT r.*, u.{item}, CASE WHEN size(r.{paired}) = size(r.{items}) THEN r.{paired}[u.pos] END "
+            "AS {paired_item} FROM {relation} r LATERAL VIEW posexplode(r.{items}) u AS pos, {item}) unnested"))
 
 
 class SqlEngine(Protocol):
@@ -66,7 +109,7 @@ class SqlEngine(Protocol):
 
     def append(self, table: str, batch: pa.RecordBatch | pa.Table) -> None: ...
     def add_parquet(self, table: str, files: Sequence[Path], is_new: bool = True) -> None: ...
-    def prepare(self) -> None: ...
+    def prepare(self, preparation: Preparation) -> None: ...
     def register(self, name: str, data: pa.Table) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
     def query(self, sql: str) -> list[dict[str, Any]]: ...
@@ -79,8 +122,8 @@ def open_engine(name: str = "duckdb", **options: Any) -> SqlEngine:
         return DuckDBEngine(**options)
     if name == "spark":
         return SparkEngine(**options)
-    raise InputError(f"未知的引擎 {name}；可选 {', '.join(ENGINES)}",
-                     f"unknown engine {name}; choose one of {', '.join(ENGINES)}")
+    raise InputError(f"未知的引擎 {name}；可选 {', '.join(registry.engines())}",
+                     f"unknown engine {name}; choose one of {', '.join(registry.engines())}")
 
 
 # --- DuckDB --------------------------------------------------------------------------------------
@@ -88,7 +131,7 @@ def open_engine(name: str = "duckdb", **options: Any) -> SqlEngine:
 def default_memory_limit() -> str:
     """``$MINESCOPE_DUCKDB_MEMORY``, else half the machine's memory up to 4 GB: DuckDB's own default
     (80 %) would let one scan crowd out everything else on a shared machine."""
-    configured = os.environ.get("MINESCOPE_DUCKDB_MEMORY")
+    configured = settings.DUCKDB_MEMORY.value()
     if configured:
         return configured
     try:
@@ -120,30 +163,31 @@ class DuckDBEngine:
                              f"invalid DuckDB setting ({str(e).splitlines()[0]}); check MINESCOPE_DUCKDB_MEMORY "
                              "(e.g. 4GB)") from e
         self.appended: set[str] = set()
-        self.files: dict[str, list[tuple[list[str], bool]]] = {"flows": [], "dns": []}
+        self.files: dict[str, list[tuple[list[str], bool]]] = {}
 
     def append(self, table: str, batch: pa.RecordBatch | pa.Table) -> None:
-        if table not in self.files or not batch.num_rows:
+        """Rows of a reader table (the first batch's schema is the table's; later ones by name)."""
+        if not batch.num_rows:
             return
+        self.con.register("incoming", batch)
         if table not in self.appended:
-            self.con.register("incoming", TABLES[table].empty_table())
             self.con.execute(f"CREATE TABLE raw_{table}_rows AS SELECT * FROM incoming")
             self.appended.add(table)
-        self.con.register("incoming", batch)
-        self.con.execute(f"INSERT INTO raw_{table}_rows SELECT * FROM incoming")
+        else:
+            self.con.execute(f"INSERT INTO raw_{table}_rows BY NAME SELECT * FROM incoming")
         self.con.unregister("incoming")
 
     def add_parquet(self, table: str, files: Sequence[Path], is_new: bool = True) -> None:
         if files:
-            self.files[table].append(([str(f) for f in files], is_new))
+            self.files.setdefault(table, []).append(([str(f) for f in files], is_new))
 
-    def _relation(self, table: str, with_row_id: bool) -> str:
-        names = ", ".join(TABLES[table].names)
+    def _relation(self, table: str, schema: pa.Schema, with_row_id: bool) -> str:
+        names = ", ".join(schema.names)
         parts = []
         if table in self.appended:
             parts.append(f"SELECT {names}, rowid AS _row_id, TRUE AS is_new FROM raw_{table}_rows")
         offset = 0
-        for paths, is_new in self.files[table]:
+        for paths, is_new in self.files.get(table, []):
             listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
             row_id = (f"(file_index + {offset + 1}) * {self.FILE_ID_SHIFT} + file_row_number" if with_row_id
                       else "0")
@@ -151,25 +195,15 @@ class DuckDBEngine:
                          f"FROM read_parquet([{listed}], hive_partitioning = false)")
             offset += len(paths)
         if not parts:
-            self.con.register(f"empty_{table}", TABLES[table].empty_table())
+            self.con.register(f"empty_{table}", schema.empty_table())
             parts.append(f"SELECT {names}, CAST(0 AS BIGINT) AS _row_id, TRUE AS is_new FROM empty_{table}")
         return "(" + " UNION ALL ".join(parts) + ") raw"
 
-    def prepare(self) -> None:
-        epoch = "epoch_us(ts)"
-        self.con.execute("CREATE OR REPLACE VIEW flows AS " + PREPARE_FLOWS_SQL.format(
-            row_id="_row_id", epoch_us=epoch, relation=self._relation("flows", True)))
-        dns = self._relation("dns", False)
-        self.con.execute("CREATE OR REPLACE VIEW dns_questions AS " + PREPARE_QUESTIONS_SQL.format(
-            epoch_us=epoch, relation=dns))
-        # parallel UNNEST pads the shorter list with NULL: TTLs are used only when they line up
-        self.con.execute(f"""CREATE OR REPLACE VIEW dns_answers AS
-            SELECT t, client_ip, resolver_ip, query, answer, ttl, source, input FROM (
-              SELECT CAST({epoch} AS DOUBLE) / 1000000 AS t, client_ip, resolver_ip, query, source, input,
-                     UNNEST(answers) AS answer,
-                     UNNEST(CASE WHEN len(ttls) = len(answers) THEN ttls END) AS ttl
-              FROM {dns} WHERE query IS NOT NULL) flat
-            WHERE answer IS NOT NULL""")
+    def prepare(self, preparation: Preparation) -> None:
+        for view in preparation.views:
+            # Parquet row ids cost a little: only views that use them compute them
+            relation = self._relation(view.table, preparation.tables[view.table], "{row_id}" in view.sql)
+            self.con.execute(f"CREATE OR REPLACE VIEW {view.name} AS " + DUCKDB.render(view, relation))
 
     def register(self, name: str, data: pa.Table) -> None:
         self.con.register(name, data)
@@ -203,11 +237,11 @@ def spark_session(master: str | None = None) -> Any:
     except ImportError as e:
         raise InputError("未安装 PySpark；请运行 pip install 'minescope[spark]' 或改用 --engine duckdb",
                          "PySpark is not installed; pip install 'minescope[spark]', or use --engine duckdb") from e
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    if shutil.which("java") is None and not settings.java_home():
         raise InputError("Spark 需要 Java 17 或更新版本（未找到 java）；请安装 JDK 或改用 --engine duckdb",
                          "Spark needs Java 17 or later (no java found); install a JDK or use --engine duckdb")
     builder = (SparkSession.builder.appName("minescope")
-               .master(master or os.environ.get("MINESCOPE_SPARK_MASTER") or "local[2]")
+               .master(master or settings.SPARK_MASTER.value() or "local[2]")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC")
@@ -230,9 +264,9 @@ SPARK_TYPES = {pa.string(): "STRING", pa.float64(): "DOUBLE", pa.int64(): "BIGIN
                pa.list_(pa.float64()): "ARRAY<DOUBLE>"}
 
 
-def _spark_schema(table: str) -> str:
+def _spark_schema(schema: pa.Schema) -> str:
     return ", ".join(f"{f.name} {'TIMESTAMP' if pa.types.is_timestamp(f.type) else SPARK_TYPES[f.type]}"
-                     for f in TABLES[table])
+                     for f in schema)
 
 
 class SparkEngine:
@@ -244,50 +278,46 @@ class SparkEngine:
         self.spark = session or spark_session(master)
         self.stage = Path(tempfile.mkdtemp(prefix="minescope-spark-", dir=stage_dir))
         self.writers: dict[str, pq.ParquetWriter] = {}
-        self.files: dict[str, list[tuple[list[str], bool]]] = {"flows": [], "dns": []}
+        self.files: dict[str, list[tuple[list[str], bool]]] = {}
         self.cached: list[str] = []
         self.registered: list[str] = []
+        self.views: list[str] = []
 
     def append(self, table: str, batch: pa.RecordBatch | pa.Table) -> None:
-        if table not in self.files or not batch.num_rows:
+        """Rows of a reader table, staged as Parquet (in the first batch's schema)."""
+        if not batch.num_rows:
             return
-        if table not in self.writers:
-            self.writers[table] = pq.ParquetWriter(self.stage / f"{table}.parquet", TABLES[table])
         data = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        self.writers[table].write_table(data.cast(TABLES[table]))
+        if table not in self.writers:
+            self.writers[table] = pq.ParquetWriter(self.stage / f"{table}.parquet", data.schema)
+        self.writers[table].write_table(data.cast(self.writers[table].schema))
 
     def add_parquet(self, table: str, files: Sequence[Path], is_new: bool = True) -> None:
         if files:
-            self.files[table].append(([str(f) for f in files], is_new))
+            self.files.setdefault(table, []).append(([str(f) for f in files], is_new))
 
-    def _frame(self, table: str) -> Any:
+    def _frame(self, table: str, schema: pa.Schema) -> Any:
         from pyspark.sql import functions as F
 
         sources = [([str(self.stage / f"{table}.parquet")], True)] if table in self.writers else []
-        frames = [self.spark.read.parquet(*paths).select(*TABLES[table].names).withColumn("is_new", F.lit(is_new))
-                  for paths, is_new in sources + self.files[table]]
+        frames = [self.spark.read.parquet(*paths).select(*schema.names).withColumn("is_new", F.lit(is_new))
+                  for paths, is_new in sources + self.files.get(table, [])]
         if not frames:
-            return self.spark.createDataFrame([], _spark_schema(table)).withColumn("is_new", F.lit(True))
+            return self.spark.createDataFrame([], _spark_schema(schema)).withColumn("is_new", F.lit(True))
         frame = frames[0]
         for other in frames[1:]:
             frame = frame.unionByName(other)
         return frame
 
-    def prepare(self) -> None:
+    def prepare(self, preparation: Preparation) -> None:
         for writer in self.writers.values():
             writer.close()
-        epoch = "unix_micros(ts)"
-        self._frame("flows").createOrReplaceTempView("raw_flows")
-        self._frame("dns").createOrReplaceTempView("raw_dns")
-        self.spark.sql(PREPARE_FLOWS_SQL.format(row_id="monotonically_increasing_id()", epoch_us=epoch,
-                                                relation="raw_flows")).createOrReplaceTempView("flows")
-        self.spark.sql(PREPARE_QUESTIONS_SQL.format(epoch_us=epoch, relation="raw_dns")) \
-            .createOrReplaceTempView("dns_questions")
-        self.spark.sql(f"""
-            SELECT CAST({epoch} AS DOUBLE) / 1000000 AS t, r.client_ip, r.resolver_ip, r.query, a.answer,
-                   CASE WHEN size(r.ttls) = size(r.answers) THEN r.ttls[a.pos] END AS ttl, r.source, r.input
-            FROM raw_dns r LATERAL VIEW posexplode(r.answers) a AS pos, answer
-            WHERE r.query IS NOT NULL AND a.answer IS NOT NULL""").createOrReplaceTempView("dns_answers")
+        for table, schema in preparation.tables.items():
+            self._frame(table, schema).createOrReplaceTempView(f"raw_{table}")
+            self.views.append(f"raw_{table}")
+        for view in preparation.views:
+            self.spark.sql(SPARK.render(view, f"raw_{view.table}")).createOrReplaceTempView(view.name)
+            self.views.append(view.name)
 
     def register(self, name: str, data: pa.Table) -> None:
         fields = ", ".join(f"{f.name} {SPARK_TYPES[f.type]}" for f in data.schema)
@@ -311,7 +341,6 @@ class SparkEngine:
             writer.close()
         for name in self.cached:
             self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
-        for view in (*self.cached, *self.registered, "flows", "dns_questions", "dns_answers", "raw_flows",
-                     "raw_dns"):
+        for view in (*self.cached, *self.registered, *self.views):
             self.spark.catalog.dropTempView(view)
         shutil.rmtree(self.stage, ignore_errors=True)

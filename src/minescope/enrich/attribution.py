@@ -39,11 +39,9 @@ from typing import Any
 from minescope.errors import InputError
 from minescope.knowledge import data_path, regions
 from minescope.knowledge.ranges import IPAddress, RangeIndex, parse_ip, parse_network
-from minescope.model import Attribution
+from minescope.model import INSTITUTIONAL, Attribution
 
-ORG_TYPES = frozenset(
-    {"government", "university", "research", "state_owned", "enterprise", "datacenter", "residential"}
-)
+ORG_TYPES = frozenset({*INSTITUTIONAL, "datacenter", "residential"})
 REGISTRY_COLUMNS = ("cidr", "organisation", "type", "region_code", "contact")
 _REQUIRED = ("cidr", "organisation", "type")
 

@@ -25,6 +25,7 @@ bundled lists. Leading comment lines may declare ``# category: pool``, ``# name:
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from minescope import settings
 from minescope.errors import InputError
 from minescope.knowledge import data_path
 from minescope.knowledge.ranges import IPNetwork, RangeIndex, parse_ip, parse_network
@@ -302,8 +304,7 @@ def _add_line(loaded: LoadedList, number: int, line: str) -> None:
 
 
 def default_feed_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "minescope" / "feeds"
+    return Path(settings.FEEDS.default() or settings.config_home() / "minescope" / "feeds")
 
 
 def feed_paths(explicit: Sequence[Path | str] | None = None) -> list[Path]:
@@ -314,8 +315,7 @@ def feed_paths(explicit: Sequence[Path | str] | None = None) -> list[Path]:
     """
     if explicit:
         roots, must_exist = [Path(p).expanduser() for p in explicit], True
-    elif os.environ.get("MINESCOPE_FEEDS"):
-        env = os.environ["MINESCOPE_FEEDS"]
+    elif (env := settings.FEEDS.raw()) is not None:
         roots, must_exist = [Path(p).expanduser() for p in env.split(os.pathsep) if p], True
     else:
         roots, must_exist = [default_feed_dir()], False
@@ -343,6 +343,66 @@ def bundled_lists() -> Iterator[LoadedList]:
                         licence=info.licence)
 
 
+# ---------------------------------------------------------------- pools learned from payload
+
+# Endpoints seen speaking a mining protocol, as the SQL detectors receive them (one row per sighting).
+LEARNED_POOLS = pa.schema([("ip", pa.string()), ("port", pa.int32()), ("host", pa.string()),
+                           ("reason", pa.string())])
+
+
+class LearnedPools:
+    """Pools learned in this scan: endpoints the payload showed speaking a mining protocol.
+
+    Intelligence like a list, but made by the scan: the first sighting of an endpoint, address or host
+    name gives its ``ListMatch`` (category ``learned``). ``table`` hands them on as an Arrow table
+    (``LEARNED_POOLS``), ``from_table`` reads one back: the same table gives the same matches."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[tuple[str, int], ListMatch] = {}
+        self.ips: dict[str, ListMatch] = {}
+        self.hosts: dict[str, ListMatch] = {}
+        self._rows: list[tuple[str, int, str | None, str]] = []
+
+    @classmethod
+    def from_table(cls, table: pa.Table | None) -> LearnedPools:
+        learned = cls()
+        if table is not None:
+            learned.learn_table(table)
+        return learned
+
+    def __len__(self) -> int:
+        return len(self.endpoints)
+
+    def learn(self, ip: str, port: int, host: str | None, reason: str) -> ListMatch | None:
+        """Remember an endpoint seen speaking a mining protocol as a pool for the rest of the scan."""
+        addr = parse_ip(ip)
+        if addr is None:
+            return None
+        key = f"{addr}:{port}" if addr.version == 4 else f"[{addr}]:{port}"
+        match = ListMatch(key, "learned", "learned", "this scan", "", key, reason)
+        if (str(addr), port, host, reason) not in self._rows:
+            self._rows.append((str(addr), port, host, reason))
+        self.endpoints.setdefault((str(addr), port), match)
+        self.ips.setdefault(str(addr), match)
+        if host:
+            name = normalise_domain(host)
+            if _is_domain(name):
+                self.hosts.setdefault(name, ListMatch(name, "learned", "learned", "this scan", "", name, reason))
+        return self.endpoints[(str(addr), port)]
+
+    def learn_table(self, table: pa.Table) -> None:
+        for row in table.to_pylist():
+            self.learn(row["ip"], int(row["port"]), row["host"], row["reason"] or "")
+
+    def table(self) -> pa.Table:
+        """Every sighting, in the order learned (``LEARNED_POOLS``)."""
+        return pa.Table.from_arrays([pa.array([row[i] for row in self._rows], f.type)
+                                     for i, f in enumerate(LEARNED_POOLS)], schema=LEARNED_POOLS)
+
+    def copy(self) -> LearnedPools:
+        return LearnedPools.from_table(self.table())
+
+
 # ---------------------------------------------------------------- the index
 
 
@@ -353,9 +413,7 @@ class PoolIntel:
         self.lists: list[LoadedList] = []
         self._domains: dict[str, list[_DomainEntry]] = {}
         self._networks: RangeIndex[_DomainEntry] = RangeIndex(prefer=lambda e: CATEGORY_RANK[e.category])
-        self._learned_endpoints: dict[tuple[str, int], ListMatch] = {}
-        self._learned_ips: dict[str, ListMatch] = {}
-        self._learned_hosts: dict[str, ListMatch] = {}
+        self.learned_pools = LearnedPools()
         for loaded in lists:
             self.add_list(loaded)
 
@@ -386,20 +444,22 @@ class PoolIntel:
 
     # ------------------------------------------------------------ look-ups
 
-    def match_domain(self, name: str | None) -> ListMatch | None:
+    def match_domain(self, name: str | None, learned: bool = True) -> ListMatch | None:
         """The most specific list entry for ``name`` or a parent domain; the strongest category
-        among entries equally specific. Learned pool host names count as exact entries."""
+        among entries equally specific. Learned pool host names count as exact entries (unless
+        ``learned=False``: the lists alone)."""
         # match_domain_all is ordered most specific first, then strongest category.
-        matches = self.match_domain_all(name)
+        matches = self.match_domain_all(name, learned)
         return matches[0] if matches else None
 
-    def match_domain_all(self, name: str | None) -> list[ListMatch]:
+    def match_domain_all(self, name: str | None, learned: bool = True) -> list[ListMatch]:
         """Every list entry matching ``name`` or a parent domain, most specific then strongest first
         (for evidence: 'on the pool list and the exchange list')."""
         if not name:
             return []
         name = normalise_domain(name)
-        out = [self._learned_hosts[name]] if name in self._learned_hosts else []
+        hosts = self.learned_pools.hosts
+        out = [hosts[name]] if learned and name in hosts else []
         labels = name.split(".")
         for i in range(len(labels) - 1):
             key = ".".join(labels[i:])
@@ -408,14 +468,14 @@ class PoolIntel:
             out.extend(_match(key, e, name) for e in hits)
         return out
 
-    def match_mining_domain(self, name: str | None) -> ListMatch | None:
+    def match_mining_domain(self, name: str | None, learned: bool = True) -> ListMatch | None:
         """The strongest entry that makes ``name`` a mining name, or None.
 
         A name on an exchange list is trading, not mining, unless a pool-grade list (a pool feed,
         a browser-miner list, or a pool learned in this scan) names it too: the mixed crypto list
         also carries exchanges (binance.com, okx.com), and those must not read as pools.
         """
-        matches = self.match_domain_all(name)
+        matches = self.match_domain_all(name, learned)
         if not matches:
             return None
         best = max(matches, key=lambda m: CATEGORY_RANK[m.category])
@@ -425,27 +485,28 @@ class PoolIntel:
             return None
         return best
 
-    def match_ip(self, ip: str) -> ListMatch | None:
-        """A learned pool address, else the most specific listed network containing ``ip``."""
+    def match_ip(self, ip: str, learned: bool = True) -> ListMatch | None:
+        """A learned pool address (unless ``learned=False``), else the most specific listed network
+        containing ``ip``."""
         addr = parse_ip(ip)
         if addr is None:
             return None
-        learned = self._learned_ips.get(str(addr))
-        if learned is not None:
-            return learned
+        known = self.learned_pools.ips.get(str(addr)) if learned else None
+        if known is not None:
+            return known
         found = self._networks.lookup(addr)
         if found is None:
             return None
         net, entry = found
         return _match(str(net), entry, str(addr))
 
-    def listed_addresses(self) -> tuple[list[str], bool]:
+    def listed_addresses(self, learned: bool = True) -> tuple[list[str], bool]:
         """The single addresses lists and learning name (canonical text), and whether any list also
         names wider networks (whose members only ``ip_candidates`` over the seen addresses can tell)."""
         hosts, networks = self._networks.split_hosts()
-        return sorted({str(a) for a in hosts} | set(self._learned_ips)), networks
+        return sorted({str(a) for a in hosts} | (set(self.learned_pools.ips) if learned else set())), networks
 
-    def ip_candidates(self, addresses: pa.Array) -> list[str]:
+    def ip_candidates(self, addresses: pa.Array, learned: bool = True) -> list[str]:
         """The addresses (distinct text, canonical as the flow readers write it) that ``match_ip``
         may match: listed networks and learned pools, tested for all IPv4 addresses at once. Only
         these need the exact (slower, per-address) ``match_ip``."""
@@ -465,8 +526,9 @@ class PoolIntel:
         # IPv6 only when IPv6 networks are listed; IPv4-mapped ones (::ffff:a.b.c.d) always
         mapped = pc.fill_null(pc.starts_with(addresses, "::ffff:"), False)
         found += pc.filter(addresses, v6 if self._networks.has_v6 else mapped).to_pylist()
-        learned = pa.array(list(self._learned_ips), pa.string())
-        found += pc.filter(addresses, pc.is_in(addresses, learned)).to_pylist()
+        if learned:
+            known = pa.array(list(self.learned_pools.ips), pa.string())
+            found += pc.filter(addresses, pc.is_in(addresses, known)).to_pylist()
         return sorted(set(found) - {None})
 
     def match_endpoint(self, ip: str, port: int) -> ListMatch | None:
@@ -474,27 +536,26 @@ class PoolIntel:
         addr = parse_ip(ip)
         if addr is None:
             return None
-        return self._learned_endpoints.get((str(addr), port)) or self.match_ip(str(addr))
+        return self.learned_pools.endpoints.get((str(addr), port)) or self.match_ip(str(addr))
 
     def learn(self, ip: str, port: int, host: str | None, reason: str) -> ListMatch | None:
         """Remember an endpoint seen speaking a mining protocol as a pool for the rest of the scan."""
-        addr = parse_ip(ip)
-        if addr is None:
-            return None
-        key = f"{addr}:{port}" if addr.version == 4 else f"[{addr}]:{port}"
-        match = ListMatch(key, "learned", "learned", "this scan", "", key, reason)
-        self._learned_endpoints.setdefault((str(addr), port), match)
-        self._learned_ips.setdefault(str(addr), match)
-        if host:
-            name = normalise_domain(host)
-            if _is_domain(name):
-                self._learned_hosts.setdefault(name, ListMatch(name, "learned", "learned", "this scan",
-                                                               "", name, reason))
-        return match
+        return self.learned_pools.learn(ip, port, host, reason)
+
+    def learn_table(self, table: pa.Table) -> None:
+        """Pools learned elsewhere (a ``LEARNED_POOLS`` table), known from now on."""
+        self.learned_pools.learn_table(table)
+
+    def overlay(self) -> PoolIntel:
+        """The same lists with a copy of the pools learned so far: what is learned into it leaves this one as
+        it is (a detector learns within its input and hands its learned pools on as a table)."""
+        clone = copy.copy(self)
+        clone.learned_pools = self.learned_pools.copy()
+        return clone
 
     @property
     def learned(self) -> list[ListMatch]:
-        return list(self._learned_endpoints.values())
+        return list(self.learned_pools.endpoints.values())
 
 
 def _match(entry: str, found: _DomainEntry, value: str) -> ListMatch:
@@ -523,15 +584,37 @@ POOL_BRANDS: frozenset[str] = frozenset({
 _TOKEN_SPLIT = re.compile(r"[.\-_]+")
 
 
+PORT_USES = ("stratum", "keep")
+
+
 @lru_cache(maxsize=1)
-def pool_ports() -> dict[int, str]:
-    """Well-known stratum ports with where each is documented (data/pools/pool-ports.txt)."""
-    out: dict[int, str] = {}
+def port_list() -> dict[int, tuple[str, str]]:
+    """The one list of pool ports (data/pools/pool-ports.txt): port → (use, where it is documented).
+    Every other list of ports is derived from it."""
+    out: dict[int, tuple[str, str]] = {}
     for line in data_path("pools", "pool-ports.txt").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
-            port, _, where = line.partition("\t")
-            out[int(port)] = where.strip()
+            port, use, where = line.split("\t", 2)
+            if use not in PORT_USES or int(port) in out:
+                raise ValueError(f"pool-ports.txt: {line!r}: a use of {PORT_USES}, once per port")
+            out[int(port)] = (use, where.strip())
     return out
+
+
+def stratum_ports() -> dict[int, str]:
+    """Ports pools document for stratum, with where: the "pool-like endpoint" hint and the behaviour
+    model's port prior."""
+    return {port: where for port, (use, where) in port_list().items() if use == "stratum"}
+
+
+def capture_ports() -> frozenset[int]:
+    """Every port of the list: the capture engine keeps flows on them for list and learned-pool matching."""
+    return frozenset(port_list())
+
+
+def pool_ports() -> dict[int, str]:
+    """Well-known stratum ports with where each is documented (``stratum_ports``)."""
+    return stratum_ports()
 
 
 def host_tokens(host: str) -> list[str]:

@@ -18,12 +18,12 @@ from typing import Any
 import stix2
 from sqlalchemy import Engine, func, insert, select, update
 
-from minescope import __version__
+from minescope import __version__, registry
 from minescope.outputs.fmt import iso_utc
 from minescope.store.cases import case_findings, cases
 from minescope.store.findings import findings, scans, store_meta
 
-FORMATS = ("rpz", "nft", "suricata", "csv", "stix")
+FORMATS = registry.outputs("export")
 SID_BASE = 7_300_000  # local Suricata sid range for minescope rules
 
 

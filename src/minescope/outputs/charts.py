@@ -11,15 +11,17 @@ from html import escape
 
 from markupsafe import Markup
 
+from minescope import registry
+
 from . import fmt
 
-KIND_COLORS = {
-    "mining_session": "#c0392b",
-    "pool_contact": "#e67e22",
-    "encrypted_mining_suspect": "#8e44ad",
-    "crypto_node": "#2980b9",
-    "mining_behaviour_suspect": "#b7950b",
-}
+
+def kind_colour(kind: str) -> str:
+    """The colour a kind declares (``minescope.registry``)."""
+    spec = registry.kind(kind)
+    return spec.colour if spec is not None else "#555"
+
+
 BAR_COLOR = "#c0392b"
 LABEL_CHARS = 25  # longer labels are cut; the full text is in the <title> tooltip
 
@@ -132,7 +134,7 @@ def timeline(
             w = max(x(s.end) - x0, 2.0)  # a one-packet flow still shows
             parts.append(
                 f'<rect x="{x0:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
-                f'fill="{KIND_COLORS.get(s.kind, "#555")}" opacity="0.85">'
+                f'fill="{kind_colour(s.kind)}" opacity="0.85">'
                 f"<title>{_e(s.tooltip)}</title></rect>"
             )
     base = legend_h + row * len(rows)

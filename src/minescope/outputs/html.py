@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
-from minescope import __version__
-from minescope.model import Finding, Kind, ScanResult
+from minescope import __version__, registry
+from minescope.model import Finding, ScanResult
+from minescope.registry import SECTIONS
 
 from . import fmt
-from .charts import KIND_COLORS, Bar, Segment, bar_chart, timeline
+from .charts import Bar, Segment, bar_chart, kind_colour, timeline
 from .i18n import html_lang, norm_lang, t, t_opt
-from .summary import MINING_KINDS, Summary, host_hashrates
+from .summary import Summary, host_hashrates
+from .templating import ENV
 
 CHART_ROWS = 20  # bars per chart
 TIMELINE_ROWS = 40  # hosts in the timeline
 TABLE_ROWS = 500  # rows per findings table; a report for thousands of hosts stays openable
-
-_env = Environment(
-    loader=PackageLoader("minescope.outputs", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def render_html(
@@ -39,7 +33,7 @@ def render_html(
 ) -> str:
     lang = norm_lang(lang)
     view = _view(result, summary, lang, time.time() if generated_at is None else generated_at)
-    return _env.get_template("report.html.j2").render(**view)
+    return ENV.get_template("report.html.j2").render(**view)
 
 
 def write_html(path: str | Path, result: ScanResult, summary: Summary, lang: str = "zh") -> None:
@@ -50,7 +44,7 @@ def _view(result: ScanResult, summary: Summary, lang: str, now: float) -> dict[s
     def tr(key: str) -> str:
         return t(key, lang)
 
-    by_kind: dict[Kind, list[Finding]] = defaultdict(list)
+    by_kind: dict[str, list[Finding]] = defaultdict(list)
     for f in result.findings:
         by_kind[f.kind].append(f)
 
@@ -64,13 +58,14 @@ def _view(result: ScanResult, summary: Summary, lang: str, now: float) -> dict[s
         "charts": _charts(result, summary, lang),
         "timeline": _timeline(result, summary, lang),
         "kinds": [(t_opt("kind", k, lang), c.findings, c.hosts) for k, c in summary.kinds.items()],
-        "sessions": [_session_row(f, lang) for f in by_kind[Kind.MINING_SESSION][:TABLE_ROWS]],
-        "contacts": [
-            _contact_row(f, lang)
-            for f in (by_kind[Kind.POOL_CONTACT] + by_kind[Kind.ENCRYPTED_MINING_SUSPECT])[:TABLE_ROWS]
-        ],
-        "nodes": [_node_row(f, lang) for f in by_kind[Kind.CRYPTO_NODE][:TABLE_ROWS]],
-        "truncated": {k.value: max(0, len(v) - TABLE_ROWS) for k, v in by_kind.items()},
+        "sessions": _rows(by_kind, "sessions", _session_row, lang),
+        "contacts": _rows(by_kind, "contacts", _contact_row, lang),
+        "nodes": _rows(by_kind, "nodes", _node_row, lang),
+        "leads": _rows(by_kind, "leads", _contact_row, lang),
+        "others": _rows(by_kind, "findings", _other_row, lang),
+        "section_titles": {s: " / ".join(t_opt("kind", k, lang) for k in registry.kinds_in_section(s))
+                           for s in ("contacts", "leads", "findings")},
+        "truncated": {k: max(0, len(v) - TABLE_ROWS) for k, v in by_kind.items()},
         "pools": [
             (p.host or "", f"{p.ip}:{p.port}", p.known_pool, p.hosts, p.findings, fmt.nbytes(p.bytes))
             for p in summary.pools.rows[:TABLE_ROWS]
@@ -228,7 +223,7 @@ def _charts(result: ScanResult, s: Summary, lang: str) -> list[tuple[str, Any]]:
     if energy:
         charts.append((t("chart_energy", lang), bar_chart(energy, aria=t("chart_energy", lang))))
     kinds = [
-        Bar(t_opt("kind", k, lang), c.findings, str(c.findings), color=KIND_COLORS.get(k, "#555"))
+        Bar(t_opt("kind", k, lang), c.findings, str(c.findings), color=kind_colour(k))
         for k, c in s.kinds.items()
     ]
     charts.append((t("chart_kinds", lang), bar_chart(kinds, aria=t("chart_kinds", lang))))
@@ -261,15 +256,18 @@ def _timeline(result: ScanResult, s: Summary, lang: str) -> Any:
     if not result.findings or s.capture_start is None or s.capture_end is None:
         return None
     # Mining first (then nodes, then behaviour-only leads); within each, hosts in order of first appearance.
-    rank = {k: i for i, k in enumerate((*MINING_KINDS, Kind.CRYPTO_NODE, Kind.MINING_BEHAVIOUR_SUSPECT))}
+    rank = {k: i for i, k in enumerate(k for s in SECTIONS for k in registry.kinds_in_section(s))}
     segments: dict[str, list[Segment]] = defaultdict(list)
     order: dict[str, tuple[int, float]] = {}
     for f in result.findings:
+        if not f.flows:
+            continue  # the timeline shows flows
         key = (rank[f.kind], f.first_seen)
-        order[f.subject_ip] = min(order.get(f.subject_ip, key), key)
-        label = f"{t_opt('kind', f.kind, lang)} {f.subject_ip} → {f.peer.host or f.peer.ip}:{f.peer.port}"
+        order[f.subject.value] = min(order.get(f.subject.value, key), key)
+        far = f.endpoint
+        label = f"{t_opt('kind', f.kind, lang)} {f.subject.value} → {far.host or far.ip}:{far.port}"
         for fl in f.flows:
-            segments[f.subject_ip].append(
+            segments[f.subject.value].append(
                 Segment(
                     fl.first_seen,
                     fl.last_seen,
@@ -281,7 +279,8 @@ def _timeline(result: ScanResult, s: Summary, lang: str) -> Any:
     hosts = sorted(order, key=lambda ip: order[ip])[:TIMELINE_ROWS]
     t0 = min(s.capture_start, min(f.first_seen for f in result.findings))
     t1 = max(s.capture_end, max(f.last_seen for f in result.findings))
-    legend = [(t_opt("kind", k, lang), KIND_COLORS[k]) for k in KIND_COLORS if s.kinds[k].findings]
+    legend = [(t_opt("kind", k, lang), spec.colour) for k, spec in registry.kinds().items()
+              if k in s.kinds and s.kinds[k].findings]
     return timeline(
         [(ip, segments[ip]) for ip in hosts],
         t0,
@@ -320,9 +319,9 @@ def _session_row(f: Finding, lang: str) -> dict[str, Any]:
     hr = (m.hashrate or m.reported_hashrate) if m else None
     row = _reasons(f, lang)
     row.update(
-        host=f.subject_ip,
-        pool=f"{f.peer.host or (m.pool_host if m else None) or f.peer.ip}:{f.peer.port}",
-        pool_ip=f"{f.peer.ip}:{f.peer.port}",
+        host=f.subject.value,
+        pool=f"{f.endpoint.host or (m.pool_host if m else None) or f.endpoint.ip}:{f.endpoint.port}",
+        pool_ip=f"{f.endpoint.ip}:{f.endpoint.port}",
         coin=" / ".join(x for x in ((m.coin if m else None), (m.algorithm if m else None)) if x),
         protocol=m.protocol if m else "",
         # a pool account name stands where a login carries no wallet
@@ -336,13 +335,29 @@ def _session_row(f: Finding, lang: str) -> dict[str, Any]:
     return row
 
 
+def _rows(by_kind: dict[str, list[Finding]], section: str, row: Callable[[Finding, str], dict[str, Any]],
+          lang: str) -> list[dict[str, Any]]:
+    """The first rows of one report section (its kinds from the registry), strongest first for leads."""
+    found = [f for k in registry.kinds_in_section(section) for f in by_kind.get(k, [])]
+    if section == "leads":
+        found.sort(key=lambda f: -f.confidence)
+    return [row(f, lang) for f in found[:TABLE_ROWS]]
+
+
+def _other_row(f: Finding, lang: str) -> dict[str, Any]:
+    row = _reasons(f, lang)
+    row.update(subject=f"{t_opt('subject', str(f.subject.type), lang)} {f.subject.value}",
+               kind=t_opt("kind", str(f.kind), lang))
+    return row
+
+
 def _contact_row(f: Finding, lang: str) -> dict[str, Any]:
     row = _reasons(f, lang)
     row.update(
-        host=f.subject_ip,
+        host=f.subject.value,
         kind=t_opt("kind", str(f.kind), lang),
-        peer=f"{f.peer.host + ' · ' if f.peer.host else ''}{f.peer.ip}:{f.peer.port}",
-        known_pool=f.peer.known_pool,
+        peer=f"{f.endpoint.host + ' · ' if f.endpoint.host else ''}{f.endpoint.ip}:{f.endpoint.port}",
+        known_pool=f.endpoint.known_pool,
     )
     return row
 
@@ -350,6 +365,6 @@ def _contact_row(f: Finding, lang: str) -> dict[str, Any]:
 def _node_row(f: Finding, lang: str) -> dict[str, Any]:
     row = _reasons(f, lang)
     row.update(
-        host=f.subject_ip, protocol=f.node_protocol or t("unknown", lang), peer=f"{f.peer.ip}:{f.peer.port}"
+        host=f.subject.value, protocol=f.node_protocol or t("unknown", lang), peer=f"{f.endpoint.ip}:{f.endpoint.port}"
     )
     return row

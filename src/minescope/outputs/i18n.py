@@ -7,6 +7,8 @@ found by the tests, not a blank cell in a report. ``lang`` is "zh" (default) or 
 
 from __future__ import annotations
 
+from minescope import registry
+
 LANGS = ("zh", "en")
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -133,12 +135,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "chart_regions": ("按地区统计的主机", "Hosts by region"),
     "chart_timeline": ("会话时间线（主机 × 时间）", "Session timeline (host × time)"),
     "more_rows": ("另有 {n} 行未显示", "{n} more rows not shown"),
-    # finding kinds
-    "kind.mining_session": ("挖矿会话", "Mining session"),
-    "kind.pool_contact": ("矿池连接", "Pool contact"),
-    "kind.encrypted_mining_suspect": ("疑似加密挖矿", "Encrypted mining suspect"),
-    "kind.crypto_node": ("区块链节点", "Blockchain node"),
-    "kind.mining_behaviour_suspect": ("疑似挖矿行为（待核实）", "Mining behaviour suspect (lead)"),
+    # what a finding is about (model.SubjectType)
+    "subject": ("对象", "Subject"),
+    "subject.ip": ("地址", "address"),
+    "subject.host": ("主机", "host"),
+    "subject.meter": ("电表", "meter"),
+    "subject.account": ("账户", "account"),
+    "subject.listing": ("商品", "listing"),
+    "subject.post": ("内容", "post"),
+    "subject.organisation": ("单位/地点", "organisation/place"),
     # organisation types (Attribution.org_type)
     "org.government": ("党政机关", "Party/government body"),
     "org.university": ("高校", "University"),
@@ -155,6 +160,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "severity.low": ("低", "low"),
     "severity.info": ("提示", "info"),
 }
+
+# finding kinds: the labels their declarations give (minescope.registry)
+LABELS.update({f"kind.{name}": (spec.label.zh, spec.label.en) for name, spec in registry.kinds().items()})
 
 
 def norm_lang(lang: str | None) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from minescope import __version__
-from minescope.model import SCHEMA_VERSION, Finding, ScanResult
+from minescope import __version__, registry
+from minescope.model import SCHEMA_VERSION, Dimension, Finding, ScanResult, SubjectType
 
 from .fmt import iso_utc
 from .summary import Summary
@@ -90,4 +90,9 @@ def load_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) the document follows."""
     text = resources.files("minescope.outputs").joinpath("scan.schema.json").read_bytes()
     schema: dict[str, Any] = orjson.loads(text)
+    # the lists come from the code: the kinds registered here (plugins included), subject types, dimensions
+    finding = schema["$defs"]["finding"]["properties"]
+    schema["$defs"]["kind"]["enum"] = list(registry.kinds())
+    finding["subject"]["properties"]["type"]["enum"] = [str(s) for s in SubjectType]
+    finding["dimension"]["enum"] = [str(d) for d in Dimension]
     return schema

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, Row, select
 
 from minescope.cases import workflow
@@ -25,6 +24,7 @@ from minescope.knowledge.legal import LegalDocument, by_number
 from minescope.model import MIN_SHARES_TO_SIZE
 from minescope.outputs import fmt
 from minescope.outputs.i18n import t_opt
+from minescope.outputs.templating import ENV
 from minescope.store.cases import case_findings, cases
 from minescope.store.findings import findings
 
@@ -36,13 +36,6 @@ NOTICE_BASIS = ("发改运行〔2021〕1283号", "银发〔2021〕237号")
 TERM_DAYS = 15  # rectification term when the case has no due date
 MAX_ROWS = 500  # findings listed in the table; the digest always covers all of them
 HOSTS_IN_TEXT = 5  # hosts named in the opening paragraph, the rest counted
-
-_env = Environment(
-    loader=PackageLoader("minescope.outputs", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def notice_pdf(engine: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
@@ -76,7 +69,7 @@ def notice_html(engine: Engine, case_id: int, *, issuer: str = "", now: float | 
     """The notice as HTML (what ``notice_pdf`` lays out)."""
     case, found = _load(engine, case_id)
     view = _view(case, found, issuer.strip(), time.time() if now is None else now, prefix)
-    return _env.get_template("notice.html").render(**view)
+    return ENV.get_template("notice.html").render(**view)
 
 
 def findings_digest(found: list[dict[str, Any]]) -> str:

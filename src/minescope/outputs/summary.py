@@ -20,13 +20,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from minescope import registry
+from minescope.dimensions.network.kinds import CRYPTO_NODE, MINING_SESSION
 from minescope.enrich.estimate import canonical_algorithm
-from minescope.model import Attribution, Finding, FlowRef, HashRate, Kind, ScanResult
+from minescope.model import Attribution, Finding, FlowRef, HashRate, ScanResult
 
 from .fmt import hashrate_unit
 
 # Findings that state mining (as opposed to blockchain-node traffic).
-MINING_KINDS = (Kind.MINING_SESSION, Kind.POOL_CONTACT, Kind.ENCRYPTED_MINING_SUSPECT)
 
 # A zero-length session (one message) still mined for about its round-trip: floor the time at 1 s
 # so a rate-times-time never comes out as 0 and a union of instants never divides by zero.
@@ -169,7 +170,7 @@ class Summary:
     capture_start: float | None
     capture_end: float | None
     wall_seconds: float
-    kinds: dict[str, KindCount]  # every Kind, zero or not
+    kinds: dict[str, KindCount]  # every registered kind, zero or not
     mining_hosts: int  # distinct miners of mining_session findings
     related_hosts: int  # distinct hosts of any mining-related finding
     pools: Pools
@@ -190,9 +191,10 @@ class Summary:
 
 def summarize(result: ScanResult) -> Summary:
     findings = result.findings
-    mining = [f for f in findings if f.kind in MINING_KINDS]
-    miners = {f.subject_ip for f in findings if f.kind == Kind.MINING_SESSION}
-    related = {f.subject_ip for f in mining}
+    mining_kinds = registry.mining_kinds()
+    mining = [f for f in findings if f.kind in mining_kinds]
+    miners = {f.subject.value for f in findings if f.kind == MINING_SESSION}
+    related = {f.subject.value for f in mining}
     attr = _attributions(findings)
 
     start, end = result.capture_start, result.capture_end
@@ -243,7 +245,7 @@ def summarize(result: ScanResult) -> Summary:
 
 
 def _hashrate_of(f: Finding) -> HashRate | None:
-    if f.kind == Kind.CRYPTO_NODE or f.mining is None:
+    if f.kind == CRYPTO_NODE or f.mining is None:
         return None
     return f.mining.sizing_hashrate
 
@@ -315,14 +317,14 @@ def _collect(findings: Iterable[Finding]) -> _ByAlgorithm:
         span = (f.first_seen, f.last_seen)
         hr = _hashrate_of(f)
         if hr is not None:
-            k = acc.add(acc.rates, hr.algorithm, f.subject_ip, span, (hr.low, hr.hps, hr.high))
+            k = acc.add(acc.rates, hr.algorithm, f.subject.value, span, (hr.low, hr.hps, hr.high))
             acc.shares[k] += hr.shares
             acc.methods[k][hr.method] += 1
-        if f.energy is not None and f.kind != Kind.CRYPTO_NODE:
+        if f.energy is not None and f.kind != CRYPTO_NODE:
             # The energy follows the hash rate it was sized from (a CryptoNight rate sized with
             # RandomX hardware stays with CryptoNight).
             algorithm = hr.algorithm if hr is not None else f.energy.algorithm
-            k = acc.add(acc.energy, algorithm, f.subject_ip, span, (*f.energy.kw, *f.energy.kwh_per_day))
+            k = acc.add(acc.energy, algorithm, f.subject.value, span, (*f.energy.kw, *f.energy.kwh_per_day))
             if f.energy.basis:
                 acc.basis[k].add(f.energy.basis)
     return acc
@@ -396,11 +398,11 @@ def _energy_total(algorithms: list[AlgorithmTotal]) -> EnergyTotal | None:
 
 
 def _kinds(findings: list[Finding]) -> dict[str, KindCount]:
-    counts = {str(k): KindCount() for k in Kind}
+    counts = {k: KindCount() for k in registry.kinds()}
     hosts: dict[str, set[str]] = defaultdict(set)
     for f in findings:
         counts[str(f.kind)].findings += 1
-        hosts[str(f.kind)].add(f.subject_ip)
+        hosts[str(f.kind)].add(f.subject.value)
     for k, ips in hosts.items():
         counts[k].hosts = len(ips)
     return counts
@@ -414,17 +416,17 @@ def _pools(mining: list[Finding]) -> Pools:
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     names: set[str] = set()
     for f in mining:
-        host = f.peer.host or (f.mining.pool_host if f.mining else None)
+        host = f.endpoint.host or (f.mining.pool_host if f.mining else None)
         if host:
             names.add(host.lower())
         r = rows.setdefault(
-            (f.peer.ip, f.peer.port),
+            (f.endpoint.ip, f.endpoint.port),
             {"host": host, "known": False, "findings": 0, "hosts": set(), "flows": {}, "kinds": set()},
         )
         r["host"] = r["host"] or host
-        r["known"] = r["known"] or f.peer.known_pool
+        r["known"] = r["known"] or f.endpoint.known_pool
         r["findings"] += 1
-        r["hosts"].add(f.subject_ip)
+        r["hosts"].add(f.subject.value)
         r["kinds"].add(str(f.kind))
         for fl in f.flows:
             r["flows"][_flow_key(fl)] = fl.bytes
@@ -450,11 +452,11 @@ def _coins(findings: list[Finding]) -> list[CoinRow]:
     hosts: dict[str, set[str]] = defaultdict(set)
     algos: dict[str, set[str]] = defaultdict(set)
     for f in findings:
-        if f.kind == Kind.CRYPTO_NODE or not f.mining or not f.mining.coin:
+        if f.kind == CRYPTO_NODE or not f.mining or not f.mining.coin:
             continue
         coin = f.mining.coin.upper()
         sessions[coin] += 1
-        hosts[coin].add(f.subject_ip)
+        hosts[coin].add(f.subject.value)
         if f.mining.algorithm:
             algos[coin].add(f.mining.algorithm)
     rows = [CoinRow(c, n, len(hosts[c]), sorted(algos[c])) for c, n in sessions.items()]
@@ -487,7 +489,7 @@ def _attributions(findings: list[Finding]) -> dict[str, Attribution]:
     out: dict[str, Attribution] = {}
     for f in findings:
         if f.attribution is not None:
-            out.setdefault(f.subject_ip, f.attribution)
+            out.setdefault(f.subject.value, f.attribution)
     return out
 
 
@@ -535,10 +537,10 @@ def _nodes(findings: list[Finding]) -> list[NodeRow]:
     counts: Counter[str] = Counter()
     hosts: dict[str, set[str]] = defaultdict(set)
     for f in findings:
-        if f.kind == Kind.CRYPTO_NODE:
+        if f.kind == CRYPTO_NODE:
             p = f.node_protocol or "unknown"
             counts[p] += 1
-            hosts[p].add(f.subject_ip)
+            hosts[p].add(f.subject.value)
     return sorted(
         (NodeRow(p, n, len(hosts[p])) for p, n in counts.items()),
         key=lambda r: (-r.findings, r.node_protocol),

@@ -14,7 +14,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from minescope.model import Finding, Kind, ScanResult
+from minescope import registry
+from minescope.model import Finding, ScanResult
 
 from . import fmt
 from .i18n import t, t_opt
@@ -171,9 +172,9 @@ def _sessions_table(findings: list[Finding], lang: str) -> Table:
     )
     for f in findings[:MAX_ROWS]:
         m = f.mining
-        pool = f"{f.peer.host or (m.pool_host if m else None) or f.peer.ip}:{f.peer.port}"
+        pool = f"{f.endpoint.host or (m.pool_host if m else None) or f.endpoint.ip}:{f.endpoint.port}"
         table.add_row(
-            _txt(f.subject_ip),
+            _txt(f.subject.value),
             _txt(pool),
             _txt(m.coin if m else ""),
             _txt(fmt.short(m.wallet or m.account, 6, 4) if m else ""),  # a pool account when no wallet
@@ -187,9 +188,26 @@ def _sessions_table(findings: list[Finding], lang: str) -> Table:
     return table
 
 
+def _section_title(section: str, lang: str) -> str:
+    return " / ".join(t_opt("kind", k, lang) for k in registry.kinds_in_section(section))
+
+
+def _others_table(findings: list[Finding], lang: str) -> Table:
+    """Findings of any dimension: what they are about, and why."""
+    table = _table(_section_title("findings", lang), (t("subject", lang), "left"), (t("kind", lang), "left"),
+                   (t("reasons", lang), "left"), (t("confidence", lang), "right"))
+    for f in findings[:MAX_ROWS]:
+        table.add_row(_txt(f"{t_opt('subject', str(f.subject.type), lang)} {f.subject.value}"),
+                      _txt(t_opt("kind", str(f.kind), lang)), _txt("；".join(r.get(lang) for r in f.reasons)),
+                      _txt(f"{f.confidence:.2f}"))
+    if len(findings) > MAX_ROWS:
+        table.caption = _more(len(findings) - MAX_ROWS, lang)
+    return table
+
+
 def _contacts_table(findings: list[Finding], lang: str, title: str | None = None) -> Table:
     table = _table(
-        title or f"{t('kind.pool_contact', lang)} / {t('kind.encrypted_mining_suspect', lang)}",
+        title or _section_title("contacts", lang),
         (t("host", lang), "left"),
         (t("kind", lang), "left"),
         (t("peer", lang), "left"),
@@ -197,10 +215,10 @@ def _contacts_table(findings: list[Finding], lang: str, title: str | None = None
         (t("confidence", lang), "right"),
     )
     for f in findings[:MAX_ROWS]:
-        peer = f"{f.peer.host + ' ' if f.peer.host else ''}{f.peer.ip}:{f.peer.port}"
+        peer = f"{f.endpoint.host + ' ' if f.endpoint.host else ''}{f.endpoint.ip}:{f.endpoint.port}"
         ev = ", ".join(sorted({e.type for e in f.evidence}))
         table.add_row(
-            _txt(f.subject_ip),
+            _txt(f.subject.value),
             _txt(t_opt("kind", str(f.kind), lang)),
             _txt(peer),
             _txt(ev),
@@ -288,12 +306,14 @@ def render_terminal(
     """Print the report; ``lang`` "zh" (default) or "en"."""
     lang = "en" if lang.lower().startswith("en") else "zh"
     console = console or Console()
-    sessions = [f for f in result.findings if f.kind == Kind.MINING_SESSION]
-    contacts = [f for f in result.findings if f.kind in (Kind.POOL_CONTACT, Kind.ENCRYPTED_MINING_SUSPECT)]
-    # behaviour-only leads: listed apart, after the list-backed findings (not counted as mining),
-    # strongest first (a carrier's day can hold thousands)
-    leads = sorted((f for f in result.findings if f.kind == Kind.MINING_BEHAVIOUR_SUSPECT),
-                   key=lambda f: -f.confidence)
+    def section(name: str) -> list[Finding]:
+        kinds = registry.kinds_in_section(name)
+        return [f for f in result.findings if f.kind in kinds]
+
+    sessions, contacts, others = section("sessions"), section("contacts"), section("findings")
+    # leads: listed apart, after the list-backed findings (not counted as mining), strongest first
+    # (a carrier's day can hold thousands)
+    leads = sorted(section("leads"), key=lambda f: -f.confidence)
 
     console.rule(Text(t("title", lang), style="bold"))
     console.print(headline(summary, lang))
@@ -303,7 +323,9 @@ def render_terminal(
     if contacts:
         parts.append(_contacts_table(contacts, lang))
     if leads:
-        parts.append(_contacts_table(leads, lang, t("kind.mining_behaviour_suspect", lang)))
+        parts.append(_contacts_table(leads, lang, _section_title("leads", lang)))
+    if others:
+        parts.append(_others_table(others, lang))
     if summary.crypto_nodes:
         parts.append(_nodes_table(summary, lang))
     if summary.related_hosts:

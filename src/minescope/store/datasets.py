@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, Column, Engine, Float, ForeignKey, Integer, String, Table, select
+from sqlalchemy import BigInteger, Column, Connection, Engine, Float, ForeignKey, Integer, String, Table, select
 
 from minescope.dimensions.network.readers.dataset import DatasetFile
-from minescope.store.findings import _insert_ignore, metadata
+from minescope.store.findings import _insert_ignore, begin, metadata
 
 dataset_files = Table(
     "dataset_files", metadata,
@@ -31,12 +31,13 @@ def scanned_files(engine: Engine, dataset: str) -> set[str]:
             select(dataset_files.c.path, dataset_files.c.bytes).where(dataset_files.c.dataset == dataset))}
 
 
-def mark_scanned(engine: Engine, dataset: str, files: Iterable[DatasetFile], scan_id: int) -> None:
+def mark_scanned(engine: Engine | Connection, dataset: str, files: Iterable[DatasetFile], scan_id: int) -> None:
+    """Record the dataset's files as read by ``scan_id`` (in ``engine``'s own transaction, or a connection's)."""
     rows = [{"dataset": dataset, "path": f.rel, "bytes": f.bytes, "scan_id": scan_id, "scanned_at": time.time()}
             for f in files]
     if not rows:
         return
-    with engine.begin() as conn:
+    with begin(engine) as conn:
         conn.execute(dataset_files.delete().where(
             dataset_files.c.dataset == dataset, dataset_files.c.path.in_([r["path"] for r in rows])))
         conn.execute(_insert_ignore(engine, dataset_files), rows)

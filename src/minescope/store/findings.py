@@ -8,7 +8,8 @@ Every write of one scan happens in one transaction: a failed scan leaves the sto
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from minescope import settings
 from minescope.model import Finding, ScanResult
 
 if TYPE_CHECKING:
@@ -61,10 +63,13 @@ findings = Table(
     Column("id", String(32), primary_key=True),
     Column("kind", String(40), nullable=False, index=True),
     Column("dimension", String(16), nullable=False),
-    Column("subject_ip", String(64), nullable=False, index=True),
-    Column("peer_ip", String(64), nullable=False),
-    Column("peer_port", Integer, nullable=False),
+    Column("subject_ip", String(64), index=True),  # network findings: the address (also subject_value)
+    Column("peer_ip", String(64)),
+    Column("peer_port", Integer),
     Column("peer_host", String(255)),
+    # what the finding is about (model.Subject): ip, host, meter, account, listing, post, organisation
+    Column("subject_type", String(16)),
+    Column("subject_value", Text),
     Column("first_seen", Float, nullable=False, index=True),
     Column("last_seen", Float, nullable=False),
     Column("confidence", Float, nullable=False),
@@ -91,6 +96,7 @@ findings = Table(
     # An area's findings by kind, for LIKE '32%' (varchar_pattern_ops: in any collation). On PostgreSQL it
     # also carries the columns the dashboard adds up, which it then reads from this narrow index alone
     # (an index-only scan) instead of the wide rows with their JSON.
+    Index("ix_findings_subject", "subject_type", "subject_value", postgresql_ops={"subject_value": "text_pattern_ops"}),
     Index("ix_findings_region_kind", "region_code", "kind", postgresql_ops={"region_code": "varchar_pattern_ops"},
           postgresql_include=["subject_ip", "org_type", "org_name", "first_seen", "sizing_algorithm", "sizing_hps",
                               "energy_algorithm", "kwh_per_day_low", "kwh_per_day_best", "kwh_per_day_high"]),
@@ -104,10 +110,8 @@ sightings = Table(
 
 
 def default_db_path() -> Path:
-    if os.environ.get("MINESCOPE_DB"):
-        return Path(os.environ["MINESCOPE_DB"])
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "minescope" / "minescope.db"
+    """``$MINESCOPE_DB``, else ``$XDG_DATA_HOME/minescope/minescope.db`` (see ``minescope.settings``)."""
+    return Path(settings.DB.value() or "minescope.db")
 
 
 def open_store(target: str | Path | None = None) -> Engine:
@@ -148,14 +152,17 @@ def migrations_config(conn: Connection | None = None) -> Config:
     return cfg
 
 
-def _row(f: Finding, scan_id: int) -> dict[str, Any]:
+def finding_row(f: Finding, scan_id: int | None) -> dict[str, Any]:
+    """The store's row of a finding (``scan_id``: the scan that first found it; none for tips)."""
     a = f.attribution
     m = f.mining
     sizing = m.sizing_hashrate if m else None
     e = f.energy
     return {
         "id": f.id, "kind": str(f.kind), "dimension": str(f.dimension), "subject_ip": f.subject_ip,
-        "peer_ip": f.peer.ip, "peer_port": f.peer.port, "peer_host": f.peer.host,
+        "subject_type": str(f.subject.type), "subject_value": f.subject.value,
+        "peer_ip": f.peer.ip if f.peer else None, "peer_port": f.peer.port if f.peer else None,
+        "peer_host": f.peer.host if f.peer else None,
         "first_seen": f.first_seen, "last_seen": f.last_seen, "confidence": f.confidence,
         "severity": str(f.severity), "source": f.source,
         "province": a.province if a else None, "city": a.city if a else None,
@@ -170,15 +177,27 @@ def _row(f: Finding, scan_id: int) -> dict[str, Any]:
     }
 
 
-def _insert_ignore(engine: Engine, table: Table) -> Any:
+def _insert_ignore(engine: Engine | Connection, table: Table) -> Any:
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-def save_scan(engine: Engine, result: ScanResult) -> tuple[int, int]:
-    """Store a scan and its findings in one transaction. Returns (scan id, new findings)."""
+@contextmanager
+def begin(bind: Engine | Connection) -> Iterator[Connection]:
+    """A transaction: a new one on an engine; on a connection, the caller's own, which it commits or
+    rolls back with its other writes (one scan's findings, dataset files and cases together)."""
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        yield bind
+
+
+def save_scan(engine: Engine | Connection, result: ScanResult) -> tuple[int, int]:
+    """Store a scan and its findings in one transaction (``engine``'s own, or a connection's).
+    Returns (scan id, new findings)."""
     ids = [f.id for f in result.findings]
-    with engine.begin() as conn:
+    with begin(engine) as conn:
         known: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -194,7 +213,7 @@ def save_scan(engine: Engine, result: ScanResult) -> tuple[int, int]:
         assert inserted is not None
         scan_id = inserted[0]
         if new:
-            conn.execute(_insert_ignore(engine, findings), [_row(f, scan_id) for f in new])
+            conn.execute(_insert_ignore(engine, findings), [finding_row(f, scan_id) for f in new])
         if ids:
             conn.execute(_insert_ignore(engine, sightings), [{"scan_id": scan_id, "finding_id": i} for i in set(ids)])
     return int(scan_id), len({f.id for f in new})

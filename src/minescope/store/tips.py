@@ -1,8 +1,8 @@
 """Public reports (举报): a tip from anyone, with a tracking code to follow it.
 
-Each tip is also stored as a finding of dimension "tip" (kind ``public_report``), so it enters
-triage beside the network findings and later dimensions; the tip row keeps what the reporter
-wrote and the status they can look up.
+Each tip is also stored as a finding of dimension "tip" (kind ``public_report``, about the subject the
+reporter named: ``dimensions.tip``), so it enters triage beside the network findings and later
+dimensions; the tip row keeps what the reporter wrote and the status they can look up.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Column, Engine, Float, ForeignKey, Integer, String, Table, Text, insert, select, update
 
+from minescope.dimensions.tip.detectors.public_report import tip_finding
 from minescope.errors import InputError
 from minescope.knowledge.regions import division
-from minescope.store.findings import findings, metadata
+from minescope.store.findings import finding_row, findings, metadata
 
 TIP_STATES = ("received", "triaged", "dismissed", "case_opened")
 TIP_STATE_LABELS = {"received": ("已受理", "received"), "triaged": ("核实中", "being checked"),
@@ -51,22 +52,12 @@ def submit_tip(engine: Engine, region_code: str, subject: str, description: str,
                          "name the subject (organisation or address) and describe what you saw "
                          "in at least 10 characters")
     code = "".join(secrets.choice(_ALPHABET) for _ in range(12))
-    finding_id = "tip-" + code.lower()
-    data: dict[str, Any] = {
-        "id": finding_id, "kind": "public_report", "dimension": "tip", "subject_ip": "", "peer": None, "flows": [],
-        "confidence": 0.3, "severity": "medium", "source": "public report / 公众举报", "first_seen": now,
-        "last_seen": now, "reasons": [{"zh": f"公众举报：{subject}", "en": f"public report: {subject}"}],
-        "evidence": [{"type": "tip", "summary": description[:200], "detail": {"subject": subject}, "source": "tip"}],
-        "attribution": {"region_code": region_code, "province": None, "city": None},
-    }
+    finding = tip_finding(code, region_code, subject, description, now)
     with engine.begin() as conn:
-        conn.execute(insert(findings).values(
-            id=finding_id, kind="public_report", dimension="tip", subject_ip="", peer_ip="", peer_port=0,
-            peer_host=None, first_seen=now, last_seen=now, confidence=0.3, severity="medium",
-            source="public report", region_code=region_code, data=data, first_scan_id=None))
+        conn.execute(insert(findings).values(**finding_row(finding, None)))
         conn.execute(insert(tips).values(tracking_code=code, region_code=region_code, subject=subject,
                                          description=description, contact=contact or None, status="received",
-                                         finding_id=finding_id, created_at=now, updated_at=now))
+                                         finding_id=finding.id, created_at=now, updated_at=now))
     return code
 
 

@@ -7,27 +7,28 @@ keep-alive answer would wait ~40 ms for the client's delayed ACK (Kludex/uvicorn
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 from pathlib import Path
 from typing import Any
+
+from minescope import settings
 
 
 def app_from_env() -> Any:
     """The console over $MINESCOPE_DB (uvicorn's factory: each worker process builds its own)."""
     from minescope.web.app import create_app
 
-    return create_app(os.environ["MINESCOPE_DB"], secret=os.environ["MINESCOPE_SECRET"])
+    return create_app(settings.DB.value() or "", secret=settings.SECRET.value())
 
 
 def run(db: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    os.environ["MINESCOPE_DB"] = str(db)
+    settings.DB.export(str(db))
     # every worker must sign and check session cookies with the same key
-    os.environ.setdefault("MINESCOPE_SECRET", secrets.token_urlsafe(32))
+    settings.SECRET.export(secrets.token_urlsafe(32), keep=True)
     config = uvicorn.Config("minescope.web.server:app_from_env", factory=True, host=host, port=port,
                             workers=workers, log_level="warning", access_log=False)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

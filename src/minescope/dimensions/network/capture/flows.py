@@ -6,7 +6,8 @@
     the interesting traffic, not the capture size;
   * per-flow payload state (``FlowPayload``) for the flows whose payload is read: mining-protocol
     streams, TLS server names, HTTP heads, node-protocol details;
-  * passive DNS: the names each address was given in DNS answers, and who asked for which name.
+  * passive DNS: the names each address was given in DNS answers, and who asked for which name;
+  * every DNS message with its client and resolver (``dns_seen``), once its flow has ended.
 """
 
 from __future__ import annotations
@@ -19,19 +20,18 @@ import numpy as np
 
 from minescope.dimensions.network.capture import packets as pk
 from minescope.dimensions.network.protocols import nodes
-from minescope.dimensions.network.protocols.dns import parse_dns
+from minescope.dimensions.network.protocols.dns import DnsMessage, parse_dns
 from minescope.dimensions.network.protocols.http import request_head
 from minescope.dimensions.network.protocols.mining import MiningStream
 from minescope.dimensions.network.protocols.tls import client_hello_sni
 from minescope.dimensions.network.readers.pcap import Block
+from minescope.knowledge.pools import capture_ports
 
 # Flows that end up kept even without a payload class: long sessions (pool sessions can hide
-# behind unknown framing) and flows on ports pools use, for list and learned-pool matching.
+# behind unknown framing) and flows on ports pools use (every port of knowledge/data/pools/pool-ports.txt),
+# for list and learned-pool matching.
 KEEP_MIN_DURATION = 300.0
-POOL_PORTS = np.array(sorted({1800, 2222, 3032, 3333, 3334, 3335, 3339, 3353, 3357, 4444, 4445, 5555, 5588,
-                              6666, 7777, 8008, 8080, 8333, 8545, 8888, 9000, 9009, 9050, 9332, 9999, 10001,
-                              10128, 10300, 13333, 14433, 14444, 17777, 18081, 19999, 20535, 20580, 25015,
-                              45560, 45700}), dtype=np.uint16)
+POOL_PORTS = np.array(sorted(capture_ports()), dtype=np.uint16)
 CLASSIFIED = [pk.C_JSON, pk.C_HTTP, pk.C_TLS, pk.C_NODE_BTC, pk.C_NODE_XMR, pk.C_NODE_ETH, pk.C_NODE_NANO]
 TLS_HEAD_BYTES = 16384
 
@@ -63,6 +63,18 @@ class DnsAnswer:
     ts: float
 
 
+@dataclass(frozen=True, slots=True)
+class DnsSeen:
+    """One DNS message of the capture, with who asked (the query's sender, the response's receiver)
+    and who was asked; ``serial`` is its flow's."""
+
+    ts: float
+    client_ip: str
+    resolver_ip: str
+    serial: int
+    message: DnsMessage
+
+
 class FlowTracker:
     """Tracks the flows of one capture, block by block."""
 
@@ -79,6 +91,8 @@ class FlowTracker:
         self.payload: dict[int, FlowPayload] = {}
         self.pdns: dict[str, list[DnsAnswer]] = {}  # address → names it was given
         self.dns_hits: dict[int, list[str]] = {}  # DNS flow serial → listed names it asked for
+        self.dns_seen: list[DnsSeen] = []  # DNS messages of ended flows, with client and resolver
+        self._dns_pending: dict[int, list[tuple[float, int, DnsMessage]]] = {}  # serial → (ts, side, message)
         self.packets = 0
         self.ip_packets = 0
         self.bytes = 0
@@ -170,6 +184,8 @@ class FlowTracker:
         keep |= np.isin(t["a_port"][slots], POOL_PORTS) | np.isin(t["b_port"][slots], POOL_PORTS)
         if self.dns_hits:
             keep |= np.isin(serial, np.fromiter(self.dns_hits, np.int64, len(self.dns_hits)))
+        if self._dns_pending:
+            self._resolve_dns(slots, serial)
         chosen = slots[keep]
         if len(chosen):
             self.kept_flows.append({name: t[name][chosen].copy() for name, _ in pk.FLOW_FIELDS})
@@ -178,6 +194,20 @@ class FlowTracker:
                 self.payload.pop(s, None)
         self.free[self.n_free : self.n_free + len(slots)] = slots
         self.n_free += len(slots)
+
+    def _resolve_dns(self, slots: np.ndarray, serial: np.ndarray) -> None:
+        """The DNS messages of these ended flows, with their addresses: side 0 sent from the initiator."""
+        t = self.table
+        ended = np.isin(serial, np.fromiter(self._dns_pending, np.int64, len(self._dns_pending)))
+        for slot, s in zip(slots[ended].tolist(), serial[ended].tolist(), strict=True):
+            messages = self._dns_pending.pop(s)
+            a = ip_str(int(t["a_hi"][slot]), int(t["a_lo"][slot]))
+            b = ip_str(int(t["b_hi"][slot]), int(t["b_lo"][slot]))
+            initiator, other = (a, b) if t["initiator"][slot] == 0 else (b, a)
+            for ts, side, msg in messages:
+                sender, receiver = (initiator, other) if side == 0 else (other, initiator)
+                client, resolver = (receiver, sender) if msg.is_response else (sender, receiver)
+                self.dns_seen.append(DnsSeen(ts, client, resolver, s, msg))
 
     # --- payload ----------------------------------------------------------------------------
     def _read_payload(self, buf: np.ndarray, kept: int) -> None:
@@ -191,7 +221,7 @@ class FlowTracker:
         ):
             data = bytes(raw[off : off + ln])
             if cls == pk.C_DNS:
-                self._dns(serial, ts, data)
+                self._dns(serial, side, ts, data)
                 continue
             state = self.payload.get(serial)
             if state is None:
@@ -232,10 +262,12 @@ class FlowTracker:
         state.next_seq[side] = (seq + len(data)) % (1 << 32)
         return data
 
-    def _dns(self, serial: int, ts: float, data: bytes) -> None:
+    def _dns(self, serial: int, side: int, ts: float, data: bytes) -> None:
         msg = parse_dns(data)
         if msg is None:
             return
+        if msg.qnames or msg.answers:
+            self._dns_pending.setdefault(serial, []).append((ts, side, msg))
         for name, address in msg.answers:
             answers = self.pdns.setdefault(address, [])
             if not answers or answers[-1].name != name:

@@ -49,16 +49,18 @@ from pathlib import Path
 from typing import Any
 
 from minescope.dimensions.network.detectors.flowlog import SAMPLE_FLOWS, _flow_ref, _name
+from minescope.dimensions.network.kinds import MINING_BEHAVIOUR_SUSPECT
 from minescope.engines.sql import SqlEngine
 from minescope.knowledge import data_path
-from minescope.model import Evidence, Finding, FlowRef, Kind, Peer, Severity, Text
+from minescope.knowledge.pools import stratum_ports
+from minescope.model import Evidence, Finding, FlowRef, Peer, Severity, Text
 
 MODEL_PATH = data_path("behaviour-model.json")
 CONFIDENCE_CAP = 0.6  # behaviour alone is a lead, never proof
 TOP_REASONS = 4  # contributions put into words
-# Ports pools conventionally listen on (stratum); a prior, not a pool list: anyone can use them.
-STRATUM_PORTS = (3032, 3333, 3334, 3335, 4444, 5555, 6666, 7777, 8008, 8888, 9999, 13333, 14433, 14444, 45560,
-                 45700)
+# Ports pools document for stratum (knowledge/data/pools/pool-ports.txt); a prior, not a pool list:
+# anyone can use them.
+STRATUM_PORTS = tuple(sorted(stratum_ports()))
 
 EPHEMERAL_PORTS = 32768  # start of the ephemeral range of Linux (32768) and Windows (49152)
 MIN_ACTIVE_S = 20.0  # candidates: TCP, packets both ways, active this long (shorter shows no rhythm)
@@ -323,12 +325,12 @@ def _finding(row: dict[str, Any], refs: list[FlowRef]) -> Finding:
         "features": raw, "contributions": contributions, "top": top, "model": MODEL_PATH.name,
     }
     return Finding(
-        kind=Kind.MINING_BEHAVIOUR_SUSPECT, subject_ip=subject, peer=Peer(peer_ip, peer_port, None, known_pool=False),
+        kind=MINING_BEHAVIOUR_SUSPECT, subject_ip=subject, peer=Peer(peer_ip, peer_port, None, known_pool=False),
         flows=tuple(refs), confidence=round(min(CONFIDENCE_CAP, CONFIDENCE_CAP * score), 3), severity=Severity.LOW,
         reasons=tuple(texts),
         evidence=(Evidence("behaviour", f"behaviour score {score:.2f} over {int(row['records'])} record(s)", detail,
                            "behaviour model"),),
-        source=_name(row["input"]),
+        source=_name(row["input"]), first_seen=float(row["first_seen"]), last_seen=float(row["last_seen"]),
     )
 
 
@@ -353,4 +355,4 @@ def behaviour_findings(engine: SqlEngine, exclude: AbstractSet[Key] = frozenset(
         refs = [_flow_ref(s) for s in sorted(samples[_key(row)], key=lambda s: s["rn"])]
         if refs:
             out.append(_finding(row, refs))
-    return sorted(out, key=lambda f: (f.source, f.subject_ip, f.peer.ip, f.peer.port, f.id))
+    return sorted(out, key=lambda f: (f.source, f.subject.value, f.endpoint.ip, f.endpoint.port, f.id))

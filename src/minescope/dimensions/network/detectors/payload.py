@@ -1,8 +1,9 @@
-"""Network detectors over one capture's flows: from flows and payload facts to findings.
+"""The detectors that need a capture's payload: mining protocols and node framing.
 
-Each detector below states its signal, its known false positives and its confidence. They run
-in this order because each may teach the next: an endpoint seen speaking a mining protocol is
-learned as a pool, and later flows to it (TLS, unknown framing) are judged with that knowledge.
+What a capture shows without payload — connections to listed or learned pools, pool names in TLS
+SNI, HTTP Host and DNS, hosts asking DNS for pool names, TLS to pool-like endpoints, pool-like
+behaviour — is decided by the same SQL as for flow logs (``detectors.flowlog``, ``detectors.behaviour``),
+over the capture's ``flows`` and ``dns`` tables (``readers.capture_flows``). Here, in Python, only:
 
 mining_session
     Signal: the flow speaks a mining protocol (Stratum, CryptoNote/XMRig JSON-RPC, Ethereum
@@ -15,37 +16,30 @@ crypto_node
     signature, Ethereum discv4/RLPx handshake shapes, Nano header). Not mining.
     False positives: random UDP payloads matching the discv4 shape. Confidence 0.9 (magic-framed
     protocols) or 0.7 (Ethereum, Nano: shapes).
-pool_contact
-    Signal: DNS questions for listed pool names; flows to listed or learned pool endpoints
-    without a readable mining protocol; HTTP requests whose Host is a listed pool or browser
-    miner. False positives: list entries that are stale or that share hosting; research
-    visits to pool web sites. Confidence 0.45–0.7 by list category. Exchanges (also on the mixed
-    crypto list) are trading, not mining: they give no finding here.
-encrypted_mining_suspect
-    Signal: TLS to a listed or learned pool (SNI or address), or to a pool-like endpoint (pool
-    words in the server name plus a stratum port or a long, low-rate session). Miners move to
-    TLS to hide their wallets. False positives: pool web dashboards (HTTPS to the pool's site),
-    services whose names contain pool words. Confidence 0.40–0.75.
+
+An endpoint seen speaking a mining protocol is learned as a pool: ``CaptureDetector.learned``
+hands the pools learned (from this capture and before it) on as an Arrow table (``LEARNED_POOLS``)
+for the SQL detectors; ``explained`` names the flows the payload explained (mining sessions, node
+traffic), which the SQL detectors leave alone. The detector learns into its own copy of the pool
+knowledge (``PoolIntel.overlay``): the caller decides what the scan keeps.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
+import pyarrow as pa
 
 from minescope.dimensions.network.capture import packets as pk
 from minescope.dimensions.network.capture.flows import DnsAnswer, FlowPayload, ip_str
-from minescope.knowledge.pools import ListMatch, PoolIntel, pool_likeness
-from minescope.model import Evidence, Finding, FlowRef, Kind, MiningFacts, Peer, Severity, Text
+from minescope.dimensions.network.detectors.lists import list_evidence, list_reason
+from minescope.dimensions.network.kinds import CRYPTO_NODE, MINING_SESSION
+from minescope.knowledge.pools import PoolIntel
+from minescope.model import Evidence, Finding, FlowRef, MiningFacts, Peer, Severity, Text
 
 NODE_CLASSES = {pk.C_NODE_BTC, pk.C_NODE_XMR, pk.C_NODE_ETH, pk.C_NODE_NANO}
-CATEGORY_CONFIDENCE = {"pool": 0.7, "learned": 0.7, "browser_mining": 0.6, "crypto_mixed": 0.45}
-# Long, low-rate sessions: the shape of a miner idling between shares (used only with other hints).
-LOW_RATE_BPS = 20_000
-LONG_SESSION_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +49,6 @@ class Flow:
     serial: int
     ref: FlowRef
     cls: int
-
-    @property
-    def rate_bps(self) -> float:
-        return 8 * self.ref.bytes / self.ref.duration if self.ref.duration > 0 else 0.0
 
 
 def flows_from_table(t: dict[str, np.ndarray]) -> list[Flow]:
@@ -80,34 +70,30 @@ def flows_from_table(t: dict[str, np.ndarray]) -> list[Flow]:
 
 
 class CaptureDetector:
-    """Turns one capture's flows, payload facts and passive DNS into findings."""
+    """Turns one capture's flows and payload facts into mining_session and crypto_node findings."""
 
     def __init__(self, intel: PoolIntel, source: str) -> None:
-        self.intel = intel
+        # pools learned here are known to this capture's later sessions, and handed on by ``learned``
+        self.intel = intel.overlay()
         self.source = source
-        # Look-ups repeat across flows (the same server names and pool endpoints); pools are learned
-        # before these are used, so the answers hold for the rest of this capture.
-        self._domain_cache: dict[str | None, ListMatch | None] = {}
-        self._endpoint_cache: dict[tuple[str, int], ListMatch | None] = {}
+        self.explained: set[int] = set()  # serials of the flows the payload explained
 
-    def run(self, flows: list[Flow], payload: dict[int, FlowPayload], pdns: dict[str, list[DnsAnswer]],
-            dns_hits: dict[int, list[str]]) -> list[Finding]:
+    def run(self, flows: list[Flow], payload: dict[int, FlowPayload],
+            pdns: dict[str, list[DnsAnswer]]) -> list[Finding]:
         findings: list[Finding] = []
-        mining_serials: set[int] = set()
         for flow in flows:
             state = payload.get(flow.serial)
             if state is not None and state.mining is not None and state.mining.is_mining:
                 findings.append(self._mining_session(flow, state, pdns))
-                mining_serials.add(flow.serial)
-        findings.extend(self._nodes([f for f in flows if f.cls in NODE_CLASSES], payload))
-        findings.extend(self._dns_contacts([f for f in flows if f.serial in dns_hits], dns_hits))
-        for flow in flows:
-            if flow.serial in mining_serials or flow.cls in NODE_CLASSES or flow.serial in dns_hits:
-                continue
-            found = self._contact(flow, payload.get(flow.serial), pdns)
-            if found is not None:
-                findings.append(found)
+                self.explained.add(flow.serial)
+        nodes = [f for f in flows if f.cls in NODE_CLASSES]
+        findings.extend(self._nodes(nodes, payload))
+        self.explained.update(f.serial for f in nodes)
         return findings
+
+    def learned(self) -> pa.Table:
+        """The pools learned so far, this capture's included (``LEARNED_POOLS``)."""
+        return self.intel.learned_pools.table()
 
     # --- mining_session -------------------------------------------------------------------
     def _mining_session(self, flow: Flow, state: FlowPayload, pdns: dict[str, list[DnsAnswer]]) -> Finding:
@@ -136,15 +122,15 @@ class CaptureDetector:
             confidence = 0.98
         listed = [m for m in (self.intel.match_mining_domain(host), self.intel.match_ip(ref.dst_ip)) if m is not None]
         for m in listed:
-            evidence.append(_list_evidence(m))
-            reasons.append(_list_reason(m))
+            evidence.append(list_evidence(m))
+            reasons.append(list_reason(m))
             confidence = min(0.99, confidence + 0.01)
         if not facts.login_seen:
             reasons.append(Text(zh="抓包始于会话中途：未见登录，按矿池下发的任务和提交判断",
                                 en="the capture starts mid-session: no login seen; judged from pool jobs and submits"))
         self.intel.learn(ref.dst_ip, ref.dst_port, host, f"{facts.protocol} session from {ref.src_ip}")
         return Finding(
-            kind=Kind.MINING_SESSION, subject_ip=ref.src_ip,
+            kind=MINING_SESSION, subject_ip=ref.src_ip,
             peer=Peer(ref.dst_ip, ref.dst_port, host, known_pool=True), flows=(ref,),
             confidence=round(confidence, 2), severity=Severity.HIGH, reasons=tuple(reasons),
             evidence=tuple(evidence), source=self.source, mining=facts,
@@ -168,7 +154,7 @@ class CaptureDetector:
             framed = protocol in ("bitcoin", "monero", "litecoin", "dogecoin", "bitcoincash", "dash")
             confidence = 0.9 if framed else 0.7  # magic-framed protocols; Ethereum/Nano rest on shapes
             out.append(Finding(
-                kind=Kind.CRYPTO_NODE, subject_ip=host,
+                kind=CRYPTO_NODE, subject_ip=host,
                 peer=Peer(refs[0].dst_ip, refs[0].dst_port), flows=refs,
                 confidence=confidence, severity=Severity.INFO,
                 reasons=(Text(
@@ -180,116 +166,6 @@ class CaptureDetector:
                 source=self.source, node_protocol=protocol,
             ))
         return out
-
-    # --- pool_contact by DNS ------------------------------------------------------------------
-    def _dns_contacts(self, flows: list[Flow], dns_hits: dict[int, list[str]]) -> list[Finding]:
-        groups: dict[tuple[str, str], list[Flow]] = defaultdict(list)
-        for flow in flows:
-            for name in dns_hits[flow.serial]:
-                groups[(flow.ref.src_ip, name)].append(flow)
-        out = []
-        for (client, name), members in groups.items():
-            match = self.intel.match_mining_domain(name)
-            if match is None:
-                continue
-            refs = tuple(f.ref for f in members)
-            out.append(Finding(
-                kind=Kind.POOL_CONTACT, subject_ip=client, peer=Peer(refs[0].dst_ip, refs[0].dst_port, name),
-                flows=refs, confidence=CATEGORY_CONFIDENCE.get(match.category, 0.4),
-                severity=Severity.MEDIUM,
-                reasons=(Text(zh=f"{client} 查询了域名 {name}", en=f"{client} asked DNS for {name}"),
-                         _list_reason(match)),
-                evidence=(Evidence("dns", f"DNS question {name}", {"qname": name}, "protocols.dns"),
-                          _list_evidence(match)),
-                source=self.source,
-            ))
-        return out
-
-    # --- pool_contact / encrypted_mining_suspect by endpoint ----------------------------------
-    def _match_domain(self, name: str | None) -> ListMatch | None:
-        if name not in self._domain_cache:
-            self._domain_cache[name] = self.intel.match_mining_domain(name)
-        return self._domain_cache[name]
-
-    def _match_endpoint(self, ip: str, port: int) -> ListMatch | None:
-        key = (ip, port)
-        if key not in self._endpoint_cache:
-            self._endpoint_cache[key] = self.intel.match_endpoint(ip, port)
-        return self._endpoint_cache[key]
-
-    def _contact(self, flow: Flow, state: FlowPayload | None, pdns: dict[str, list[DnsAnswer]]) -> Finding | None:
-        ref = flow.ref
-        sni = state.sni if state else None
-        http_host = state.http.get("host") if state and state.http else None
-        dns_name = _dns_name(ref.dst_ip, ref.first_seen, pdns)
-        named = sni or http_host or dns_name
-        matches: list[tuple[str, ListMatch]] = []
-        for how, value in (("tls_sni", sni), ("http_host", http_host), ("dns", dns_name)):
-            m = self._match_domain(value)
-            if m is not None:
-                matches.append((how, m))
-        m_ip = self._match_endpoint(ref.dst_ip, ref.dst_port)
-        if m_ip is not None and m_ip.category != "exchange":
-            matches.append(("address", m_ip))
-        evidence: list[Evidence] = []
-        reasons: list[Text] = []
-        for how, m in matches:
-            evidence.append(_list_evidence(m, how))
-            reasons.append(_list_reason(m))
-        if flow.cls == pk.C_TLS:
-            name_hints = _name_likeness(sni or dns_name)
-            port_hints = _port_likeness(ref.dst_port)
-            likeness = name_hints + port_hints
-            behaviour = ref.duration >= LONG_SESSION_S and flow.rate_bps < LOW_RATE_BPS
-            # pool-like alone needs a name hint and a second one: a stratum port or a miner-shaped session
-            if not matches and not (name_hints and (port_hints or behaviour)):
-                return None
-            if sni:
-                alpn = state.alpn if state else []
-                evidence.append(Evidence("tls_sni", f"TLS server name {sni}", {"sni": sni, "alpn": alpn},
-                                         "protocols.tls"))
-            reasons.extend(likeness)
-            if behaviour:
-                reasons.append(Text(
-                    zh=f"会话持续 {ref.duration:.0f} 秒而平均速率仅 {flow.rate_bps / 1000:.1f} kbit/s，"
-                       "符合矿工长连接低速率特征",
-                    en=f"the session lasts {ref.duration:.0f} s at only {flow.rate_bps / 1000:.1f} kbit/s on average, "
-                       "the shape of a miner's long, low-rate pool connection"))
-                evidence.append(Evidence("behaviour", "long, low-rate session",
-                                         {"duration_s": round(ref.duration, 1), "rate_bps": round(flow.rate_bps)}))
-            best = max((CATEGORY_CONFIDENCE.get(m.category, 0.4) for _, m in matches), default=0.3)
-            confidence = min(0.75, best + 0.05 * len(likeness) + (0.05 if behaviour else 0.0))
-            where = f"{named or ref.dst_ip}:{ref.dst_port}"
-            reasons.insert(0, Text(zh=f"{ref.src_ip} 与疑似矿池 {where} 建立了加密（TLS）连接",
-                                   en=f"{ref.src_ip} holds an encrypted (TLS) connection to a suspected pool {where}"))
-            return Finding(
-                kind=Kind.ENCRYPTED_MINING_SUSPECT, subject_ip=ref.src_ip,
-                peer=Peer(ref.dst_ip, ref.dst_port, named, known_pool=bool(matches)), flows=(ref,),
-                confidence=round(confidence, 2), severity=Severity.MEDIUM, reasons=tuple(reasons),
-                evidence=tuple(evidence), source=self.source,
-            )
-        if not matches:
-            return None
-        if http_host:
-            head = dict(state.http) if state and state.http else {}
-            evidence.append(Evidence("http_host", f"HTTP Host {http_host}", head, "protocols.http"))
-        reasons.insert(0, Text(zh=f"{ref.src_ip} 访问了已知矿池 {named or ref.dst_ip}:{ref.dst_port}",
-                               en=f"{ref.src_ip} contacted the known pool {named or ref.dst_ip}:{ref.dst_port}"))
-        return Finding(
-            kind=Kind.POOL_CONTACT, subject_ip=ref.src_ip, peer=Peer(ref.dst_ip, ref.dst_port, named, known_pool=True),
-            flows=(ref,), confidence=max(CATEGORY_CONFIDENCE.get(m.category, 0.4) for _, m in matches),
-            severity=Severity.MEDIUM, reasons=tuple(reasons), evidence=tuple(evidence), source=self.source,
-        )
-
-
-@lru_cache(maxsize=65536)
-def _name_likeness(host: str | None) -> list[Text]:
-    return pool_likeness(host, 0)
-
-
-@lru_cache(maxsize=65536)
-def _port_likeness(port: int) -> list[Text]:
-    return pool_likeness(None, port)
 
 
 def _dns_name(ip: str, before: float, pdns: dict[str, list[DnsAnswer]]) -> str | None:
@@ -329,19 +205,3 @@ def _protocol_detail(f: MiningFacts) -> dict[str, object]:
             "agent": f.agent, "methods": f.methods, "difficulty": f.difficulty,
             "shares_submitted": f.shares_submitted, "shares_accepted": f.shares_accepted,
             "shares_rejected": f.shares_rejected, "login_seen": f.login_seen}
-
-
-def _list_evidence(m: ListMatch, how: str = "") -> Evidence:
-    return Evidence("learned_pool" if m.category == "learned" else "list_match",
-                    f"{m.matched_value} matches {m.entry} in {m.list_name}",
-                    {"entry": m.entry, "list": m.list_name, "category": m.category, "matched": m.matched_value,
-                     "licence": m.licence, "via": how, "reason": m.reason},
-                    m.source)
-
-
-def _list_reason(m: ListMatch) -> Text:
-    if m.category == "learned":
-        return Text(zh=f"{m.matched_value} 在本次扫描中被看到使用挖矿协议（{m.reason}）",
-                    en=f"{m.matched_value} was seen speaking a mining protocol in this scan ({m.reason})")
-    return Text(zh=f"{m.matched_value} 命中名单 {m.list_name} 的条目 {m.entry}（类别 {m.category}）",
-                en=f"{m.matched_value} matches entry {m.entry} of list {m.list_name} (category {m.category})")

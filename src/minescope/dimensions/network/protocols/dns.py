@@ -1,7 +1,8 @@
 """DNS messages: the names asked and the addresses answered, for passive DNS.
 
-A lean reader of just the question and the A/AAAA/CNAME answers (RFC 1035 §4, name compression
-§4.1.4). A full DNS library (dnspython) spent ~100 µs a message building objects we never use;
+A lean reader of just the header (id, response flag, response code), the questions and the
+A/AAAA/CNAME answers with their TTLs (RFC 1035 §4, name compression §4.1.4). A full DNS library
+(dnspython) spent ~100 µs a message building objects we never use;
 on a capture with many DNS packets that dominated the scan, so this reads only what matters.
 """
 
@@ -11,6 +12,10 @@ import ipaddress
 from dataclasses import dataclass
 
 T_A, T_CNAME, T_AAAA = 1, 5, 28
+# names of record types and response codes as the flow logs write them (Zeek, Suricata)
+QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 64: "SVCB",
+          65: "HTTPS", 255: "ANY"}
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +23,10 @@ class DnsMessage:
     is_response: bool
     qnames: tuple[str, ...]
     answers: tuple[tuple[str, str], ...]  # (name the client asked for, address), CNAMEs followed
+    qid: int = 0  # the transaction id that pairs a response with its query
+    rcode: int = 0
+    qtypes: tuple[int, ...] = ()  # the record type of each question
+    ttls: tuple[int, ...] = ()  # the TTL of each answer, in seconds
 
 
 def _name(msg: bytes, pos: int) -> tuple[str, int]:
@@ -59,15 +68,19 @@ def parse_dns(payload: bytes, tcp: bool = False) -> DnsMessage | None:
             return None
         pos = 12
         qnames = []
+        qtypes = []
         for _ in range(qd):
             name, pos = _name(payload, pos)
             qnames.append(name)
+            qtypes.append(int.from_bytes(payload[pos : pos + 2], "big"))
             pos += 4
         alias: dict[str, str] = {}
         answers = []
+        ttls = []
         for _ in range(an):
             owner, pos = _name(payload, pos)
             rtype = int.from_bytes(payload[pos : pos + 2], "big")
+            ttl = int.from_bytes(payload[pos + 4 : pos + 8], "big")
             rdlen = int.from_bytes(payload[pos + 8 : pos + 10], "big")
             rdata = pos + 10
             pos = rdata + rdlen
@@ -76,10 +89,13 @@ def parse_dns(payload: bytes, tcp: bool = False) -> DnsMessage | None:
             asked = alias.get(owner, owner)
             if rtype == T_A and rdlen == 4:
                 answers.append((asked, str(ipaddress.IPv4Address(payload[rdata:pos]))))
+                ttls.append(ttl)
             elif rtype == T_AAAA and rdlen == 16:
                 answers.append((asked, str(ipaddress.IPv6Address(payload[rdata:pos]))))
+                ttls.append(ttl)
             elif rtype == T_CNAME:
                 alias[_name(payload, rdata)[0]] = asked
-        return DnsMessage(bool(payload[2] & 0x80), tuple(qnames), tuple(answers))
+        return DnsMessage(bool(payload[2] & 0x80), tuple(qnames), tuple(answers),
+                          int.from_bytes(payload[0:2], "big"), payload[3] & 0x0F, tuple(qtypes), tuple(ttls))
     except (IndexError, ValueError):
         return None

@@ -8,20 +8,27 @@ engine counts them.
 
 What the tracker hands over is what it kept: flows with classified payload, long flows and flows
 on pool ports (``engine.flows``: short unclassified flows are only counted, to bound memory).
-``dns_from_capture(tracker.pdns, name)`` gives the DNS answers the engine saw (name → address),
-one row per answer, without the asking client (the engine keeps passive DNS per address).
+``dns_from_capture(tracker.dns_seen, name)`` gives the capture's DNS transactions as ``dns`` rows, as
+Zeek's dns.log has them: one row per question, with the asking client and the resolver, the query
+time, and the response's code, addresses and TTLs when a response was seen (a response is paired with
+its query by flow, transaction id and name; a response without a query seen is a row of its own).
+
+``scan FILE`` and ``flows import`` both read a capture into these two tables, so the SQL detectors
+judge a capture's flows and DNS the same way on either route.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from minescope.dimensions.network.capture import packets as pk
-from minescope.dimensions.network.capture.flows import DnsAnswer, FlowPayload, FlowTracker, ip_str
+from minescope.dimensions.network.capture.flows import DnsSeen, FlowPayload, FlowTracker, ip_str
+from minescope.dimensions.network.protocols.dns import QTYPES, RCODES
 from minescope.dimensions.network.readers.pcap import CaptureFile
 from minescope.dimensions.network.tables import DNS, FLOWS, PORT_PROTOS, Columns, epoch_to_ts
 from minescope.model import Text
@@ -78,13 +85,41 @@ def flows_from_capture(table: Mapping[str, np.ndarray], payload: Mapping[int, Fl
     return pa.RecordBatch.from_arrays(arrays, schema=FLOWS)
 
 
-def dns_from_capture(pdns: Mapping[str, list[DnsAnswer]], input_name: str = "") -> pa.RecordBatch:
-    """Passive DNS seen in a capture (address → names it was given) as ``dns`` rows."""
+def dns_from_capture(seen: Sequence[DnsSeen], input_name: str = "") -> pa.RecordBatch:
+    """The capture's DNS messages (``FlowTracker.dns_seen``) as ``dns`` rows, one per transaction and name."""
+    rows: list[dict[str, Any]] = []
+    open_rows: dict[tuple[int, int, str], dict[str, Any]] = {}  # (flow, transaction id, name) → its row
+    for m in sorted(seen, key=lambda m: (m.serial, m.ts)):
+        msg = m.message
+        names = list(dict.fromkeys([*msg.qnames, *(name for name, _ in msg.answers)]))
+        for i, name in enumerate(names):
+            query = name.lower().rstrip(".")
+            key = (m.serial, msg.qid, query)
+            row = open_rows.get(key)
+            answers = [address for n, address in msg.answers if n == name]
+            ttls = [float(t) for (n, _), t in zip(msg.answers, msg.ttls, strict=False) if n == name]
+            if row is not None and row["rcode"] is None:  # the query is open
+                if msg.is_response:  # its response
+                    row.update(rcode=_rcode(msg.rcode), answers=answers, ttls=ttls)
+                continue  # else a retransmitted query
+            if row is not None and msg.is_response and row["answers"] == answers:
+                continue  # a retransmitted response
+            qtype = msg.qtypes[i] if i < len(msg.qtypes) else None
+            row = {"ts": m.ts, "client_ip": m.client_ip, "resolver_ip": m.resolver_ip, "query": query,
+                   "qtype": QTYPES.get(qtype, str(qtype)) if qtype is not None else None,
+                   "rcode": _rcode(msg.rcode) if msg.is_response else None,
+                   "answers": answers if msg.is_response else None, "ttls": ttls if msg.is_response else None,
+                   "sensor_uid": str(m.serial)}
+            open_rows[key] = row
+            rows.append(row)
     out = Columns(DNS, batch_rows=1 << 62, source="capture", input=input_name)
-    for address, answers in pdns.items():
-        for a in answers:
-            out.add(ts=a.ts, query=a.name.lower().rstrip("."), rcode="NOERROR", answers=[address])
+    for row in sorted(rows, key=lambda r: (r["ts"], r["sensor_uid"], r["query"])):
+        out.add(**row)
     return out.take()
+
+
+def _rcode(code: int) -> str:
+    return RCODES.get(code, str(code))
 
 
 def read_capture(path: Path, interesting_name: Callable[[str], bool],
@@ -96,4 +131,4 @@ def read_capture(path: Path, interesting_name: Callable[[str], bool],
     for block in capture.blocks():
         tracker.feed(block)
     return (flows_from_capture(tracker.finish(), tracker.payload, path.name),
-            dns_from_capture(tracker.pdns, path.name), capture.problem)
+            dns_from_capture(tracker.dns_seen, path.name), capture.problem)

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from minescope.dimensions.network import PLUGIN
 from minescope.dimensions.network.readers import netflow, nfdump, suricata, zeek
 from minescope.dimensions.network.readers.mapped import Mapping, MappingSpec, read_mapped
 from minescope.dimensions.network.tables import BATCH_ROWS, TABLES
@@ -30,16 +31,10 @@ PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"
 NFCAPD_MAGIC = b"\x0c\xa5"  # 0xA50C, little-endian
 
 # format name → what it is (for help texts and messages)
-FORMATS = {
-    "netflow": "NetFlow v5/v9/IPFIX export packets back to back (collector dump, RFC 5655 file)",
-    "netflow-pcap": "pcap/pcapng capture of NetFlow v5/v9/IPFIX export traffic",
-    "nfdump-csv": "nfdump -o csv export",
-    "nfcapd": "nfcapd binary file (read through the nfdump program)",
-    "zeek": "Zeek conn/dns/ssl/http/notice log, TSV or JSON",
-    "suricata": "Suricata EVE JSON",
-    "csv": "CSV with a column mapping",
-    "parquet": "Parquet with a column mapping",
-}
+# Flow-log formats (the network plugin's readers of the flows/dns/alerts tables), and those picked up
+# when a directory is walked (by content; CSV/Parquet need a column mapping: name those files).
+FORMATS = {r.format: r.doc for r in PLUGIN.readers if "alerts" in r.tables}
+DIR_LOG_FORMATS = frozenset(f for f in FORMATS if next(r for r in PLUGIN.readers if r.format == f).in_directories)
 
 Batches = Iterator[tuple[str, pa.RecordBatch]]
 

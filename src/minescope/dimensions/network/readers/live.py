@@ -12,16 +12,12 @@ from __future__ import annotations
 import select
 import time
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from minescope.dimensions.network.readers.pcap import Block
 from minescope.errors import InputError
-from minescope.model import ScanResult
-
-if TYPE_CHECKING:
-    from minescope.pipeline import Scanner
 
 BLOCK_SECONDS = 1.0
 BLOCK_BYTES = 8 * 1024 * 1024
@@ -91,27 +87,12 @@ def _block(batches: list[tuple[bytes, np.ndarray]], linktype: int) -> Block:
     return Block(buf, len(meta), meta[:, 2].copy(), caplen, caplen.copy(), ts, np.empty(0, np.int32), linktype)
 
 
-def scan_interface(scanner: Scanner, interface: str, duration: float | None) -> ScanResult:
-    """Scan live traffic until ``duration`` seconds pass (or Ctrl-C)."""
-    warm_up(scanner)
-    scanner.hosts_seen.clear()
-    started = time.time()
-    t0 = time.perf_counter()
-    blocks = live_blocks(interface, duration)
-    try:
-        summary, findings = scanner.scan_blocks(f"interface:{interface}", "interface", _until_interrupt(blocks))
-    finally:
-        blocks.close()
-    return scanner.make_result([summary], findings, started, time.perf_counter() - t0)
+def warm_up_block() -> Block:
+    """One frame that compiles the packet path (or loads it from numba's cache)."""
+    return _block([(WARM_UP_FRAME, WARM_UP_META)], 1)
 
 
-def warm_up(scanner: Scanner) -> None:
-    """Compile the packet path (or load it from numba's cache) before listening, so that the first
-    block of live traffic is not held up by it."""
-    scanner.scan_blocks("warm-up", "interface", [_block([(WARM_UP_FRAME, WARM_UP_META)], 1)])
-
-
-def _until_interrupt(blocks: Iterator[Block]) -> Iterator[Block]:
+def until_interrupt(blocks: Iterator[Block]) -> Iterator[Block]:
     try:
         yield from blocks
     except KeyboardInterrupt:

@@ -1,0 +1,1 @@
+"""Detectors of the content dimension: none yet."""

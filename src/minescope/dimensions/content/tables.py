@@ -1,0 +1,1 @@
+"""The evidence tables of the content dimension: none yet."""

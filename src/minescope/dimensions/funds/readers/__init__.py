@@ -1,0 +1,1 @@
+"""Readers of the funds dimension: none yet."""

@@ -1,0 +1,1 @@
+"""The evidence tables of the funds dimension: none yet."""

@@ -1,0 +1,1 @@
+"""Detectors of the host dimension: none yet."""

@@ -1,0 +1,1 @@
+"""Readers of the host dimension: none yet."""

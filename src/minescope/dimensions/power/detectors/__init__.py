@@ -1,0 +1,1 @@
+"""Detectors of the power dimension: none yet."""

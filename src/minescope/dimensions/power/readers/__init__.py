@@ -1,0 +1,1 @@
+"""Readers of the power dimension: none yet."""
