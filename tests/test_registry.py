@@ -10,8 +10,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from minescope import registry
 from minescope.cases.workflow import case_kinds
+from minescope.errors import InputError
 from minescope.outputs.charts import kind_colour
 from minescope.outputs.i18n import LABELS
 from minescope.outputs.jsonout import load_schema
@@ -120,3 +123,11 @@ def test_an_outside_package_adds_a_kind_with_one_declaration(tmp_path: Path) -> 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(tmp_path)}).stdout
     assert out.split() == ["True", "True", "True", "#123456", "Mining-like", "load", "True", "meterplug"]
+
+
+def test_which_kinds_open_cases_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINESCOPE_CASE_KINDS", "mining_session, public_report")
+    assert case_kinds() == ("mining_session", "public_report")
+    monkeypatch.setenv("MINESCOPE_CASE_KINDS", "mining_session,no_such_kind")
+    with pytest.raises(InputError, match="no_such_kind"):
+        case_kinds()

@@ -105,7 +105,14 @@ DEBUG = Setting(
     zh="设为 1 时，意外错误打印完整调用栈（供报告缺陷），而非一行说明",
     en="1: an unexpected error prints its full traceback (to report a bug) instead of one line")
 
-SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SPARK_MASTER, DUCKDB_MEMORY, SECRET, DEBUG)
+CASE_KINDS = Setting(
+    "case_kinds", "MINESCOPE_CASE_KINDS", "the kinds declared to open cases (`mining_session`, `pool_contact`, "
+    "`encrypted_mining_suspect`; docs/plugins.md)",
+    zh="哪些类型的发现立案处置（逗号分隔的类型名）：立案是政策，不由检测器决定",
+    en="which kinds of finding open cases (kind names, comma-separated): opening a case is policy, not detector "
+       "code")
+
+SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SPARK_MASTER, DUCKDB_MEMORY, SECRET, DEBUG, CASE_KINDS)
 
 
 def lang() -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, and_, func, insert, select, update
 
-from minescope import registry
+from minescope import registry, settings
 from minescope.cases import history
 from minescope.errors import InputError
 from minescope.model import ScanResult
@@ -66,9 +66,20 @@ def subject_key(finding: dict[str, Any]) -> tuple[str, str]:
 
 
 def case_kinds() -> tuple[str, ...]:
-    """The kinds whose findings are disposal work: policy, not detector code (blockchain nodes and
-    behaviour leads are recorded but open no case by default)."""
-    return registry.default_case_kinds()
+    """The kinds whose findings are disposal work: policy, not detector code. ``MINESCOPE_CASE_KINDS``
+    names them; by default the kinds declared to open cases (blockchain nodes, behaviour leads and public
+    reports are recorded but open no case). An unknown name is refused, not ignored."""
+    configured = settings.CASE_KINDS.value()
+    if not configured:
+        return registry.default_case_kinds()
+    chosen = tuple(dict.fromkeys(k.strip() for k in configured.split(",") if k.strip()))
+    unknown = [k for k in chosen if registry.kind(k) is None]
+    if unknown:
+        raise InputError(f"MINESCOPE_CASE_KINDS 中有未知的发现类型 {', '.join(unknown)}；"
+                         f"可选：{', '.join(registry.kinds())}",
+                         f"MINESCOPE_CASE_KINDS names unknown kinds {', '.join(unknown)}; "
+                         f"known: {', '.join(registry.kinds())}")
+    return chosen
 
 
 def sync_cases(engine: Engine | Connection, actor: str = "system", now: float | None = None) -> SyncReport:
