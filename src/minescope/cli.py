@@ -270,7 +270,7 @@ def _tell_datasets(scanner: Scanner, lang: str) -> None:
                    else f"dataset {root}: read {read} file(s), skipped {skipped} scanned before", err=True)
 
 
-def _store(engine: Engine, result: ScanResult,
+def _store(store: Engine, result: ScanResult,
            dataset_files: Sequence[tuple[str, DatasetFile]] = ()) -> tuple[int, int]:
     """Store one scan in ONE transaction: its findings, the dataset files it read, and the cases they
     join (clean hosts verifying rectified cases too). A failure in any step stores nothing of it.
@@ -279,8 +279,8 @@ def _store(engine: Engine, result: ScanResult,
     from minescope.store.datasets import mark_scanned
     from minescope.store.findings import save_scan
 
-    engine.dispose()  # a long scan may outlive the pooled connections: start with fresh ones
-    with engine.begin() as conn:
+    store.dispose()  # a long scan may outlive the pooled connections: start with fresh ones
+    with store.begin() as conn:
         scan_id, new = save_scan(conn, result)
         for dataset in dict.fromkeys(d for d, _ in dataset_files):
             mark_scanned(conn, dataset, [f for d, f in dataset_files if d == dataset], scan_id)
@@ -352,7 +352,7 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
     problems = [why for _, why in unreadable]
     problems += [Text(zh=f"{p}: 已是数据集，不能再导入", en=f"{p}: already a dataset; it cannot be imported")
                  for p in datasets]
-    # the capture engine keeps the flows of DNS names the pool lists know (besides long ones);
+    # the packet engine keeps the flows of DNS names the pool lists know (besides long ones);
     # logs alone need no lists
     intel = PoolIntel.load() if captures else PoolIntel()
     writer = DatasetWriter(dataset, partition)
@@ -403,18 +403,18 @@ def export(fmt: str, db: str, output: Path | None, since_scan: int | None, bookm
     from minescope.outputs.blocklists import bookmark, confirmed_indicators, last_scan, render
     from minescope.store.findings import open_store
 
-    engine = open_store(db)
+    store = open_store(db)
     name = f"{fmt}:{bookmark_name}" if bookmark_name else None
-    after = since_scan if since_scan is not None else bookmark(engine, name) if name else 0
-    upto = last_scan(engine)
-    indicators = confirmed_indicators(engine, after_scan=after)
+    after = since_scan if since_scan is not None else bookmark(store, name) if name else 0
+    upto = last_scan(store)
+    indicators = confirmed_indicators(store, after_scan=after)
     text = render(indicators, fmt)
     if output:
         output.write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
     if name:
-        bookmark(engine, name, upto)  # only after the list was written: a failed write exports again
+        bookmark(store, name, upto)  # only after the list was written: a failed write exports again
     if after:
         click.echo(f"增量导出：扫描 #{after} 之后新确认 {len(indicators)} 项（至扫描 #{upto}）" if lang == "zh" else
                    f"incremental: {len(indicators)} endpoints newly confirmed after scan #{after} (up to #{upto})",
@@ -457,11 +457,11 @@ def users_add(username: str, role: str, region_code: str, db: str, token: bool, 
     from minescope.store.findings import open_store
 
     password = sys.stdin.readline().rstrip("\n")
-    engine = open_store(db)
-    user = add_user(engine, username, password, role, region_code)
+    store = open_store(db)
+    user = add_user(store, username, password, role, region_code)
     click.echo(("已添加 " if lang == "zh" else "added ") + user.username)
     if token:
-        click.echo(new_token(engine, user))
+        click.echo(new_token(store, user))
 
 
 @main.group()
@@ -491,8 +491,8 @@ def cases_list(db: str, overdue: bool, lang: str) -> None:
     from minescope.cases.workflow import list_cases
     from minescope.store.findings import open_store
 
-    engine = open_store(db)
-    for c in list_cases(engine, overdue=overdue):
+    store = open_store(db)
+    for c in list_cases(store, overdue=overdue):
         click.echo(f"{c.id}\t{c.state}\t{c.owner or '-'}\t{c.title}")
 
 
@@ -528,11 +528,11 @@ def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bo
     from minescope.outputs.notice import issue_notice, notice_pdf
     from minescope.store.findings import open_store
 
-    engine = open_store(db)
+    store = open_store(db)
     if issue:
-        pdf, _ = issue_notice(engine, case_id, actor, issuer=issuer, prefix=prefix)
+        pdf, _ = issue_notice(store, case_id, actor, issuer=issuer, prefix=prefix)
     else:
-        pdf = notice_pdf(engine, case_id, issuer=issuer, prefix=prefix)
+        pdf = notice_pdf(store, case_id, issuer=issuer, prefix=prefix)
     output.write_bytes(pdf)
     click.echo(str(output))
     if issue:

@@ -37,28 +37,28 @@ CALENDAR_END = 253402300800.0  # 10000-01-01: later times have no calendar day (
 DAY = 86400
 
 
-def dashboard(engine: Engine, scope: str, now: float | None = None, days: int = 30) -> dict[str, Any]:
+def dashboard(store: Engine, scope: str, now: float | None = None, days: int = 30) -> dict[str, Any]:
     """The figures of one area (``scope``: a GB/T 2260 code prefix, "" for all). ``trend`` counts
     mining findings per UTC day over the last ``days`` days, today included."""
     now = time.time() if now is None else now
-    with engine.connect() as conn:
+    with store.connect() as conn:
         n_scans, n_tips, last_change = conn.execute(select(
             select(func.count()).select_from(scans).scalar_subquery(),
             select(func.count()).select_from(tips).scalar_subquery(),
             select(func.max(case_history.c.id)).scalar_subquery())).one()
-    cache = _cache_of(engine)
-    by_state, open_due = cache.get(("cases", scope), last_change, lambda: _case_figures(engine, scope))
+    cache = _cache_of(store)
+    by_state, open_due = cache.get(("cases", scope), last_change, lambda: _case_figures(store, scope))
     first_day = int(now // DAY) - days + 1
     figures = cache.get(("findings", scope, first_day), (n_scans, n_tips),
-                        lambda: _findings_figures(engine, scope, first_day))
+                        lambda: _findings_figures(store, scope, first_day))
     return {"scope": scope, "cases_by_state": dict(by_state), "overdue": bisect.bisect_left(open_due, now),
             **copy.deepcopy(figures)}
 
 
-def _case_figures(engine: Engine, scope: str) -> tuple[dict[str, int], list[float]]:
+def _case_figures(store: Engine, scope: str) -> tuple[dict[str, int], list[float]]:
     """Cases by state, and the due dates of the open ones, in order."""
     in_area = cases.c.region_code.like(f"{scope}%") if scope else true()
-    with engine.connect() as conn:
+    with store.connect() as conn:
         by_state = {state: n for state, n in conn.execute(
             select(cases.c.state, func.count()).where(in_area).group_by(cases.c.state))}
         open_due = sorted(conn.execute(select(cases.c.due_at).where(
@@ -66,18 +66,18 @@ def _case_figures(engine: Engine, scope: str) -> tuple[dict[str, int], list[floa
     return by_state, open_due
 
 
-def _findings_figures(engine: Engine, scope: str, first_day: int) -> dict[str, Any]:
+def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, Any]:
     f = findings.c
     in_area = f.region_code.like(f"{scope}%") if scope else true()
     mining = and_(in_area, f.kind.in_(registry.mining_kinds()))
     place = func.substr(f.region_code, 1, {0: 2, 2: 4, 4: 6}.get(len(scope), 6)).label("place")
-    day = _day_number(engine.dialect.name, f.first_seen).label("day")
+    day = _day_number(store.dialect.name, f.first_seen).label("day")
     n = func.count().label("n")
     # distinct hosts through GROUP BY / DISTINCT subqueries: PostgreSQL hashes those, count(DISTINCT) sorts
     places = select(place, f.subject_ip).where(mining).distinct().subquery()
     hosts = (select(f.subject_ip, func.max(case((f.org_type.in_(INSTITUTIONAL), 1), else_=0)).label("inst"))
              .where(mining).group_by(f.subject_ip).subquery())
-    with engine.connect() as conn:
+    with store.connect() as conn:
         # one pass over the area's findings: counts by kind, and the sums of each algorithm
         sums = conn.execute(
             select(f.kind, f.sizing_algorithm, f.energy_algorithm, func.count(), func.sum(f.sizing_hps),
@@ -144,6 +144,6 @@ _caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 
 
-def _cache_of(engine: Engine) -> _Cache:
+def _cache_of(store: Engine) -> _Cache:
     with _caches_lock:
-        return _caches.setdefault(engine, _Cache())
+        return _caches.setdefault(store, _Cache())

@@ -40,11 +40,11 @@ def append(conn: Connection, case_id: int, actor: str, action: str,
     return digest
 
 
-def verify(engine: Engine) -> list[str]:
+def verify(store: Engine) -> list[str]:
     """Problems in the chain, one line each (empty when intact)."""
     problems = []
     expected_prev = GENESIS
-    with engine.connect() as conn:
+    with store.connect() as conn:
         for row in conn.execute(select(case_history).order_by(case_history.c.id)):
             if row.prev_hash != expected_prev:
                 problems.append(f"history row {row.id}: link to the previous row is broken (row removed or reordered)")

@@ -82,14 +82,14 @@ def case_kinds() -> tuple[str, ...]:
     return chosen
 
 
-def sync_cases(engine: Engine | Connection, actor: str = "system", now: float | None = None) -> SyncReport:
+def sync_cases(store: Engine | Connection, actor: str = "system", now: float | None = None) -> SyncReport:
     """Put every stored mining-related finding into its case; reopen closed cases seen again.
 
-    On an engine, in a transaction of its own (``cases sync``, the console); on a connection, in the
+    On a store (an Engine), in a transaction of its own (``cases sync``, the console); on a connection, in the
     caller's (a scan stores its findings, dataset files and cases together)."""
     now = time.time() if now is None else now
     created = extended = reopened = 0
-    with begin(engine) as conn:
+    with begin(store) as conn:
         # a closed case reopens when a scan run after its closing found its subject again
         unassigned = conn.execute(
             select(findings.c.id, findings.c.data, scans.c.started_at)
@@ -114,7 +114,7 @@ def sync_cases(engine: Engine | Connection, actor: str = "system", now: float | 
     return SyncReport(created, extended, reopened)
 
 
-def verify_clean(engine: Engine | Connection, result: ScanResult, actor: str = "system") -> list[int]:
+def verify_clean(store: Engine | Connection, result: ScanResult, actor: str = "system") -> list[int]:
     """Cases under rectification whose hosts this scan saw without mining: verified.
 
     A host counts as checked when the scan saw traffic from it; a case is verified only when every
@@ -122,7 +122,7 @@ def verify_clean(engine: Engine | Connection, result: ScanResult, actor: str = "
     """
     mining_hosts = {f.subject_ip for f in result.findings if f.kind in case_kinds()}
     verified = []
-    with begin(engine) as conn:
+    with begin(store) as conn:
         for case in conn.execute(select(cases).where(cases.c.state == "rectifying")).all():
             hosts = set(conn.execute(select(findings.c.subject_ip).join(
                 case_findings, case_findings.c.finding_id == findings.c.id)
@@ -134,8 +134,8 @@ def verify_clean(engine: Engine | Connection, result: ScanResult, actor: str = "
     return verified
 
 
-def assign(engine: Engine, case_id: int, owner: str, due_at: float, actor: str) -> None:
-    with engine.begin() as conn:
+def assign(store: Engine, case_id: int, owner: str, due_at: float, actor: str) -> None:
+    with store.begin() as conn:
         case = _get(conn, case_id)
         if case.state not in ("new", "assigned"):
             raise WorkflowError(f"案件 {case_id} 处于「{case.state}」状态，不能再分派",
@@ -143,9 +143,9 @@ def assign(engine: Engine, case_id: int, owner: str, due_at: float, actor: str) 
         _change(conn, case, actor, "assign", state="assigned", owner=owner, due_at=due_at)
 
 
-def advance(engine: Engine, case_id: int, to_state: str, actor: str) -> None:
+def advance(store: Engine, case_id: int, to_state: str, actor: str) -> None:
     """One step forward: assigned → notice_issued → rectifying → verified."""
-    with engine.begin() as conn:
+    with store.begin() as conn:
         case = _get(conn, case_id)
         if FORWARD.get(case.state) != to_state:
             raise WorkflowError(f"案件 {case_id} 不能从「{case.state}」转到「{to_state}」",
@@ -153,11 +153,11 @@ def advance(engine: Engine, case_id: int, to_state: str, actor: str) -> None:
         _change(conn, case, actor, to_state, state=to_state)
 
 
-def close(engine: Engine, case_id: int, reason: str, actor: str, force: bool = False) -> None:
+def close(store: Engine, case_id: int, reason: str, actor: str, force: bool = False) -> None:
     if reason not in CLOSING_REASONS:
         raise WorkflowError(f"未知的结案原因 {reason}；可用：{'、'.join(CLOSING_REASONS)}",
                             f"unknown closing reason {reason}; use one of {', '.join(CLOSING_REASONS)}")
-    with engine.begin() as conn:
+    with store.begin() as conn:
         case = _get(conn, case_id)
         if case.state == "closed":
             raise WorkflowError(f"案件 {case_id} 已结案", f"case {case_id} is already closed")
@@ -172,8 +172,8 @@ def close(engine: Engine, case_id: int, reason: str, actor: str, force: bool = F
         _change(conn, case, actor, "close", state="closed", closing_reason=reason)
 
 
-def add_task(engine: Engine, case_id: int, title: str, actor: str, due_at: float | None = None) -> int:
-    with engine.begin() as conn:
+def add_task(store: Engine, case_id: int, title: str, actor: str, due_at: float | None = None) -> int:
+    with store.begin() as conn:
         _get(conn, case_id)
         task_id = conn.execute(insert(case_tasks).values(case_id=case_id, title=title, done=False, due_at=due_at,
                                                          created_at=time.time())).inserted_primary_key
@@ -182,8 +182,8 @@ def add_task(engine: Engine, case_id: int, title: str, actor: str, due_at: float
         return int(task_id[0])
 
 
-def complete_task(engine: Engine, case_id: int, task_id: int, actor: str) -> None:
-    with engine.begin() as conn:
+def complete_task(store: Engine, case_id: int, task_id: int, actor: str) -> None:
+    with store.begin() as conn:
         task = conn.execute(select(case_tasks).where(case_tasks.c.id == task_id,
                                                      case_tasks.c.case_id == case_id)).first()
         if task is None:
@@ -193,22 +193,22 @@ def complete_task(engine: Engine, case_id: int, task_id: int, actor: str) -> Non
                        {"task": task_id, "done": True})
 
 
-def add_comment(engine: Engine, case_id: int, text: str, actor: str) -> None:
-    with engine.begin() as conn:
+def add_comment(store: Engine, case_id: int, text: str, actor: str) -> None:
+    with store.begin() as conn:
         _get(conn, case_id)
         conn.execute(insert(case_comments).values(case_id=case_id, author=actor, text=text, created_at=time.time()))
         history.append(conn, case_id, actor, "comment", {}, {"text": text})
 
 
-def attachments(engine: Engine, case_id: int) -> list[Row[Any]]:
+def attachments(store: Engine, case_id: int) -> list[Row[Any]]:
     """The case's attachments, without their content."""
-    with engine.connect() as conn:
+    with store.connect() as conn:
         return list(conn.execute(select(*(c for c in case_attachments.c if c.name != "content"))
                                  .where(case_attachments.c.case_id == case_id).order_by(case_attachments.c.id)))
 
 
-def attachment(engine: Engine, case_id: int, attachment_id: int) -> Row[Any]:
-    with engine.connect() as conn:
+def attachment(store: Engine, case_id: int, attachment_id: int) -> Row[Any]:
+    with store.connect() as conn:
         row = conn.execute(select(case_attachments).where(case_attachments.c.id == attachment_id,
                                                           case_attachments.c.case_id == case_id)).first()
     if row is None:
@@ -217,9 +217,9 @@ def attachment(engine: Engine, case_id: int, attachment_id: int) -> Row[Any]:
     return row
 
 
-def add_attachment(engine: Engine, case_id: int, filename: str, content: bytes, actor: str) -> str:
+def add_attachment(store: Engine, case_id: int, filename: str, content: bytes, actor: str) -> str:
     digest = hashlib.sha256(content).hexdigest()
-    with engine.begin() as conn:
+    with store.begin() as conn:
         _get(conn, case_id)
         conn.execute(insert(case_attachments).values(case_id=case_id, filename=filename, sha256=digest,
                                                      content=content, author=actor, created_at=time.time()))
@@ -227,7 +227,7 @@ def add_attachment(engine: Engine, case_id: int, filename: str, content: bytes, 
     return digest
 
 
-def list_cases(engine: Engine, states: Iterable[str] | None = None, *, scope: str = "", overdue: bool = False,
+def list_cases(store: Engine, states: Iterable[str] | None = None, *, scope: str = "", overdue: bool = False,
                by_due: bool = False, now: float | None = None, limit: int | None = None,
                offset: int = 0) -> list[Row[Any]]:
     """Cases of an area (``scope``: a GB/T 2260 code prefix, "" for all), each with its number of
@@ -235,15 +235,15 @@ def list_cases(engine: Engine, states: Iterable[str] | None = None, *, scope: st
     (undated last) with ``by_due`` or ``overdue``. ``limit`` and ``offset`` give a part of them
     (``case_page`` gives a page and the number of all); without a limit, all of them."""
     where = _case_filter(states, scope, overdue, time.time() if now is None else now)
-    with engine.connect() as conn:
+    with store.connect() as conn:
         return list(conn.execute(_case_list(where, by_due or overdue, limit, offset)))
 
 
-def case_page(engine: Engine, states: Iterable[str] | None = None, *, scope: str = "", overdue: bool = False,
+def case_page(store: Engine, states: Iterable[str] | None = None, *, scope: str = "", overdue: bool = False,
               now: float | None = None, limit: int = PAGE_SIZE, offset: int = 0) -> tuple[list[Row[Any]], int]:
     """One page of the cases ``list_cases`` gives by due date, and how many there are over all pages."""
     where = _case_filter(states, scope, overdue, time.time() if now is None else now)
-    with engine.connect() as conn:
+    with store.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(cases).where(*where)).scalar_one())
         rows = list(conn.execute(_case_list(where, True, limit, offset))) if offset < total else []
     return rows, total

@@ -39,7 +39,7 @@ class Indicator:
     first_scan: int = 0  # the scan that first confirmed this endpoint
 
 
-def confirmed_indicators(engine: Engine, after_scan: int = 0) -> list[Indicator]:
+def confirmed_indicators(store: Engine, after_scan: int = 0) -> list[Indicator]:
     """Pool and miner endpoints from stored mining sessions, false positives left out.
 
     With ``after_scan``, only endpoints first confirmed by a later scan: the additions since an
@@ -50,7 +50,7 @@ def confirmed_indicators(engine: Engine, after_scan: int = 0) -> list[Indicator]
     query = (select(findings.c.data, findings.c.first_scan_id).where(findings.c.kind == "mining_session")
              .where(~findings.c.id.in_(false_positive)))
     found: dict[tuple[str, str], Indicator] = {}
-    with engine.connect() as conn:
+    with store.connect() as conn:
         for data, scan_id in conn.execute(query):
             peer = data["peer"]
             for kind, ip, port, host in (("pool", peer["ip"], peer["port"], peer.get("host")),
@@ -68,15 +68,15 @@ def confirmed_indicators(engine: Engine, after_scan: int = 0) -> list[Indicator]
     return sorted(new, key=lambda i: (i.kind, _ip_key(i.ip)))
 
 
-def last_scan(engine: Engine) -> int:
-    with engine.connect() as conn:
+def last_scan(store: Engine) -> int:
+    with store.connect() as conn:
         return int(conn.execute(select(func.max(scans.c.id))).scalar_one() or 0)
 
 
-def bookmark(engine: Engine, name: str, scan_id: int | None = None) -> int:
+def bookmark(store: Engine, name: str, scan_id: int | None = None) -> int:
     """The last scan an incremental export called ``name`` covered; with ``scan_id``, move it there."""
     key = f"export:{name}"[:64]
-    with engine.begin() as conn:
+    with store.begin() as conn:
         if scan_id is None:
             value = conn.execute(select(store_meta.c.value).where(store_meta.c.key == key)).scalar_one_or_none()
             return int(value or 0)

@@ -28,11 +28,11 @@ COLUMNS = (
 )
 
 
-def ledger_xlsx(engine: Engine, region_code: str = "", lang: str = "zh", now: float | None = None) -> bytes:
+def ledger_xlsx(store: Engine, region_code: str = "", lang: str = "zh", now: float | None = None) -> bytes:
     """The ledger of ``region_code`` (empty: everything) as .xlsx bytes."""
     now = time.time() if now is None else now
     scope = region_prefix(region_code)
-    rows = sorted(list_cases(engine, scope=scope), key=lambda r: (r.region_code or "", r.id))
+    rows = sorted(list_cases(store, scope=scope), key=lambda r: (r.region_code or "", r.id))
     book = Workbook()
     whole = book.active
     assert whole is not None

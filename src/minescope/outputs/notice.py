@@ -38,7 +38,7 @@ MAX_ROWS = 500  # findings listed in the table; the digest always covers all of 
 HOSTS_IN_TEXT = 5  # hosts named in the opening paragraph, the rest counted
 
 
-def notice_pdf(engine: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
+def notice_pdf(store: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
                prefix: str = "整改") -> bytes:
     """The notice of case ``case_id`` as PDF bytes.
 
@@ -48,26 +48,26 @@ def notice_pdf(engine: Engine, case_id: int, *, issuer: str = "", now: float | N
     """
     import weasyprint  # loads Pango; imported here so the rest of minescope runs without it
 
-    html = notice_html(engine, case_id, issuer=issuer, now=now, prefix=prefix)
+    html = notice_html(store, case_id, issuer=issuer, now=now, prefix=prefix)
     nothing = weasyprint.URLFetcher(allowed_protocols=())  # the notice loads nothing from outside
     pdf = weasyprint.HTML(string=html, url_fetcher=nothing).write_pdf()
     assert pdf is not None
     return bytes(pdf)
 
 
-def issue_notice(engine: Engine, case_id: int, actor: str, *, issuer: str = "", prefix: str = "整改",
+def issue_notice(store: Engine, case_id: int, actor: str, *, issuer: str = "", prefix: str = "整改",
                  now: float | None = None) -> tuple[bytes, str]:
     """Issue the notice: the case moves to notice_issued and keeps the PDF as an attachment, so what
     was sent stays in the store beside the history (which records its SHA-256). Returns (pdf, sha256)."""
-    pdf = notice_pdf(engine, case_id, issuer=issuer, now=now, prefix=prefix)
-    workflow.advance(engine, case_id, "notice_issued", actor)  # refuses a case not yet assigned
-    return pdf, workflow.add_attachment(engine, case_id, f"整改通知书-{case_id}.pdf", pdf, actor)
+    pdf = notice_pdf(store, case_id, issuer=issuer, now=now, prefix=prefix)
+    workflow.advance(store, case_id, "notice_issued", actor)  # refuses a case not yet assigned
+    return pdf, workflow.add_attachment(store, case_id, f"整改通知书-{case_id}.pdf", pdf, actor)
 
 
-def notice_html(engine: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
+def notice_html(store: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
                 prefix: str = "整改") -> str:
     """The notice as HTML (what ``notice_pdf`` lays out)."""
-    case, found = _load(engine, case_id)
+    case, found = _load(store, case_id)
     view = _view(case, found, issuer.strip(), time.time() if now is None else now, prefix)
     return ENV.get_template("notice.html").render(**view)
 
@@ -91,8 +91,8 @@ def cited_documents() -> list[LegalDocument]:
 # --- internals ----------------------------------------------------------------------------------
 
 
-def _load(engine: Engine, case_id: int) -> tuple[Row[Any], list[dict[str, Any]]]:
-    with engine.connect() as conn:
+def _load(store: Engine, case_id: int) -> tuple[Row[Any], list[dict[str, Any]]]:
+    with store.connect() as conn:
         case = conn.execute(select(cases).where(cases.c.id == case_id)).first()
         if case is None:
             raise InputError(f"没有案件 {case_id}", f"no case {case_id}")

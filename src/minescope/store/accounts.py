@@ -68,13 +68,13 @@ def region_prefix(code: str | None) -> str:
     return code
 
 
-def add_user(engine: Engine, username: str, password: str, role: str, region_code: str = "") -> User:
+def add_user(store: Engine, username: str, password: str, role: str, region_code: str = "") -> User:
     if role not in ROLES:
         raise InputError(f"未知角色 {role}；可用：{'、'.join(ROLES)}",
                          f"unknown role {role}; use one of {', '.join(ROLES)}")
     if len(password) < 10:
         raise InputError("密码至少 10 个字符", "the password needs at least 10 characters")
-    with engine.begin() as conn:
+    with store.begin() as conn:
         if conn.execute(select(users.c.id).where(users.c.username == username)).first():
             raise InputError(f"用户 {username} 已存在", f"user {username} exists already")
         inserted = conn.execute(insert(users).values(
@@ -84,8 +84,8 @@ def add_user(engine: Engine, username: str, password: str, role: str, region_cod
     return User(int(inserted[0]), username, role, region_code)
 
 
-def authenticate(engine: Engine, username: str, password: str) -> User | None:
-    with engine.connect() as conn:
+def authenticate(store: Engine, username: str, password: str) -> User | None:
+    with store.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None:
         _hasher.hash(password)  # same work whether or not the user exists
@@ -97,22 +97,22 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     return User(row.id, row.username, row.role, row.region_code)
 
 
-def new_token(engine: Engine, user: User) -> str:
+def new_token(store: Engine, user: User) -> str:
     token = "ms_" + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with store.begin() as conn:
         conn.execute(insert(api_tokens).values(digest=_digest(token), user_id=user.id, created_at=time.time()))
     return token
 
 
-def user_for_token(engine: Engine, token: str) -> User | None:
-    with engine.connect() as conn:
+def user_for_token(store: Engine, token: str) -> User | None:
+    with store.connect() as conn:
         row = conn.execute(select(users).join(api_tokens, api_tokens.c.user_id == users.c.id)
                            .where(api_tokens.c.digest == _digest(token))).first()
     return User(row.id, row.username, row.role, row.region_code) if row else None
 
 
-def get_user(engine: Engine, user_id: int) -> User | None:
-    with engine.connect() as conn:
+def get_user(store: Engine, user_id: int) -> User | None:
+    with store.connect() as conn:
         row = conn.execute(select(users).where(users.c.id == user_id)).first()
     return User(row.id, row.username, row.role, row.region_code) if row else None
 

@@ -24,20 +24,20 @@ dataset_files = Table(
 )
 
 
-def scanned_files(engine: Engine, dataset: str) -> set[str]:
+def scanned_files(store: Engine, dataset: str) -> set[str]:
     """``DatasetFile.key`` of the dataset's files already scanned (path below the root, and size)."""
-    with engine.connect() as conn:
+    with store.connect() as conn:
         return {f"{row.path}\0{row.bytes}" for row in conn.execute(
             select(dataset_files.c.path, dataset_files.c.bytes).where(dataset_files.c.dataset == dataset))}
 
 
-def mark_scanned(engine: Engine | Connection, dataset: str, files: Iterable[DatasetFile], scan_id: int) -> None:
-    """Record the dataset's files as read by ``scan_id`` (in ``engine``'s own transaction, or a connection's)."""
+def mark_scanned(store: Engine | Connection, dataset: str, files: Iterable[DatasetFile], scan_id: int) -> None:
+    """Record the dataset's files as read by ``scan_id`` (in ``store``'s own transaction, or a connection's)."""
     rows = [{"dataset": dataset, "path": f.rel, "bytes": f.bytes, "scan_id": scan_id, "scanned_at": time.time()}
             for f in files]
     if not rows:
         return
-    with begin(engine) as conn:
+    with begin(store) as conn:
         conn.execute(dataset_files.delete().where(
             dataset_files.c.dataset == dataset, dataset_files.c.path.in_([r["path"] for r in rows])))
-        conn.execute(_insert_ignore(engine, dataset_files), rows)
+        conn.execute(_insert_ignore(store, dataset_files), rows)

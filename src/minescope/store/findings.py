@@ -123,12 +123,12 @@ def open_store(target: str | Path | None = None) -> Engine:
     # A server's connections are kept for reuse: the console serves many requests at once, and a new
     # PostgreSQL connection (a new server process) costs more than most of its queries.
     pool = {"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {}
-    engine = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode(), **pool)
-    migrate(engine)
-    return engine
+    store = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode(), **pool)
+    migrate(store)
+    return store
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(store: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` with the Alembic migrations in ``store/migrations``.
 
     One transaction; on PostgreSQL an advisory lock makes concurrent starts (console, scans) wait
@@ -136,8 +136,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """
     from alembic import command
 
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+    with store.begin() as conn:
+        if store.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
         command.upgrade(migrations_config(conn), revision)
 
@@ -177,14 +177,14 @@ def finding_row(f: Finding, scan_id: int | None) -> dict[str, Any]:
     }
 
 
-def _insert_ignore(engine: Engine | Connection, table: Table) -> Any:
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+def _insert_ignore(store: Engine | Connection, table: Table) -> Any:
+    dialect = postgresql if store.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
 
 
 @contextmanager
 def begin(bind: Engine | Connection) -> Iterator[Connection]:
-    """A transaction: a new one on an engine; on a connection, the caller's own, which it commits or
+    """A transaction: a new one on a store (an Engine); on a connection, the caller's own, which it commits or
     rolls back with its other writes (one scan's findings, dataset files and cases together)."""
     if isinstance(bind, Engine):
         with bind.begin() as conn:
@@ -193,11 +193,11 @@ def begin(bind: Engine | Connection) -> Iterator[Connection]:
         yield bind
 
 
-def save_scan(engine: Engine | Connection, result: ScanResult) -> tuple[int, int]:
-    """Store a scan and its findings in one transaction (``engine``'s own, or a connection's).
+def save_scan(store: Engine | Connection, result: ScanResult) -> tuple[int, int]:
+    """Store a scan and its findings in one transaction (``store``'s own, or a connection's).
     Returns (scan id, new findings)."""
     ids = [f.id for f in result.findings]
-    with begin(engine) as conn:
+    with begin(store) as conn:
         known: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -213,22 +213,22 @@ def save_scan(engine: Engine | Connection, result: ScanResult) -> tuple[int, int
         assert inserted is not None
         scan_id = inserted[0]
         if new:
-            conn.execute(_insert_ignore(engine, findings), [finding_row(f, scan_id) for f in new])
+            conn.execute(_insert_ignore(store, findings), [finding_row(f, scan_id) for f in new])
         if ids:
-            conn.execute(_insert_ignore(engine, sightings), [{"scan_id": scan_id, "finding_id": i} for i in set(ids)])
+            conn.execute(_insert_ignore(store, sightings), [{"scan_id": scan_id, "finding_id": i} for i in set(ids)])
     return int(scan_id), len({f.id for f in new})
 
 
-def count_findings(engine: Engine) -> int:
-    with engine.connect() as conn:
+def count_findings(store: Engine) -> int:
+    with store.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(findings)).scalar_one())
 
 
-def stored_findings(engine: Engine, kind: str | None = None) -> list[dict[str, Any]]:
+def stored_findings(store: Engine, kind: str | None = None) -> list[dict[str, Any]]:
     """Stored findings as JSON objects (the same form as ``minescope scan --format json``)."""
     query = select(findings.c.data).order_by(findings.c.first_seen)
     if kind:
         query = query.where(findings.c.kind == kind)
-    with engine.connect() as conn:
+    with store.connect() as conn:
         return [row[0] for row in conn.execute(query)]
 

@@ -38,7 +38,7 @@ tips = Table(
 )
 
 
-def submit_tip(engine: Engine, region_code: str, subject: str, description: str, contact: str = "",
+def submit_tip(store: Engine, region_code: str, subject: str, description: str, contact: str = "",
                now: float | None = None) -> str:
     """Store a tip and its finding; returns the tracking code."""
     now = time.time() if now is None else now
@@ -53,7 +53,7 @@ def submit_tip(engine: Engine, region_code: str, subject: str, description: str,
                          "in at least 10 characters")
     code = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     finding = tip_finding(code, region_code, subject, description, now)
-    with engine.begin() as conn:
+    with store.begin() as conn:
         conn.execute(insert(findings).values(**finding_row(finding, None)))
         conn.execute(insert(tips).values(tracking_code=code, region_code=region_code, subject=subject,
                                          description=description, contact=contact or None, status="received",
@@ -61,21 +61,21 @@ def submit_tip(engine: Engine, region_code: str, subject: str, description: str,
     return code
 
 
-def tip_status(engine: Engine, code: str) -> str | None:
-    with engine.connect() as conn:
+def tip_status(store: Engine, code: str) -> str | None:
+    with store.connect() as conn:
         return conn.execute(select(tips.c.status).where(tips.c.tracking_code == code.strip().upper())).scalar()
 
 
-def tips_in(engine: Engine, scope: str) -> list[Any]:
+def tips_in(store: Engine, scope: str) -> list[Any]:
     query = select(tips).order_by(tips.c.id.desc())
     if scope:
         query = query.where(tips.c.region_code.like(f"{scope}%"))
-    with engine.connect() as conn:
+    with store.connect() as conn:
         return list(conn.execute(query))
 
 
-def set_tip_status(engine: Engine, tip_id: int, status: str) -> None:
+def set_tip_status(store: Engine, tip_id: int, status: str) -> None:
     if status not in TIP_STATES:
         raise InputError(f"未知状态 {status}", f"unknown status {status}")
-    with engine.begin() as conn:
+    with store.begin() as conn:
         conn.execute(update(tips).where(tips.c.id == tip_id).values(status=status, updated_at=time.time()))

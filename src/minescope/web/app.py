@@ -86,14 +86,14 @@ class TextBody(BaseModel):
 
 
 def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
-    engine = open_store(db)
+    store = open_store(db)
     app = FastAPI(title="minescope console", version="0.1.0",
                   description="Disposal of mining findings: cases, tasks, history / 挖矿处置案件")
     app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), same_site="strict",
                        https_only=False, max_age=8 * 3600)
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # the map and chart scripts shrink to a third
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.state.engine = engine
+    app.state.store = store
 
     def lang_of(request: Request) -> str:
         lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
@@ -103,9 +103,9 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         auth = request.headers.get("authorization", "")
         user = None
         if auth.lower().startswith("bearer "):
-            user = user_for_token(engine, auth[7:].strip())
+            user = user_for_token(store, auth[7:].strip())
         elif "uid" in request.session:
-            user = get_user(engine, int(request.session["uid"]))
+            user = get_user(store, int(request.session["uid"]))
         if user is None:
             if request.url.path.startswith("/api/"):
                 raise HTTPException(401, "login or an API token is required / 需要登录或 API 令牌")
@@ -122,7 +122,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         return user
 
     def visible(user: User, case_id: int) -> Row[Any]:
-        with engine.connect() as conn:
+        with store.connect() as conn:
             case = conn.execute(select(cases).where(cases.c.id == case_id)).first()
         if case is None or not user.sees(case.region_code):
             raise HTTPException(404, f"no case {case_id} / 没有案件 {case_id}")
@@ -140,7 +140,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         """A finding in the user's area, or in a case of it; with the cases the user sees it in."""
         if not (finding_id.isascii() and finding_id.isalnum() and len(finding_id) <= 32):
             raise HTTPException(404, f"no finding {finding_id} / 没有发现 {finding_id}")
-        with engine.connect() as conn:
+        with store.connect() as conn:
             row = conn.execute(select(findings.c.data, findings.c.region_code)
                                .where(findings.c.id == finding_id)).first()
             in_cases = [] if row is None else list(conn.execute(
@@ -155,7 +155,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def _case_rows(user: User, state: str | None, overdue: bool, limit: int,
                    offset: int) -> tuple[list[Row[Any]], int]:
         """One page of the user's cases, and how many there are in all."""
-        return workflow.case_page(engine, [state] if state else None, scope=user.scope, overdue=overdue,
+        return workflow.case_page(store, [state] if state else None, scope=user.scope, overdue=overdue,
                                   limit=limit, offset=offset)
 
     def page(request: Request, name: str, user: User | None, **ctx: Any) -> HTMLResponse:
@@ -200,7 +200,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def login(request: Request, username: Annotated[Plain, Form()], password: Annotated[Plain, Form()],
               csrf: Annotated[Plain, Form()] = "") -> Response:
         csrf_ok(request, csrf)
-        user = authenticate(engine, username, password)
+        user = authenticate(store, username, password)
         if user is None:
             response = page(request, "login.html", None, error=t("bad_login", lang_of(request)))
             response.status_code = 401
@@ -221,8 +221,8 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         scope = area(user, region)
         now = time.time()
         labels = {k: v[1 if lang_of(request) == "en" else 0] for k, v in LABELS.items()}
-        view = dashboard_view(dashboard(engine, scope, now=now), scope, user.scope, labels, now)
-        rows = workflow.list_cases(engine, scope=scope, by_due=True, limit=CASES_ON_DASHBOARD + 1) \
+        view = dashboard_view(dashboard(store, scope, now=now), scope, user.scope, labels, now)
+        rows = workflow.list_cases(store, scope=scope, by_due=True, limit=CASES_ON_DASHBOARD + 1) \
             if len(scope) >= 4 else []
         return page(request, "dashboard.html", user, **view, rows=rows[:CASES_ON_DASHBOARD],
                     more_cases=len(rows) > CASES_ON_DASHBOARD, now=now)
@@ -248,7 +248,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
 
     @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
     def case_page(request: Request, case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> HTMLResponse:
-        return page(request, "case.html", user, **_case_detail(engine, visible(user, case_id)),
+        return page(request, "case.html", user, **_case_detail(store, visible(user, case_id)),
                     reasons=workflow.CLOSING_REASONS, forward=workflow.FORWARD)
 
     @app.post("/cases/{case_id}/action", include_in_schema=False)
@@ -260,7 +260,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         csrf_ok(request, csrf)
         visible(user, case_id)
         try:
-            _act(engine, user, case_id, action, owner=owner, due_at=time.time() + due_days * 86400,
+            _act(store, user, case_id, action, owner=owner, due_at=time.time() + due_days * 86400,
                  reason=reason, force=force, text=text)
         except InputError as e:
             request.session["flash"] = e.text.get(lang_of(request))
@@ -272,13 +272,13 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         csrf_ok(request, csrf)
         visible(user, case_id)
         content = await _read_upload(file)
-        workflow.add_attachment(engine, case_id, _filename(file), content, user.username)
+        workflow.add_attachment(store, case_id, _filename(file), content, user.username)
         return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
     @app.get("/cases/{case_id}/notice.pdf", response_class=Response, include_in_schema=False)
     def case_notice_preview(case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> Response:
         visible(user, case_id)
-        return _pdf(notice_pdf(engine, case_id, issuer=_issuer(user)), f"notice-{case_id}-draft.pdf")
+        return _pdf(notice_pdf(store, case_id, issuer=_issuer(user)), f"notice-{case_id}-draft.pdf")
 
     # --- API ------------------------------------------------------------------------------
     @app.get("/api/me")
@@ -298,7 +298,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
 
     @app.get("/api/cases/{case_id}")
     def api_case(case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
-        detail = _case_detail(engine, visible(user, case_id))
+        detail = _case_detail(store, visible(user, case_id))
         return {"case": dict(detail["case"]._mapping), "findings": detail["findings"],
                 "tasks": [dict(r._mapping) for r in detail["tasks"]],
                 "comments": [dict(r._mapping) for r in detail["comments"]],
@@ -308,30 +308,30 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     @app.post("/api/cases/{case_id}/assign")
     def api_assign(case_id: CaseId, body: AssignBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
         visible(user, case_id)
-        workflow.assign(engine, case_id, body.owner, body.due_at, user.username)
+        workflow.assign(store, case_id, body.owner, body.due_at, user.username)
         return {"status": "ok"}
 
     @app.post("/api/cases/{case_id}/advance")
     def api_advance(case_id: CaseId, body: AdvanceBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
         visible(user, case_id)
-        workflow.advance(engine, case_id, body.to_state, user.username)
+        workflow.advance(store, case_id, body.to_state, user.username)
         return {"status": "ok"}
 
     @app.post("/api/cases/{case_id}/close")
     def api_close(case_id: CaseId, body: CloseBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
         visible(user, case_id)
-        workflow.close(engine, case_id, body.reason, user.username, force=body.force)
+        workflow.close(store, case_id, body.reason, user.username, force=body.force)
         return {"status": "ok"}
 
     @app.post("/api/cases/{case_id}/tasks")
     def api_task(case_id: CaseId, body: TextBody, user: Annotated[User, Depends(editor)]) -> dict[str, int]:
         visible(user, case_id)
-        return {"task_id": workflow.add_task(engine, case_id, body.text, user.username)}
+        return {"task_id": workflow.add_task(store, case_id, body.text, user.username)}
 
     @app.post("/api/cases/{case_id}/comments")
     def api_comment(case_id: CaseId, body: TextBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
         visible(user, case_id)
-        workflow.add_comment(engine, case_id, body.text, user.username)
+        workflow.add_comment(store, case_id, body.text, user.username)
         return {"status": "ok"}
 
     @app.post("/api/cases/{case_id}/notice", response_class=Response,
@@ -340,13 +340,13 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         """Issue the rectification notice (整改通知书): the case (assigned) moves to notice_issued and keeps
         the PDF as an attachment; the answer is the PDF."""
         visible(user, case_id)
-        pdf, digest = issue_notice(engine, case_id, user.username, issuer=_issuer(user))
+        pdf, digest = issue_notice(store, case_id, user.username, issuer=_issuer(user))
         return _pdf(pdf, f"notice-{case_id}.pdf", {"X-Content-SHA256": digest})
 
     @app.get("/api/cases/{case_id}/attachments")
     def api_attachments(case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> list[dict[str, Any]]:
         visible(user, case_id)
-        return [dict(r._mapping) for r in workflow.attachments(engine, case_id)]
+        return [dict(r._mapping) for r in workflow.attachments(store, case_id)]
 
     @app.post("/api/cases/{case_id}/attachments")
     async def api_attach(case_id: CaseId, user: Annotated[User, Depends(editor)],
@@ -354,7 +354,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         """Add evidence to a case (a photo, a signed letter, a capture); up to 20 MiB."""
         visible(user, case_id)
         content = await _read_upload(file)
-        return {"sha256": workflow.add_attachment(engine, case_id, _filename(file), content, user.username)}
+        return {"sha256": workflow.add_attachment(store, case_id, _filename(file), content, user.username)}
 
     @app.get("/api/cases/{case_id}/attachments/{attachment_id}", response_class=Response,
              responses={200: {"content": {"application/octet-stream": {}}}})
@@ -362,7 +362,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def api_attachment(case_id: CaseId, attachment_id: AttachmentId,
                        user: Annotated[User, Depends(current_user)]) -> Response:
         visible(user, case_id)
-        row = workflow.attachment(engine, case_id, attachment_id)
+        row = workflow.attachment(store, case_id, attachment_id)
         media = "application/pdf" if row.filename.lower().endswith(".pdf") else "application/octet-stream"
         return Response(row.content, media_type=media,
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.filename)}",
@@ -372,7 +372,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def api_dashboard(user: Annotated[User, Depends(current_user)], region: Plain = "") -> dict[str, Any]:
         """Counts, trend, places, organisations, hash rate and energy per algorithm for the user's area,
         or a part of it (``region``: a code prefix inside the user's area, for drill-down)."""
-        return dashboard(engine, area(user, region))
+        return dashboard(store, area(user, region))
 
     @app.get("/api/findings/{finding_id}")
     def api_finding(finding_id: str, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
@@ -383,7 +383,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
              responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
     def api_ledger(request: Request, user: Annotated[User, Depends(current_user)]) -> Response:
         """The ledger (台账) of the user's jurisdiction: one sheet for the area, one per sub-division."""
-        data = ledger_xlsx(engine, user.region_code, lang_of(request))
+        data = ledger_xlsx(store, user.region_code, lang_of(request))
         return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
 
@@ -401,34 +401,34 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         csrf_ok(request, csrf)
         if not limiter.allow(request.client.host if request.client else "?"):
             raise HTTPException(429, "too many reports from this address, try again later / 提交过于频繁，请稍后再试")
-        code = submit_tip(engine, region_code, subject, description, contact)
+        code = submit_tip(store, region_code, subject, description, contact)
         return page(request, "report.html", None, places=_places(), code=code)
 
     @app.get("/report/status", response_class=HTMLResponse, include_in_schema=False)
     def report_status(request: Request, code: Plain = "") -> HTMLResponse:
-        status = tip_status(engine, code) if code else None
+        status = tip_status(store, code) if code else None
         return page(request, "report_status.html", None, code=code, status=status, TS=TIP_STATE_LABELS)
 
     @app.get("/tips", response_class=HTMLResponse, include_in_schema=False)
     def tips_page(request: Request, user: Annotated[User, Depends(current_user)]) -> HTMLResponse:
-        return page(request, "tips.html", user, rows=tips_in(engine, user.scope), TS=TIP_STATE_LABELS)
+        return page(request, "tips.html", user, rows=tips_in(store, user.scope), TS=TIP_STATE_LABELS)
 
     @app.post("/tips/{tip_id}/status", include_in_schema=False)
     def tips_set(request: Request, tip_id: TipId, user: Annotated[User, Depends(editor)],
                  status: Annotated[Plain, Form()], csrf: Annotated[Plain, Form()] = "") -> Response:
         csrf_ok(request, csrf)
-        _visible_tip(engine, user, tip_id)
-        set_tip_status(engine, tip_id, status)
+        _visible_tip(store, user, tip_id)
+        set_tip_status(store, tip_id, status)
         return RedirectResponse("/tips", status_code=303)
 
     @app.get("/api/tips")
     def api_tips(user: Annotated[User, Depends(current_user)]) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in tips_in(engine, user.scope)]
+        return [dict(r._mapping) for r in tips_in(store, user.scope)]
 
     @app.post("/api/tips/{tip_id}/status")
     def api_tip_status(tip_id: TipId, body: AdvanceBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
-        _visible_tip(engine, user, tip_id)
-        set_tip_status(engine, tip_id, body.to_state)
+        _visible_tip(store, user, tip_id)
+        set_tip_status(store, tip_id, body.to_state)
         return {"status": "ok"}
 
     @app.get("/", include_in_schema=False)
@@ -494,34 +494,34 @@ def _pdf(content: bytes, filename: str, headers: dict[str, str] | None = None) -
                     headers={"Content-Disposition": f'inline; filename="{filename}"', **(headers or {})})
 
 
-def _visible_tip(engine: Engine, user: User, tip_id: int) -> None:
-    with engine.connect() as conn:
+def _visible_tip(store: Engine, user: User, tip_id: int) -> None:
+    with store.connect() as conn:
         region = conn.execute(select(tips.c.region_code).where(tips.c.id == tip_id)).scalar()
     if region is None or not user.sees(region):
         raise HTTPException(404, f"no tip {tip_id} / 没有举报 {tip_id}")
 
 
-def _act(engine: Engine, user: User, case_id: CaseId, action: str, **form: Any) -> None:
+def _act(store: Engine, user: User, case_id: CaseId, action: str, **form: Any) -> None:
     if action == "assign":
-        workflow.assign(engine, case_id, form["owner"] or user.username, form["due_at"], user.username)
+        workflow.assign(store, case_id, form["owner"] or user.username, form["due_at"], user.username)
     elif action in workflow.FORWARD.values():
-        workflow.advance(engine, case_id, action, user.username)
+        workflow.advance(store, case_id, action, user.username)
     elif action == "close":
-        workflow.close(engine, case_id, form["reason"], user.username, force=form["force"])
+        workflow.close(store, case_id, form["reason"], user.username, force=form["force"])
     elif action == "task" and form["text"]:
-        workflow.add_task(engine, case_id, form["text"], user.username)
+        workflow.add_task(store, case_id, form["text"], user.username)
     elif action == "comment" and form["text"]:
-        workflow.add_comment(engine, case_id, form["text"], user.username)
+        workflow.add_comment(store, case_id, form["text"], user.username)
     elif action == "notice":
-        issue_notice(engine, case_id, user.username, issuer=_issuer(user))
+        issue_notice(store, case_id, user.username, issuer=_issuer(user))
     elif action.startswith("done:") and action[5:].isdigit() and int(action[5:]) <= MAX_ID:
-        workflow.complete_task(engine, case_id, int(action[5:]), user.username)
+        workflow.complete_task(store, case_id, int(action[5:]), user.username)
     else:
         raise HTTPException(400, f"未知操作 {action[:40]} / unknown action {action[:40]}")
 
 
-def _case_detail(engine: Engine, case: Row[Any]) -> dict[str, Any]:
-    with engine.connect() as conn:
+def _case_detail(store: Engine, case: Row[Any]) -> dict[str, Any]:
+    with store.connect() as conn:
         found = [r[0] for r in conn.execute(select(findings.c.data).join(
             case_findings, case_findings.c.finding_id == findings.c.id).where(case_findings.c.case_id == case.id)
             .order_by(findings.c.first_seen))]
@@ -531,4 +531,4 @@ def _case_detail(engine: Engine, case: Row[Any]) -> dict[str, Any]:
         hist = list(conn.execute(select(case_history).where(case_history.c.case_id == case.id)
                                  .order_by(case_history.c.id)))
     return {"case": case, "findings": found, "tasks": tasks, "comments": comments, "history": hist,
-            "attachments": workflow.attachments(engine, case.id)}
+            "attachments": workflow.attachments(store, case.id)}
