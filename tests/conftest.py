@@ -1,37 +1,16 @@
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Generator, Iterator
-from functools import cache
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from minescope.model import ScanResult
+from helpers import PG_URL
 from minescope.pipeline import Scanner
-
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "samples" / "pcap"
-
-
-@cache
-def ground_truth() -> dict[str, dict]:
-    return json.loads((CORPUS / "ground-truth.json").read_text())
-
-
-@cache
-def _scanner() -> Scanner:
-    return Scanner()
-
-
-@cache
-def scan_file(rel: str) -> ScanResult:
-    """Scan one corpus capture (cached: several tests look at the same result)."""
-    return _scanner().scan([CORPUS / rel])
 
 
 @pytest.fixture
@@ -72,7 +51,6 @@ def pytest_make_collect_report(
 # PostgreSQL for the store tests: an SQLAlchemy URL of a role that may create databases, e.g.
 # postgresql+psycopg://minescope:minescope@127.0.0.1/minescope (.ci/run starts a server and sets it).
 # Without it those tests skip, unless MINESCOPE_REQUIRE_PG=1 (CI) makes that a failure.
-PG_URL = os.environ.get("MINESCOPE_TEST_PG", "")
 
 
 @pytest.fixture

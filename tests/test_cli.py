@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS
+from helpers import CORPUS
 
 MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"
 ETH_PCAP = CORPUS / "mining" / "ndpi_2018_ethereum_stratum.pcap"

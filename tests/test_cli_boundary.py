@@ -19,7 +19,7 @@ import sqlalchemy
 from click.testing import CliRunner, Result
 from sqlalchemy.exc import OperationalError
 
-from conftest import CORPUS
+from helpers import CORPUS
 from minescope.cli import main
 
 MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from minescope import registry
 from minescope.cases.workflow import case_kinds
 from minescope.errors import InputError
@@ -20,7 +21,6 @@ from minescope.outputs.i18n import LABELS
 from minescope.outputs.jsonout import load_schema
 from minescope.web.i18n import LABELS as CONSOLE_LABELS
 
-ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "minescope"
 
 
@@ -131,3 +131,13 @@ def test_which_kinds_open_cases_is_a_setting(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MINESCOPE_CASE_KINDS", "mining_session,no_such_kind")
     with pytest.raises(InputError, match="no_such_kind"):
         case_kinds()
+
+
+def test_tests_share_helpers_only_through_one_module() -> None:
+    """Tests mirror src/; what they share is in tests/helpers.py (fixtures in conftest.py): no test file imports
+    another test file or conftest."""
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not any(n.split(".")[0].startswith("test_") or n == "conftest" for n in names), path

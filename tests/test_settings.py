@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from minescope import settings
 
-ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "minescope"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 VARIABLE = re.compile(r"\bMINESCOPE_[A-Z][A-Z0-9_]*\b")

@@ -13,7 +13,7 @@ Each result becomes ``tests/golden/<route>/<key>.json``, ``<key>`` being the inp
 the problems and the full finding objects, normalised: clock fields dropped, findings sorted by id,
 absolute paths made relative to the repository root, the temporary dataset written as ``<dataset>``.
 
-This module only defines functions: ``tests/test_golden.py`` imports it. Run it to re-record on purpose::
+This module only defines functions: ``tests/test_pipeline_golden.py`` imports it. Run it to re-record on purpose::
 
     .venv/bin/python tests/golden/record.py                       # every route, with the code of this tree
     .venv/bin/python tests/golden/record.py --route spark         # one route (repeatable)

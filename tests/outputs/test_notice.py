@@ -1,0 +1,154 @@
+"""The rectification notice (整改通知书): a PDF citing the case's findings and the legal basis."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import Engine, select, update
+
+from helpers import CORPUS, ROOT
+from minescope.cases.workflow import assign, list_cases, sync_cases
+from minescope.errors import InputError
+from minescope.knowledge.legal import chinese_quotes, legal_documents
+from minescope.model import ScanResult
+from minescope.outputs.fmt import CST
+from minescope.outputs.notice import NOTICE_BASIS, findings_digest, notice_html, notice_pdf
+from minescope.pipeline import Scanner, ScanOptions
+from minescope.store.cases import case_findings, cases
+from minescope.store.findings import findings, open_store, save_scan
+
+REGISTRY = ROOT / "samples" / "org-registry.csv"
+UNIVERSITY = "示例大学 计算机学院实验室"  # the sample registry's name for 192.168.2.0/24
+ISSUER = "示例市发展和改革委员会"
+
+
+@cache
+def _scan() -> ScanResult:
+    return Scanner(ScanOptions(registry=REGISTRY)).scan([CORPUS / "mining" / "ndpi_mining.pcapng"])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Engine:
+    engine = open_store(tmp_path / "m.db")
+    save_scan(engine, _scan())
+    sync_cases(engine)
+    return engine
+
+
+def _case(engine: Engine, title: str) -> Any:
+    return next(c for c in list_cases(engine) if c.title == title)
+
+
+def _findings(engine: Engine, case_id: int) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(findings.c.data).join(
+            case_findings, case_findings.c.finding_id == findings.c.id).where(case_findings.c.case_id == case_id))]
+
+
+def _beijing(year: int, month: int, day: int) -> float:
+    return datetime(year, month, day, 12, tzinfo=CST).timestamp()
+
+
+def _text(pdf: bytes) -> str:
+    """All pages' text without any white space (table cells and long numbers wrap)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+
+
+def test_legal_basis_table_is_parsed() -> None:
+    docs = legal_documents()
+    assert len(docs) == 10
+    numbers = {d.number for d in docs if d.number}
+    assert set(NOTICE_BASIS) <= numbers and "银发〔2013〕289号" in numbers
+    assert sum(d.number is None for d in docs) == 7  # "—" in the table
+    assert chinese_quotes('关于整治虚拟货币"挖矿"活动的通知') == "关于整治虚拟货币“挖矿”活动的通知"
+
+
+def test_notice_cites_findings_and_legal_basis(store: Engine) -> None:
+    case = _case(store, UNIVERSITY)
+    found = _findings(store, case.id)
+    assert len(found) >= 2
+    text = _text(notice_pdf(store, case.id, issuer=ISSUER, now=_beijing(2025, 3, 1)))
+    assert "整改通知书" in text and f"整改〔2025〕{case.id}号" in text and "2025年3月1日" in text
+    assert UNIVERSITY.replace(" ", "") + "：" in text
+    for f in found:
+        assert f["subject_ip"] in text and f["id"] in text
+    for number in ("发改运行〔2021〕1283号", "银发〔2021〕237号"):
+        assert number in text
+    assert "《关于整治虚拟货币“挖矿”活动的通知》" in text
+    assert "停止" in text and "清除" in text and "书面报告" in text
+    assert ISSUER in text
+    assert findings_digest(found) in text and f"案件编号{case.id}" in text
+    assert "第1页共" in text
+
+
+def test_deadline_is_the_due_date_when_assigned(store: Engine) -> None:
+    case = _case(store, UNIVERSITY)
+    issued = _beijing(2025, 3, 1)
+    assert "2025年3月16日前完成整改" in re.sub(r"\s+", "", notice_html(store, case.id, now=issued))  # 15 days
+    assign(store, case.id, "county-analyst", _beijing(2025, 4, 30), "city-admin")
+    assert "2025年4月30日前完成整改" in _text(notice_pdf(store, case.id, issuer=ISSUER, now=issued))
+
+
+def test_case_without_organisation_is_addressed_by_host(store: Engine) -> None:
+    case = _case(store, "147.229.13.222")
+    text = _text(notice_pdf(store, case.id, issuer=ISSUER))
+    assert "IP地址147.229.13.222的使用单位：" in text
+
+
+def test_fonts_are_embedded_cjk(store: Engine) -> None:
+    reader = PdfReader(io.BytesIO(notice_pdf(store, _case(store, UNIVERSITY).id, issuer=ISSUER)))
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            assert "CJK" in str(font["/BaseFont"]) and "Noto" in str(font["/BaseFont"]), font["/BaseFont"]
+            descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+            assert {"/FontFile2", "/FontFile3"} & set(descriptor)  # embedded, not just named
+
+
+def test_unknown_case_is_an_input_error(store: Engine) -> None:
+    with pytest.raises(InputError) as err:
+        notice_pdf(store, 9999, issuer=ISSUER)
+    assert "9999" in err.value.text.zh and "9999" in err.value.text.en
+
+
+def test_html_in_data_is_escaped(store: Engine) -> None:
+    case = _case(store, UNIVERSITY)
+    first = _findings(store, case.id)[0]
+    evil = "<script>alert(1)</script>"
+    data = {**first, "peer": {**first["peer"], "host": evil}}
+    with store.begin() as conn:
+        conn.execute(update(findings).where(findings.c.id == first["id"]).values(data=data))
+        conn.execute(update(cases).where(cases.c.id == case.id).values(org_name="示例<b>单位</b>"))
+    html = notice_html(store, case.id, issuer="<i>局</i>")
+    assert "<script>" not in html and "<b>" not in html and "<i>" not in html
+    assert "&lt;script&gt;" in html and "示例&lt;b&gt;单位&lt;/b&gt;" in html
+    text = _text(notice_pdf(store, case.id, issuer="<i>局</i>"))
+    assert evil in text and "示例<b>单位</b>：" in text and "<i>局</i>" in text
+
+
+def test_cli_writes_the_notice_and_can_issue_it(store: Engine, tmp_path: Path) -> None:
+    case = _case(store, UNIVERSITY)
+    assign(store, case.id, "county-analyst", time.time() + 86400, "city-admin")
+    db = str(store.url.database)
+    out = tmp_path / "notice.pdf"
+    env = {**os.environ, "MINESCOPE_LANG": "en"}
+    cmd = [sys.executable, "-m", "minescope", "cases", "notice", str(case.id), "-o", str(out), "--db", db,
+           "--issuer", ISSUER, "--issue", "--actor", "county-analyst"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert out.read_bytes().startswith(b"%PDF") and "整改通知书" in _text(out.read_bytes())
+    assert _case(store, UNIVERSITY).state == "notice_issued"
+    bad = subprocess.run([*cmd[:5], "9999", *cmd[6:10]], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1 and bad.stderr.strip() == "error: no case 9999"

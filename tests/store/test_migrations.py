@@ -1,0 +1,129 @@
+"""The store's schema comes from Alembic migrations, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, MetaData, create_engine, func, insert, inspect, select, text
+
+from helpers import scan_file
+from minescope.model import ScanResult
+from minescope.store import accounts, cases, datasets, tips  # noqa: F401  (their tables are on the metadata)
+from minescope.store.findings import finding_row, findings, metadata, migrate, migrations_config, open_store
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(migrations_config()).get_current_head()
+    assert head
+    return head
+
+
+def test_migrations_build_exactly_the_tables_the_code_uses(store_target: str) -> None:
+    engine = open_store(store_target)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, metadata) == []  # a schema change without its migration fails here
+        assert ctx.get_current_revision() == _head()
+
+
+def test_a_store_made_before_migrations_keeps_its_findings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "old.db"
+    old = create_engine(f"sqlite:///{db}")
+    migrate(old, "0001")  # then only findings, scans and sightings, untracked, as the first releases made them
+    with old.begin() as conn:
+        for t in ("alembic_version", "tips", "case_findings", "case_history", "case_tasks", "case_comments",
+                  "case_attachments", "cases", "api_tokens", "users", "store_meta"):
+            conn.execute(text(f"DROP TABLE {t}"))
+    _save_as_it_was(old, scan_file("mining/ndpi_mining.pcapng"))
+    with old.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(findings)).scalar_one()
+    assert before > 0
+    engine = open_store(db)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(findings)).scalar_one() == before
+        assert "cases" in inspect(conn).get_table_names()
+        assert MigrationContext.configure(conn).get_current_revision() == _head()
+
+
+def test_downgrade_and_upgrade_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = open_store(tmp_path / "m.db")
+    with engine.begin() as conn:
+        command.downgrade(migrations_config(conn), "base")
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    migrate(engine)
+    with engine.connect() as conn:
+        assert "findings" in inspect(conn).get_table_names()
+
+
+def test_upgrade_to_0002_fills_the_dashboard_columns_from_the_findings(store_target: str) -> None:
+    result = scan_file("mining/ndpi_mining.pcapng")
+    sized = {f.id: f.mining.sizing_hashrate for f in result.findings if f.mining}
+    methods = {h.method if h else None for h in sized.values()}
+    assert methods == {"shares", "reported", None}  # measured, reported (too few shares) and unsized are all there
+    engine = create_engine(store_target if "://" in store_target else f"sqlite:///{store_target}")
+    migrate(engine, "0001")
+    _save_as_it_was(engine, result)
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(findings))}
+    assert set(rows) == {f.id for f in result.findings}
+    for f in result.findings:
+        row, sizing, energy = rows[f.id], sized.get(f.id), f.energy
+        assert (row.sizing_algorithm, row.sizing_hps) == ((sizing.algorithm, pytest.approx(sizing.hps)) if sizing
+                                                          else (None, None))
+        assert row.energy_algorithm == (energy.algorithm if energy else None)
+        kwh = (row.kwh_per_day_low, row.kwh_per_day_best, row.kwh_per_day_high)
+        assert kwh == (pytest.approx(energy.kwh_per_day) if energy else (None, None, None))
+        assert row.data["id"] == f.id  # the finding itself unchanged
+    # and what the upgrade filled is what a new scan stores
+    assert all(rows[f.id]._mapping[k] == pytest.approx(v) for f in result.findings
+               for k, v in finding_row(f, 0).items() if k.startswith(("sizing", "energy", "kwh")) and v is not None)
+
+
+def _save_as_it_was(engine: Engine, result: ScanResult) -> None:
+    """Store a scan's findings in the columns an older store has (those of its own tables)."""
+    old = MetaData()
+    old.reflect(engine, only=["scans", "findings", "sightings"])
+    with engine.begin() as conn:
+        scan_id = conn.execute(insert(old.tables["scans"]).values(
+            started_at=result.started_at, wall_seconds=result.wall_seconds, packets=result.packets,
+            bytes=result.bytes, flows=result.flows, inputs=[], findings_total=len(result.findings),
+            findings_new=len(result.findings))).inserted_primary_key[0]  # type: ignore[index]
+        columns = set(old.tables["findings"].c.keys())
+        conn.execute(insert(old.tables["findings"]),
+                     [{k: v for k, v in finding_row(f, scan_id).items() if k in columns} for f in result.findings])
+        conn.execute(insert(old.tables["sightings"]), [{"scan_id": scan_id, "finding_id": f.id}
+                                                       for f in result.findings])
+
+
+def test_upgrade_to_0004_gives_every_stored_finding_its_subject(store_target: str) -> None:
+    result = scan_file("mining/ndpi_mining.pcapng")
+    engine = create_engine(store_target if "://" in store_target else f"sqlite:///{store_target}")
+    migrate(engine, "0003")
+    _save_as_it_was(engine, result)
+    old = MetaData()
+    old.reflect(engine, only=["findings", "tips"])
+    with engine.begin() as conn:  # a public report as 0003 stored it: an empty address and port
+        conn.execute(insert(old.tables["findings"]).values(
+            id="tip-abcdefghjkmn", kind="public_report", dimension="tip", subject_ip="", peer_ip="", peer_port=0,
+            first_seen=1.0, last_seen=1.0, confidence=0.3, severity="medium", source="public report",
+            region_code="320102", data={"id": "tip-abcdefghjkmn", "kind": "public_report", "subject_ip": ""}))
+        conn.execute(insert(old.tables["tips"]).values(
+            tracking_code="ABCDEFGHJKMN", region_code="320102", subject="某数据中心",
+            description="夜里机房风扇声很大，电费异常",
+            status="received", finding_id="tip-abcdefghjkmn", created_at=1.0, updated_at=1.0))
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(findings))}
+    tip = rows.pop("tip-abcdefghjkmn")
+    assert (tip.subject_type, tip.subject_value, tip.subject_ip, tip.peer_ip, tip.peer_port) == (
+        "organisation", "某数据中心", None, None, None)
+    assert {(r.subject_type, r.subject_value) for r in rows.values()} == {("ip", f.subject_ip) for f in result.findings}
+    # and what the upgrade filled is what a new scan stores
+    new = {f.id: finding_row(f, 0) for f in result.findings}
+    assert all((r.subject_type, r.subject_value) == (new[i]["subject_type"], new[i]["subject_value"])
+               for i, r in rows.items())

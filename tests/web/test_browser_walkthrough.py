@@ -1,0 +1,145 @@
+"""A case from a scanned capture to closure, in a real browser (Playwright driving Debian's Chromium).
+
+The test starts ``minescope serve`` itself on the store ``minescope scan`` filled (PostgreSQL when the
+test server is configured, else SQLite), logs in, finds the case from the map, assigns it, issues the
+rectification notice (a Chinese PDF), marks it rectified, scans a clean capture (the case becomes
+verified) and closes it. With ``MINESCOPE_SCREENSHOTS=docs/screenshots`` it also refreshes the
+screenshots of the main pages kept in the docs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from helpers import CORPUS, PG_URL, Conversation, write_pcap
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "walk-through password 1"
+# the university network of the sample captures, placed in Xuanwu district, Nanjing (320102)
+REGISTRY = ("cidr,organisation,type,region_code,contact\n"
+            "192.168.2.0/24,示例大学 计算机学院实验室,university,320102,网络中心 noc@example.edu.cn\n")
+
+
+def _cli(*args: str, stdin: str = "") -> str:
+    done = subprocess.run([sys.executable, "-m", "minescope", *args], input=stdin, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def console(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, str, Path]]:
+    """A store with one scanned capture and a national analyst, and the server on it: (url, db, registry)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("MINESCOPE_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is not installed (scripts/system-deps.sh installs it)")
+        pytest.skip("Chromium is not installed")
+    db = str(request.getfixturevalue("pg_url")) if PG_URL else str(tmp_path / "m.db")
+    registry = tmp_path / "orgs.csv"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    _cli("scan", str(CORPUS / "mining" / "ndpi_mining.pcapng"), "--registry", str(registry), "--db", db)
+    _cli("users", "add", "analyst", "--role", "analyst", "--db", db, stdin=PASSWORD + "\n")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "minescope", "serve", "--db", db, "--port", str(port)],
+                              env={**os.environ, "MINESCOPE_SECRET": "walk-through"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(url + "/login", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the console did not start")
+        yield url, db, registry
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_walk_a_case_from_the_map_to_closure(console: tuple[str, str, Path], tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from pypdf import PdfReader
+
+    url, db, registry = console
+    shots = Path(os.environ.get("MINESCOPE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+
+        page.goto(url + "/")
+        expect(page).to_have_url(url + "/login")
+        page.screenshot(path=str(shots / "login.png"))
+        page.fill("input[name=username]", "analyst")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+
+        # the map of China: down to Jiangsu, Nanjing, Xuanwu district, and the case there
+        page.goto(url + "/dashboard")
+        expect(page.locator("#map canvas").first).to_be_visible()
+        page.wait_for_timeout(600)  # let ECharts finish its first animation before the screenshot
+        page.screenshot(path=str(shots / "dashboard.png"))
+        page.click('a[data-region="32"]')
+        expect(page.locator("#area")).to_have_attribute("data-scope", "32")
+        page.click('a[data-region="3201"]')
+        expect(page.locator("#area")).to_have_attribute("data-scope", "3201")
+        page.click('a[data-region="320102"]')
+        expect(page.locator("#area")).to_have_attribute("data-scope", "320102")
+        page.locator('#area-cases a[href^="/cases/"]').first.click()
+        case_url = page.url
+        expect(page.locator("h1")).to_contain_text("示例大学")
+        expect(page.locator("#organisation")).to_contain_text("noc@example.edu.cn")  # the registry's contact
+
+        # assign, then issue the notice: the PDF is kept on the case and reads in Chinese
+        page.fill("form:has(input[value=assign]) input[name=owner]", "玄武区发改委 张三")
+        page.click("form:has(input[value=assign]) button")
+        expect(page.locator("#state")).to_have_attribute("data-state", "assigned")
+        page.click("form:has(input[value=notice]) button")
+        expect(page.locator("#state")).to_have_attribute("data-state", "notice_issued")
+        link = page.locator("#attachments a", has_text="整改通知书").first
+        pdf = page.request.get(url + str(link.get_attribute("href")))
+        assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages).replace(" ", "")
+        assert "整改通知书" in text and "示例大学" in text and "发改运行〔2021〕1283号" in text
+        page.screenshot(path=str(shots / "case.png"), full_page=True)
+
+        # the organisation rectifies; a later scan sees both hosts and no mining: verified
+        page.click("form:has(input[value=rectifying]) button")
+        expect(page.locator("#state")).to_have_attribute("data-state", "rectifying")
+        web = [(0, 0.0, b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), (1, 0.1, b"HTTP/1.1 200 OK\r\n\r\n")]
+        clean = write_pcap(tmp_path / "clean.pcap", [Conversation("192.168.2.92", 41000, "198.51.100.7", 80, web),
+                                                     Conversation("192.168.2.148", 41001, "198.51.100.7", 80, web)])
+        _cli("scan", str(clean), "--registry", str(registry), "--db", db)
+        page.goto(case_url)
+        expect(page.locator("#state")).to_have_attribute("data-state", "verified")
+
+        page.select_option("form:has(input[value=close]) select[name=reason]", "cleared")
+        page.click("form:has(input[value=close]) button")
+        expect(page.locator("#state")).to_have_attribute("data-state", "closed")
+        expect(page.locator("#history")).to_contain_text("close")
+
+        page.goto(url + "/cases")
+        page.screenshot(path=str(shots / "cases.png"))
+        browser.close()
+    assert "intact" in _cli("cases", "verify", "--db", db, "--lang", "en")
