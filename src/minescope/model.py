@@ -295,6 +295,7 @@ class InputSummary:
     last_seen: float | None = None
     sha256: str | None = None
     problem: Text | None = None  # one line: what, where, how to fix
+    dimension: str = "network"  # which dimension's evidence it holds
 
 
 @dataclass(slots=True)

@@ -276,7 +276,6 @@ def test_summary_counts(result: ScanResult) -> None:
         "encrypted_mining_suspect": 1,
         "crypto_node": 1,
         "mining_behaviour_suspect": 0,
-        "public_report": 0,  # every registered kind, zero or not
     }
     assert s.pools.endpoints == 5  # the crypto node's peer is not a pool
     assert s.pools.names == 5

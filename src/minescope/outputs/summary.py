@@ -170,7 +170,7 @@ class Summary:
     capture_start: float | None
     capture_end: float | None
     wall_seconds: float
-    kinds: dict[str, KindCount]  # every registered kind, zero or not
+    kinds: dict[str, KindCount]  # every kind of the dimensions read, zero or not
     mining_hosts: int  # distinct miners of mining_session findings
     related_hosts: int  # distinct hosts of any mining-related finding
     pools: Pools
@@ -219,7 +219,8 @@ def summarize(result: ScanResult) -> Summary:
         capture_start=start,
         capture_end=end,
         wall_seconds=result.wall_seconds,
-        kinds=_kinds(findings),
+        kinds=_kinds(findings, {i.dimension for i in result.inputs if i.format != "knowledge"}
+                     | {str(f.dimension) for f in findings}),
         mining_hosts=len(miners),
         related_hosts=len(related),
         pools=_pools(mining),
@@ -397,11 +398,12 @@ def _energy_total(algorithms: list[AlgorithmTotal]) -> EnergyTotal | None:
 # --- counts --------------------------------------------------------------------------------------
 
 
-def _kinds(findings: list[Finding]) -> dict[str, KindCount]:
-    counts = {k: KindCount() for k in registry.kinds()}
+def _kinds(findings: list[Finding], dimensions: set[str]) -> dict[str, KindCount]:
+    """Findings and distinct subjects per kind: every kind of the dimensions the scan read, zero or not."""
+    counts = {k: KindCount() for k, spec in registry.kinds().items() if spec.dimension in dimensions}
     hosts: dict[str, set[str]] = defaultdict(set)
     for f in findings:
-        counts[str(f.kind)].findings += 1
+        counts.setdefault(str(f.kind), KindCount()).findings += 1
         hosts[str(f.kind)].add(f.subject.value)
     for k, ips in hosts.items():
         counts[k].hosts = len(ips)
