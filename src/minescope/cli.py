@@ -340,8 +340,9 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
     """把流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）和抓包的流写入数据集；之后 minescope scan 数据集目录只读新文件 /
     write flow logs, and the flows of captures, into a dataset; minescope scan DATASET then reads only new files.
 
-    抓包只导入流与 DNS 应答（无载荷证据）；要挖矿协议的证据请直接扫描抓包 / a capture gives its flows and DNS
-    answers only (no payload evidence); scan captures directly for mining-protocol evidence."""
+    抓包只导入流与 DNS 事务（提问的主机、问题、应答；无载荷证据）；要挖矿协议的证据请直接扫描抓包 / a capture gives
+    its flows and DNS transactions only (the asking host, question, answers; no payload evidence); scan captures
+    directly for mining-protocol evidence."""
     from minescope.dimensions.network.readers.capture_flows import read_capture
     from minescope.dimensions.network.readers.dataset import DatasetWriter
     from minescope.dimensions.network.readers.inputs import FlowLogInput
