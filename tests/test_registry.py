@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import importlib
 import os
 import subprocess
 import sys
@@ -141,3 +142,13 @@ def test_tests_share_helpers_only_through_one_module() -> None:
             names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
                      else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             assert not any(n.split(".")[0].startswith("test_") or n == "conftest" for n in names), path
+
+
+def test_every_declared_entry_is_importable() -> None:
+    """Declarations name their code as module[:attribute]; a rename that forgets the declaration fails here."""
+    entries = ([d.entry for d in registry.detectors()] + [r.entry for r in registry.readers().values()]
+               + [e.entry for e in registry.engines().values()] + [t.schema for t in registry.tables().values()])
+    for entry in entries:
+        module, _, attribute = entry.partition(":")
+        loaded = importlib.import_module(module)
+        assert not attribute or hasattr(loaded, attribute), entry

@@ -117,10 +117,11 @@ class EngineSpec:
 @dataclass(frozen=True)
 class Output:
     """A rendering: ``scan`` outputs render one scan (``minescope scan --format``); ``export`` outputs
-    render what the store confirmed (``minescope export``)."""
+    render what the store confirmed (``minescope export``); ``case`` outputs render one case or a
+    jurisdiction's cases (``minescope cases notice``, ``cases ledger``)."""
 
     name: str
-    kind: str  # "scan" | "export"
+    kind: str  # "scan" | "export" | "case"
     doc: str
 
 
