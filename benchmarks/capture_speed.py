@@ -41,6 +41,7 @@ from typing import Any
 from benchlib import (
     CORPUS,
     RESULTS,
+    ROOT,
     WORK,
     BenchError,
     fail,
@@ -309,9 +310,9 @@ def benchmark(capture: Path, packets: int, copies: int, runs: int, minescope: li
     ratio_wall = ms["median_wall_s"] / nd["median_wall_s"]
     return {
         "machine": machine_info(),
-        "capture": {"path": str(capture), "packets": packets, "bytes": capture.stat().st_size,
+        "capture": {"path": _shown(capture), "packets": packets, "bytes": capture.stat().st_size,
                     "copies": copies},
-        "commands": {"ndpiReader": " ".join(nd_cmd), "minescope": " ".join(ms_cmd),
+        "commands": {"ndpiReader": " ".join(map(_shown, nd_cmd)), "minescope": " ".join(map(_shown, ms_cmd)),
                      "measured_with": "/usr/bin/time -f '%e %M'" if TIME_BIN.exists() else "getrusage"},
         "cold_start": {"wall_s": round(cold[0], 3), "peak_rss_mb": round(cold[1], 1)},
         "source_changed_during_run": changed,
@@ -327,5 +328,12 @@ def benchmark(capture: Path, packets: int, copies: int, runs: int, minescope: li
     }
 
 
+def _shown(part: object) -> str:
+    """A path as the results file shows it: relative to the repository, so no machine's folders are in it."""
+    text = str(part)
+    return text.replace(str(ROOT) + "/", "") if text.startswith(str(ROOT)) else text
+
+
 if __name__ == "__main__":
     main()
+

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import CORPUS, RESULTS, BenchError, fail, machine_info, require_tools, run
+from benchlib import CORPUS, RESULTS, ROOT, BenchError, fail, machine_info, require_tools, run
 
 Endpoint = tuple[str, int]
 Pair = frozenset[Endpoint]
@@ -271,7 +271,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"crypto-node/: minescope crypto_node findings {t['crypto_node_findings']}; "
               f"ndpiReader labels there: {t.get('ndpi_labels_on_crypto_node', '–')}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"machine": machine_info(), "corpus": str(args.corpus), **report},
+    corpus = str(args.corpus.resolve()).replace(str(ROOT) + "/", "")  # no machine's folders in the results
+    args.output.write_text(json.dumps({"machine": machine_info(), "corpus": corpus, **report},
                                       indent=1, ensure_ascii=False) + "\n")
     print(f"written: {args.output}")
 
