@@ -15,7 +15,7 @@ as_pg() { if [ -z "$SUDO" ]; then su postgres -c "$(printf '%q ' "$@")"; else su
 as_pg psql -qtAp "$port" -c "SELECT 1 FROM pg_roles WHERE rolname='minescope'" | grep -q 1 ||
   as_pg psql -qp "$port" -c "CREATE ROLE minescope LOGIN CREATEDB PASSWORD 'minescope'"
 # the tests drop their databases WITH (FORCE): that may end a background worker still attached to one
-as_pg psql -qp "$port" -c "GRANT pg_signal_backend TO minescope" >/dev/null
+as_pg env PGOPTIONS=--client-min-messages=warning psql -qp "$port" -c "GRANT pg_signal_backend TO minescope" >/dev/null
 as_pg psql -qtAp "$port" -c "SELECT 1 FROM pg_database WHERE datname='minescope'" | grep -q 1 ||
   as_pg createdb -p "$port" -O minescope minescope
 echo "PostgreSQL $ver/$name on port $port"
