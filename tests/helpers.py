@@ -489,3 +489,41 @@ def login(client: TestClient, username: str) -> None:
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
+
+
+# --- inputs that once cost minutes per megabyte (issue 11, "bounded cost per input byte") ----------
+_V9_FIELDS = ((8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 4), (2, 4), (22, 4), (21, 4))  # src, dst, ports,
+# proto, bytes, packets, first/last switched
+
+
+def write_v9_template_churn(path: Path, packets: int, t0: int = 1_700_000_000) -> Path:
+    """A NetFlow v9 export stream in which every packet redefines template 256 (two field orders in
+    turn) before one data record: the decoder must flush a one-row batch per packet."""
+    out = bytearray()
+    for i in range(packets):
+        fields = _V9_FIELDS if i % 2 == 0 else _V9_FIELDS[:5] + _V9_FIELDS[6:7] + _V9_FIELDS[5:6] + _V9_FIELDS[7:]
+        tmpl = struct.pack("!HH", 256, len(fields)) + b"".join(struct.pack("!HH", ie, n) for ie, n in fields)
+        value = {8: 0x0A000001 + i % 200, 12: 0xC6336401, 7: 40000 + i % 1000, 11: 3333, 4: 6, 1: 1500 + i,
+                 2: 10, 22: 1_000, 21: 2_000}
+        record = b"".join(value[ie].to_bytes(n, "big") for ie, n in fields)
+        record += b"\0" * (-len(record) % 4)
+        body = struct.pack("!HH", 0, 4 + len(tmpl)) + tmpl + struct.pack("!HH", 256, 4 + len(record)) + record
+        out += struct.pack("!HHIIII", 9, 2, 10_000, t0 + i, i, 0) + body
+    path.write_bytes(bytes(out))
+    return path
+
+
+def write_empty_lines_zeek(path: Path, empty: int) -> Path:
+    """A gzip Zeek conn log: its header, ``empty`` empty lines, then one record."""
+    import gzip
+
+    head = (b"#separator \\x09\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\t"
+            b"orig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\n")
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(head)
+        chunk = b"\n" * (1 << 20)
+        for _ in range(empty >> 20):
+            f.write(chunk)
+        f.write(b"\n" * (empty & ((1 << 20) - 1)))
+        f.write(b"1700000000.5\tC1\t10.0.0.1\t40000\t198.51.100.1\t3333\ttcp\t10\t1500\t10\t1500\n")
+    return path

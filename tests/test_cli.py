@@ -135,3 +135,28 @@ def test_no_inputs_is_one_line(lang: str, word: str) -> None:
     p = subprocess.run([sys.executable, "-m", "minescope", "scan", "--lang", lang], capture_output=True, text=True,
                        env=env)
     assert p.returncode == 1 and word in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_report_that_cannot_be_written_fails_before_the_scan_stores_anything(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    p = run(str(ETH_PCAP), "--format", "json", "-o", str(tmp_path / "missing" / "r.json"), db=db)
+    assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p.stderr
+    assert "missing" in p.stderr and "does not exist" in p.stderr and "Traceback" not in p.stderr
+    assert not db.exists()  # checked before the store was opened
+
+
+def test_a_report_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A failed write keeps the previous report and says the findings were stored (the store holds them)."""
+    from click.testing import CliRunner
+
+    from minescope.cli import main
+    from minescope.store.findings import count_findings, open_store
+
+    report, db = tmp_path / "r.json", tmp_path / "m.db"
+    report.write_text("the previous report", encoding="utf-8")
+    (tmp_path / f".r.json.{os.getpid()}.partial").mkdir()  # where the new report would be written: it fails
+    res = CliRunner().invoke(main, ["scan", str(ETH_PCAP), "--format", "json", "-o", str(report), "--db", str(db),
+                                    "--lang", "en"], env={"MINESCOPE_FEEDS": NO_FEEDS})
+    assert res.exit_code == 1 and "cannot write the report" in res.output and "findings were stored" in res.output
+    assert report.read_text(encoding="utf-8") == "the previous report"
+    assert count_findings(open_store(db)) > 0

@@ -12,7 +12,9 @@ options (``db_option``, ``lang_option``); the settings behind them are in ``mine
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -202,7 +204,9 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
     if not inputs and not interface:
         raise InputError("请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
                          "give capture files or directories, or --interface; e.g. minescope scan samples/pcap")
-    # the store is made or upgraded before the scan: a store that cannot be used fails now, not after it
+    # a report that cannot be written, or a store that cannot be used, fails now, not after the scan
+    if output is not None or fmt == "html":
+        _check_writable(output or Path(HTML_DEFAULT))
     store = None if no_store else open_store(db)
     seen = None if store is None or all_partitions else _scanned_files(store, db)
     scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
@@ -222,7 +226,14 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
             not_stored = Text(zh=f"{where}: 无法写入结果库（{reason}）；请检查路径或用 --db 指定，本次结果未保存",
                               en=f"{where}: cannot write the findings store ({reason}); check it or pass --db; "
                                  "this scan was not stored")
-    _emit(result, fmt, output, lang, stored)
+    try:
+        _emit(result, fmt, output, lang, stored)
+    except OSError as e:  # say what the store holds: the findings are not lost with the report
+        target, reason = output or Path(HTML_DEFAULT), e.strerror or _first_line(e)
+        kept = (f"；本次结果已保存（扫描 #{stored[1]}）", f"; the findings were stored (scan #{stored[1]})") if stored \
+            else ("", "")
+        raise InputError(f"{target}: 报告无法写入（{reason}）{kept[0]}", f"{target}: cannot write the report ({reason})"
+                         f"{kept[1]}") from e
     _tell_datasets(scanner, lang)
     for problem in result.problems:
         _say(problem, lang)
@@ -230,6 +241,35 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
         _say(not_stored, lang)
         sys.exit(EXIT_FAILED)
     sys.exit(EXIT_BAD_INPUT if result.problems else EXIT_OK)
+
+
+HTML_DEFAULT = "minescope-report.html"
+
+
+def _check_writable(output: Path) -> None:
+    """A report's folder must exist and take files; checked before the scan, so nothing is stored in vain."""
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{output}: 目录 {folder} 不存在；请先创建，或用 -o 指定其他位置",
+                         f"{output}: the folder {folder} does not exist; create it or choose another -o")
+    if not os.access(folder, os.W_OK) and not (output.exists() and os.access(output, os.W_OK)):
+        raise InputError(f"{output}: 无权写入 {folder}；请用 -o 指定其他位置",
+                         f"{output}: {folder} is not writable; choose another -o")
+
+
+def _write_report(path: Path, data: bytes) -> None:
+    """Write a report whole or not at all: a regular file is written beside and renamed into place (a
+    full disk leaves the old report, not half a new one); a device or pipe is written directly."""
+    if path.exists() and not path.is_file():
+        path.write_bytes(data)
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    finally:
+        with contextlib.suppress(OSError):  # the write's own error is the one to tell
+            partial.unlink(missing_ok=True)
 
 
 def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
@@ -299,15 +339,15 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
 
         data = dumps(result, summary)
         if output:
-            output.write_bytes(data)
+            _write_report(output, data)
         else:
             sys.stdout.buffer.write(data + b"\n")
             sys.stdout.flush()
     elif fmt == "html":
-        from minescope.outputs.html import write_html
+        from minescope.outputs.html import render_html
 
-        target = output or Path("minescope-report.html")
-        write_html(target, result, summary, lang)
+        target = output or Path(HTML_DEFAULT)
+        _write_report(target, render_html(result, summary, lang).encode())
         click.echo(("HTML 报告：" if lang == "zh" else "HTML report: ") + str(target), err=True)
     else:
         from minescope.outputs.terminal import render_terminal
@@ -317,7 +357,7 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
             console = Console(record=output is not None, width=120)  # a file or a pipe: wide tables
         render_terminal(result, summary, lang, console)
         if output:
-            output.write_text(console.export_text(), encoding="utf-8")
+            _write_report(output, console.export_text().encode())
     if stored is not None and fmt != "json":
         where, scan_id, new = stored
         click.echo((f"已保存到 {where}（扫描 #{scan_id}，新增 {new} 条）" if lang == "zh"

@@ -5,7 +5,17 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Every time a reader gives must be a Python datetime too (outputs, the store, cases): years 1–9999.
+MIN_EPOCH_S = float(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+MAX_EPOCH_S = float(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+_TS = pa.timestamp("us", tz="UTC")
 
 
 def norm_ip(text: str | None) -> str | None:
@@ -59,6 +69,19 @@ def iso_epoch(text: str, tz: tzinfo = UTC) -> float:
             raise ValueError(f"bad time {text!r}")
         return _iso(text[:19] + text[end:], tz) + int(text[20:end]) / 10 ** (end - 20)
     return _iso(text, tz)
+
+
+def epoch_ts(seconds: Any) -> tuple[pa.Array, np.ndarray]:
+    """Epoch seconds (an Arrow or numpy array or a list of floats; nulls allowed) → timestamp[us, UTC]
+    rounded to the µs, and a mask of the values that are no time: nan, ±inf, or outside years
+    1–9999. Those are null in the result; the caller reports them (the record skipped or the field
+    nulled), so no value can make the conversion raise."""
+    arr = seconds.cast(pa.float64()) if isinstance(seconds, pa.Array) else pa.array(seconds, pa.float64())
+    ok = pc.and_(pc.greater_equal(arr, MIN_EPOCH_S), pc.less_equal(arr, MAX_EPOCH_S))  # nan: false
+    bad = pc.fill_null(pc.invert(ok), False).to_numpy(zero_copy_only=False)
+    if bad.any():
+        arr = pc.if_else(ok, arr, pa.scalar(None, pa.float64()))
+    return pc.round(pc.multiply(arr, 1e6)).cast(pa.int64()).cast(_TS), bad
 
 
 def duration_s(text: str) -> float:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.dimensions.network.tables import PORT_PROTOS, TS
-from minescope.readers.values import iso_epoch, norm_ip
+from minescope.readers.values import epoch_ts, iso_epoch, norm_ip
 
 _PORT_PROTOS = pa.array(sorted(PORT_PROTOS), pa.uint8())
 
@@ -38,13 +38,33 @@ class Bad:
                 self.why[i] = reason
 
 
-def column(values: list[Any]) -> pa.Array:
+def column(values: list[Any], bad: Bad | None = None, what: str = "") -> pa.Array:
     """Python values of one field (JSON: numbers, text, lists, None) as an Arrow array; mixed
-    types become text."""
+    types become text. With ``bad``, the field holds one value (text or a number): a row where it
+    holds an object or a list is marked bad and the value nulled."""
     try:
-        return pa.array(values)
+        arr = pa.array(values)
+        if bad is None or not pa.types.is_nested(arr.type):
+            return arr
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values], pa.string())
+        pass
+    if bad is not None:
+        shaped = [i for i, v in enumerate(values) if isinstance(v, (dict, list))]
+        for i in shaped:
+            bad.mark([i], f"{what} {_short(values[i])}")
+        if shaped:
+            values = [None if isinstance(v, (dict, list)) else v for v in values]
+            try:
+                return pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                pass
+    return pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values], pa.string())
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value for a problem line: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_text(arr: pa.Array) -> bool:
@@ -62,10 +82,12 @@ def _cast_or_mark(arr: pa.Array, typ: pa.DataType, bad: Bad, what: str, parse: C
     out: list[Any] = []
     for i, v in enumerate(arr.to_pylist()):
         try:
-            out.append(None if v is None else parse(v))
-        except (ValueError, TypeError, OverflowError):
+            value = None if v is None else parse(v)
+            pa.scalar(value, typ)  # in the type's range (a count of 10**30 is no count)
+            out.append(value)
+        except (ValueError, TypeError, OverflowError):  # Arrow's errors among them
             out.append(None)
-            bad.mark([i], f"{what} {v!r}")
+            bad.mark([i], f"{what} {_short(v)}")
     return pa.array(out, typ)
 
 
@@ -90,13 +112,13 @@ def times(arr: pa.Array, bad: Bad, what: str = "ts") -> pa.Array:
     if pa.types.is_timestamp(arr.type):
         return arr.cast(TS)
     if not _is_text(arr):
-        return _epoch(floats(arr, bad, what))
+        return _epoch(floats(arr, bad, what), bad, what)
     try:
-        return _epoch(arr.cast(pa.float64()))
+        return _epoch(arr.cast(pa.float64()), bad, what)
     except pa.ArrowInvalid:
         pass
     try:
-        return arr.cast(TS)  # ISO 8601 with offsets, in C++
+        return _in_range(arr.cast(TS), bad, what)  # ISO 8601 with offsets, in C++
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
 
@@ -106,7 +128,7 @@ def times(arr: pa.Array, bad: Bad, what: str = "ts") -> pa.Array:
         except ValueError:
             return iso_epoch(v)
 
-    return _epoch(pa.array(_parse_all(arr, bad, what, parse), pa.float64()))
+    return _epoch(pa.array(_parse_all(arr, bad, what, parse), pa.float64()), bad, what)
 
 
 def local_times(arr: pa.Array, tz: tzinfo, bad: Bad, what: str = "ts") -> pa.Array:
@@ -114,7 +136,7 @@ def local_times(arr: pa.Array, tz: tzinfo, bad: Bad, what: str = "ts") -> pa.Arr
     if _is_text(arr) and len(arr):
         try:
             naive = arr.cast(pa.timestamp("us"))
-            return pc.assume_timezone(naive, str(tz) if tz is not UTC else "UTC").cast(TS)
+            return _in_range(pc.assume_timezone(naive, str(tz) if tz is not UTC else "UTC").cast(TS), bad, what)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
 
@@ -124,7 +146,7 @@ def local_times(arr: pa.Array, tz: tzinfo, bad: Bad, what: str = "ts") -> pa.Arr
             except ValueError:
                 return iso_epoch(v, tz)
 
-        return _epoch(pa.array(_parse_all(arr, bad, what, parse), pa.float64()))
+        return _epoch(pa.array(_parse_all(arr, bad, what, parse), pa.float64()), bad, what)
     return times(arr, bad, what)
 
 
@@ -135,12 +157,23 @@ def _parse_all(arr: pa.Array, bad: Bad, what: str, parse: Callable[[str], float]
             out.append(None if v is None else parse(v))
         except (ValueError, TypeError, OverflowError):
             out.append(None)
-            bad.mark([i], f"{what} {v!r}")
+            bad.mark([i], f"{what} {_short(v)}")
     return out
 
 
-def _epoch(seconds: pa.Array) -> pa.Array:
-    return pc.cast(pc.round(pc.multiply(seconds, 1e6)), pa.int64()).cast(TS)
+def _epoch(seconds: pa.Array, bad: Bad, what: str) -> pa.Array:
+    """Epoch seconds → timestamps; a value that is no time (nan, inf, beyond years 1–9999) marks its row."""
+    ts, out = epoch_ts(seconds)
+    if out.any():
+        values = seconds.to_pylist()
+        for i in np.flatnonzero(out):
+            bad.mark([i], f"{what} {values[i]!r}")
+    return ts
+
+
+def _in_range(ts: pa.Array, bad: Bad, what: str) -> pa.Array:
+    """Timestamps parsed by Arrow, checked against years 1–9999 like ``_epoch``'s."""
+    return _epoch(pc.divide(ts.cast(pa.int64()).cast(pa.float64()), 1e6), bad, what)
 
 
 def per_value(arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType, bad: Bad | None = None,
