@@ -160,3 +160,21 @@ def test_a_report_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "cannot write the report" in res.output and "findings were stored" in res.output
     assert report.read_text(encoding="utf-8") == "the previous report"
     assert count_findings(open_store(db)) > 0
+
+
+def test_nothing_in_a_directory_is_skipped_without_a_line(tmp_path: Path) -> None:
+    shutil.copy(ETH_PCAP, tmp_path / "a.pcap")
+    os.mkfifo(tmp_path / "pipe.pcap")
+    (tmp_path / "gone.pcap").symlink_to(tmp_path / "nowhere.pcap")
+    p = run(str(tmp_path), "--format", "json")
+    assert p.returncode == 2, p.stderr
+    assert json.loads(p.stdout)["findings"]  # the readable capture is read
+    lines = p.stderr.splitlines()
+    assert len(lines) == 2 and all("not a regular file" in line for line in lines), lines
+    named = run(str(tmp_path / "pipe.pcap"), "--format", "json")  # named: said, not waited on
+    assert named.returncode == 2 and "not a regular file" in named.stderr
+
+
+def test_files_beside_an_interface_are_refused() -> None:
+    p = run(str(ETH_PCAP), "--interface", "lo")
+    assert p.returncode == 1 and "not both" in p.stderr and len(p.stderr.splitlines()) == 1

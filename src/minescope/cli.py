@@ -204,6 +204,9 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
     if not inputs and not interface:
         raise InputError("请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
                          "give capture files or directories, or --interface; e.g. minescope scan samples/pcap")
+    if inputs and interface:
+        raise InputError("请只给出文件或目录，或只用 --interface 实时抓包，不要同时给出",
+                         "give files or directories, or --interface for a live capture, not both")
     # a report that cannot be written, or a store that cannot be used, fails now, not after the scan
     if output is not None or fmt == "html":
         _check_writable(output or Path(HTML_DEFAULT))

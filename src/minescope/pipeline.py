@@ -15,6 +15,7 @@ incrementally when ``ScanOptions.seen_files`` says which of its files were scann
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -251,7 +252,9 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
             datasets.append(p)
         elif p.is_dir():
             found = 0
-            for f in sorted(f for f in p.rglob("*") if f.is_file()):
+            files, skipped = _walk(p)
+            problems.extend(skipped)
+            for f in files:
                 fmt = detect_format(f)
                 if fmt in DIR_LOG_FORMATS:
                     logs.append(f)
@@ -270,9 +273,40 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
             # a capture's name wins over a guess of CSV from text content
             is_capture = fmt in (None, "capture") or (fmt not in DIR_LOG_FORMATS and _capture_name(p))
             (captures if is_capture else logs).append(p)
+        elif p.exists() or p.is_symlink():
+            problems.append((p, _not_regular(p)))
         else:
             problems.append((p, Text(zh=f"{p}: 文件不存在；请检查路径", en=f"{p}: no such file; check the path")))
     return captures, logs, datasets, problems
+
+
+def _walk(root: Path) -> tuple[list[Path], list[tuple[Path, Text]]]:
+    """The regular files below ``root`` in name order (links to files followed, links to folders not), and
+    one problem for each entry that was passed over: a folder that cannot be read, a pipe, a socket, a
+    broken link. Nothing is skipped without a line."""
+    files: list[Path] = []
+    skipped: list[tuple[Path, Text]] = []
+
+    def unreadable(e: OSError) -> None:
+        where = Path(e.filename) if e.filename else root
+        skipped.append((where, Text(zh=f"{where}: 无法读取此目录（{e.strerror}），已跳过；请检查权限",
+                                    en=f"{where}: cannot read this folder ({e.strerror}); skipped; check its "
+                                       "permissions")))
+
+    for folder, subfolders, names in os.walk(root, onerror=unreadable):
+        subfolders.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.is_file():
+                files.append(path)
+            elif not path.is_dir():
+                skipped.append((path, _not_regular(path)))
+    return sorted(files), skipped
+
+
+def _not_regular(path: Path) -> Text:
+    return Text(zh=f"{path}: 不是普通文件（管道、套接字或断开的链接），已跳过",
+                en=f"{path}: not a regular file (a pipe, socket or broken link); skipped")
 
 
 def _capture_name(path: Path) -> bool:
