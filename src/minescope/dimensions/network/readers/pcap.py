@@ -126,6 +126,8 @@ class CaptureFile:
             n, consumed, bad = pk.index_pcap(buf, len(buf), swapped, scale, max_caplen, *arrays.columns())
             arrays.linktype = no_linktypes
             arrays.default_lt = linktype
+            if n:
+                self._check_linktypes([linktype])
             return n, consumed, bool(bad)
 
         yield from self._frame(stream, b"", 24, index, "corrupt_record")
@@ -142,6 +144,8 @@ class CaptureFile:
             )
             arrays.linktype = arrays.linktypes
             arrays.default_lt = 1
+            if n:
+                self._check_linktypes(np.unique(arrays.linktypes[:n]).tolist())
             return n, consumed, bool(bad)
 
         yield from self._frame(stream, magic, 0, index, "corrupt_block")
@@ -186,6 +190,12 @@ class CaptureFile:
                     self._fail("truncated", pos)
                 return
 
+    def _check_linktypes(self, linktypes: list[int]) -> None:
+        """Packets of a link type the engine does not decode are counted, not analysed: say so, once."""
+        odd = sorted(set(linktypes) - DECODED_LINKTYPES)
+        if odd and self.problem is None:
+            self._fail("linktype", 0, ", ".join(map(str, odd)))
+
     def _fail(self, what: str, offset: int, detail: str = "") -> None:
         zh, en = _PROBLEMS[what]
         self.problem = Text(
@@ -193,6 +203,10 @@ class CaptureFile:
             en=f"{self.path}: {en.format(offset=offset, detail=detail)}",
         )
 
+
+# The link layers the packet engine decodes (capture/packets.py: decode_and_track).
+DECODED_LINKTYPES = frozenset({pk.LT_NULL, pk.LT_ETHERNET, pk.LT_RAW, pk.LT_RAW_OLD1, pk.LT_RAW_OLD2, pk.LT_LOOP,
+                               pk.LT_SLL, pk.LT_IPV4, pk.LT_IPV6, pk.LT_SLL2})
 
 _PROBLEMS = {
     "not_capture": (
@@ -205,6 +219,10 @@ _PROBLEMS = {
                      "the file header is incomplete (under 24 bytes); the file may be cut off: export it again"),
     "truncated": ("文件在第 {offset} 字节处的数据包记录中途结束（文件被截断）；之前的数据包已分析",
                   "the file ends inside a packet record at byte {offset} (truncated); packets before it were analysed"),
+    "linktype": ("链路类型 {detail} 的数据包无法解码（支持以太网、原始 IP、Linux cooked、环回），已计数但未分析；"
+                 "请用 editcap -T ether 等转换后重试",
+                 "packets of link type {detail} cannot be decoded (Ethernet, raw IP, Linux cooked and loopback can); "
+                 "they were counted, not analysed; convert the capture (editcap -T ether …) and retry"),
     "gzip_truncated": ("压缩数据在解压后第 {offset} 字节附近中断（文件被截断或损坏）；之前的数据包已分析",
                        "the compressed data breaks off near decompressed byte {offset} (truncated or corrupt); "
                        "packets before it were analysed"),
