@@ -35,6 +35,15 @@ class InputReport:
         self._bad(f"{self.input} 第 {offset} 字节处：{zh}；已跳过{zh_what}",
                   f"{self.input}, byte {offset}: {en}; {skipped} skipped")
 
+    def records(self, count: int, zh: str, en: str) -> None:
+        """``count`` records that no line or byte offset names (decoded a batch at a time) were bad
+        and skipped: one problem line for them all."""
+        self.skipped += count
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Text(zh=f"{self.input}：{zh}；已跳过 {count} 条记录",
+                                      en=f"{self.input}: {en}; {count} record(s) skipped"))
+            self._shown += count
+
     def note(self, zh: str, en: str) -> None:
         """Something the user should know about rows that were kept (not a skip)."""
         if len(self.problems) < MAX_PROBLEMS:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import CORPUS
+from helpers import CORPUS, sni_logs
 from helpers import DATA as TEST_DATA
 from minescope.dimensions.network.readers import (
     ALERTS,
@@ -633,3 +636,170 @@ def test_time_values_are_utc_microseconds() -> None:
     t = flows_of(NF / "ipfix.pcap")
     assert t.schema.field("ts").type == pa.timestamp("us", tz="UTC")
     assert time.gmtime(0).tm_year == 1970  # sanity: epoch math is UTC
+
+
+# --- values out of range or of the wrong shape: one problem line, never a lost scan ---------------------
+
+
+def _zeek_tsv(bad_row: bytes | None = None, first: bytes = b"") -> bytes:
+    """The header and first 4 rows of a Zeek conn log; ``bad_row`` replaces the 2nd row (line 10)."""
+    lines = (ZEEK / "zat-conn.log").read_bytes().splitlines(keepends=True)[:12]
+    if bad_row is not None:
+        lines[9] = bad_row
+    return first + b"".join(lines)
+
+
+def _tsv_row(**values: bytes) -> bytes:
+    """The 2nd row of zat-conn.log with some fields replaced."""
+    lines = (ZEEK / "zat-conn.log").read_bytes().splitlines(keepends=True)
+    header = lines[6].rstrip(b"\n").split(b"\t")[1:]  # #fields
+    row = lines[9].rstrip(b"\n").split(b"\t")
+    for name, value in values.items():
+        row[header.index(name.encode())] = value
+    return b"\t".join(row) + b"\n"
+
+
+def _zeek_json(bad: dict | None) -> bytes:
+    """The first 4 records of a Zeek JSON conn log; ``bad`` updates the 2nd (line 2)."""
+    recs = [json.loads(line) for line in (ZEEK / "zat-json_conn.log").read_text().splitlines()[:4]]
+    if bad is not None:
+        recs[1].update(bad)
+    return "".join(json.dumps(r) + "\n" for r in recs).encode()
+
+
+def _zeek_dns(bad: dict) -> bytes:
+    """Three Zeek JSON dns records; ``bad`` updates the 2nd (line 2)."""
+    rec = {"ts": 1700000000.5, "uid": "Cdns1", "id.orig_h": "10.0.0.1", "id.orig_p": 5000, "id.resp_h": "10.0.0.2",
+           "id.resp_p": 53, "proto": "udp", "trans_id": 1, "query": "pool.example", "qtype_name": "A",
+           "rcode_name": "NOERROR", "answers": ["198.51.100.7"], "TTLs": [60.0]}
+    return "".join(json.dumps(r) + "\n" for r in (rec, {**rec, **bad}, rec)).encode()
+
+
+def _eve(event_type: str, change: Callable[[dict], None]) -> bytes:
+    """One event of each type read from the EVE sample; ``change`` alters the first of ``event_type``."""
+    firsts: dict[str, dict] = {}
+    for line in gzip.decompress(EVE.read_bytes()).splitlines():
+        e = json.loads(line)
+        if e["event_type"] in ("alert", "flow", "dns", "tls"):
+            firsts.setdefault(e["event_type"], e)
+    change(firsts[event_type])
+    return "".join(json.dumps(e) + "\n" for e in firsts.values()).encode()
+
+
+def _ipfix(records: list[tuple[int, int]]) -> bytes:
+    """An IPFIX message: a template (addresses, ports, protocol, counters, flowStart/EndMilliseconds)
+    and one data record per (start ms, end ms)."""
+    fields = ((8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 8), (2, 8), (152, 8), (153, 8))
+    tmpl = struct.pack("!HH", 256, len(fields)) + b"".join(struct.pack("!HH", ie, n) for ie, n in fields)
+    data = b"".join(struct.pack("!4s4sHHBQQQQ", socket.inet_aton("10.0.0.1"), socket.inet_aton(f"198.51.100.{i + 1}"),
+                                40000 + i, 3333, 6, 1500, 10, start, end)
+                    for i, (start, end) in enumerate(records))
+    sets = struct.pack("!HH", 2, 4 + len(tmpl)) + tmpl + struct.pack("!HH", 256, 4 + len(data)) + data
+    return struct.pack("!HHIII", 10, 16 + len(sets), 1_700_000_100, 1, 0) + sets
+
+
+MS = 1_700_000_000_000
+MAX64 = (1 << 64) - 1
+# name, file name, content, rows read (of the file's records), what the problem line says
+VALUE_CASES = [
+    ("tsv-ts-1e300", "conn.log", _zeek_tsv(_tsv_row(ts=b"1e300")), 3, "line 10: unparsable value (ts 1e+300)"),
+    ("tsv-ts-inf", "conn.log", _zeek_tsv(_tsv_row(ts=b"inf")), 3, "line 10: unparsable value (ts inf)"),
+    ("tsv-ts-nan", "conn.log", _zeek_tsv(_tsv_row(ts=b"nan")), 3, "line 10: unparsable value (ts nan)"),
+    ("json-ts-1e300", "conn.log", _zeek_json({"ts": 1e300}), 3, "line 2: unparsable value (ts 1e+300)"),
+    ("json-ts-inf", "conn.log", _zeek_json({"ts": "inf"}), 3, "line 2: unparsable value (ts inf)"),
+    ("json-ts-nan", "conn.log", _zeek_json({"ts": "nan"}), 3, "line 2: unparsable value (ts nan)"),
+    ("json-ts-year-30000", "conn.log", _zeek_json({"ts": 1e12}), 3, "line 2: unparsable value (ts 1000000000000.0)"),
+    ("json-field-object", "conn.log", _zeek_json({"proto": {"a": 1}}), 3, "line 2: unparsable value (proto {'a': 1})"),
+    ("eve-numeric-timestamp-huge", "eve.json", _eve("alert", lambda e: e.update(timestamp=1e300)), 3,
+     "line 1: alert event with an unparsable value (timestamp 1e+300)"),
+    ("eve-flow-start-huge", "eve.json", _eve("flow", lambda e: e["flow"].update(start=1e300)), 3,
+     "line 3: flow event with an unparsable value (timestamp 1e+300)"),
+    ("eve-src-ip-object", "eve.json", _eve("alert", lambda e: e.update(src_ip={"v4": "1.2.3.4"})), 3,
+     "line 1: alert event with an unparsable value (src_ip {'v4': '1.2.3.4'})"),
+    ("eve-signature-object", "eve.json", _eve("alert", lambda e: e["alert"].update(signature={"x": 1})), 3,
+     "line 1: alert event with an unparsable value (signature {'x': 1})"),
+    ("eve-proto-object", "eve.json", _eve("alert", lambda e: e.update(proto=["TCP"])), 3,
+     "line 1: alert event with an unparsable value (proto ['TCP'])"),
+    ("eve-app-proto-object", "eve.json", _eve("flow", lambda e: e.update(app_proto={"x": 1})), 3,
+     "line 3: flow event with an unparsable value (app_proto {'x': 1})"),
+    ("eve-tcp-flags-object", "eve.json", _eve("flow", lambda e: e.update(tcp={"tcp_flags": {"x": 1}})), 3,
+     "line 3: flow event with an unparsable value (tcp_flags {'x': 1})"),
+    ("eve-sni-object", "eve.json", _eve("tls", lambda e: e.update(tls={"sni": {"x": 1}})), 3,
+     "line 4: tls event with an unparsable value (hostname/sni {'x': 1})"),
+    ("eve-rrname-object", "eve.json", _eve("dns", lambda e: e["dns"].update(rrname={"x": 1}, rrtype=["A"])), 3,
+     "line 2: dns event with an unparsable value (rrname {'x': 1})"),
+    ("eve-bytes-beyond-int64", "eve.json", _eve("flow", lambda e: e["flow"].update(bytes_toserver=10**30)), 3,
+     "line 3: flow event with an unparsable value (bytes"),
+    ("json-dns-answers-object", "dns.log", _zeek_dns({"answers": {"x": 1}}), 2,
+     "line 2: unparsable value (answers {'x': 1})"),
+    ("json-dns-ttls-nested", "dns.log", _zeek_dns({"answers": ["1.2.3.4"], "TTLs": [[60.0]]}), 2,
+     "line 2: unparsable value (TTLs [[60.0]])"),
+    ("eve-dns-ttl-object", "eve.json",
+     _eve("dns", lambda e: e["dns"].update(type="answer", answers=[{"rdata": "1.2.3.4", "ttl": {"x": 1}}])), 3,
+     "line 2: dns event with an unparsable value (ttl [{'x': 1}])"),
+    ("ipfix-start-2^64-1", "export.bin", _ipfix([(MS, MS + 5000), (MAX64, MS + 5000), (MS, MS + 9000)]), 2,
+     "flowStartMilliseconds gives no valid time (1.84467e+16 s, not within years 1–9999); 1 record(s) skipped"),
+    ("zeek-bogus-separator", "conn.log", b"#separator \\xZZ\n" + _zeek_tsv()[len(b"#separator \\x09\n"):], 4,
+     "line 1: bad #separator line ('#separator \\\\xZZ'), read as tab-separated"),
+]
+
+
+def _scan(*paths: Path, lang: str = "en") -> subprocess.CompletedProcess[str]:
+    feeds = paths[0].parent / "no-feeds"  # keep a user's own feeds out of the test
+    feeds.mkdir(exist_ok=True)
+    env = {**os.environ, "MINESCOPE_LANG": lang, "MINESCOPE_FEEDS": str(feeds)}
+    return subprocess.run([sys.executable, "-m", "minescope", "scan", *map(str, paths), "--format", "json",
+                           "--no-store"], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize(("name", "file_name", "content", "rows", "says"), VALUE_CASES, ids=[c[0] for c in VALUE_CASES])
+def test_bad_values_are_one_problem_line_and_the_scan_goes_on(name: str, file_name: str, content: bytes, rows: int,
+                                                              says: str, tmp_path: Path) -> None:
+    bad = tmp_path / f"bad-{file_name}"
+    bad.write_bytes(content)
+    log = read_flow_log(bad)  # the healthy records of the same file are read
+    assert log.report.error is None and sum(log.report.rows.values()) == rows, log.report.rows
+    assert [p.en for p in log.report.problems] == [p.en for p in log.report.summary()]
+    assert len(log.report.problems) == 1 and says in log.report.problems[0].en, log.report.problems[0].en
+    zh = log.report.problems[0].zh
+    assert ("第 " in zh or "条记录" in zh) and ("已跳过" in zh), zh
+    # through the command: exit 2, one line for the problem, the healthy second file's findings kept
+    ssl, _ = sni_logs(tmp_path)
+    p = _scan(bad, ssl)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "unexpected" not in p.stderr.lower()
+    problem_lines = [line for line in p.stderr.splitlines() if str(bad) in line or bad.name in line]
+    assert len(problem_lines) == 1 and says in problem_lines[0], p.stderr
+    findings = json.loads(p.stdout)["findings"]
+    assert any(f["kind"] == "encrypted_mining_suspect" for f in findings)
+
+
+def test_ipfix_end_time_out_of_range_nulls_the_duration(tmp_path: Path) -> None:
+    f = tmp_path / "export.bin"
+    f.write_bytes(_ipfix([(MS, MS + 5000), (MS, MAX64)]))
+    log = read_flow_log(f)
+    flows = log["flows"].sort_by("dst_ip")
+    assert flows["duration_s"].to_pylist() == [5.0, None]
+    assert flows["ts"].to_pylist() == [datetime.fromtimestamp(MS / 1e3, UTC)] * 2
+    assert log.report.skipped == 0 and len(log.report.problems) == 1
+    assert "flowEndMilliseconds gives no valid time" in log.report.problems[0].en
+    assert "duration left empty" in log.report.problems[0].en and "时长置空" in log.report.problems[0].zh
+
+
+def test_zeek_log_starting_with_a_utf8_bom_is_read(tmp_path: Path) -> None:
+    tsv, js = tmp_path / "conn.log", tmp_path / "json_conn.log"
+    tsv.write_bytes(_zeek_tsv(first=b"\xef\xbb\xbf"))
+    js.write_bytes(b"\xef\xbb\xbf" + _zeek_json(None))
+    assert flows_of(tsv).num_rows == 4 and flows_of(js).num_rows == 4
+    p = _scan(tsv, js)
+    assert p.returncode == 0, p.stderr
+
+
+def test_timestamps_at_the_ends_of_datetime_range(tmp_path: Path) -> None:
+    f = tmp_path / "conn.log"
+    f.write_bytes(_zeek_json({"ts": 253402300799.0}))  # 9999-12-31T23:59:59Z: the last second kept
+    assert flows_of(f)["ts"].to_pylist()[1] == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    g = tmp_path / "eve.json"
+    g.write_bytes(_eve("alert", lambda e: e.update(timestamp="0000-01-01T00:00:00+00:00")))  # year 0: no datetime
+    log = read_flow_log(g)
+    assert log.report.skipped == 1 and "timestamp '0000-01-01T00:00:00+00:00'" in log.report.problems[0].en

@@ -2,7 +2,7 @@
 
     log = FlowLogInput(path)                # or FlowLogInput(path, fmt="zeek", mapping=...)
     for table, batch in log:                # table: "flows", "dns" or "alerts"
-        ...                                 # batches of at most batch_rows rows
+        ...                                 # batches of at most batch_rows rows (small ones coalesced)
     log.report                              # rows per table, lines skipped, problems (zh/en)
 
 ``detect_format`` tells a flow log's format from its first bytes (never from its name alone); a
@@ -120,7 +120,7 @@ class FlowLogInput:
                         f"unknown format {fmt} (one of: {', '.join(FORMATS)})")
             return
         report.format = fmt
-        yield from reader()
+        yield from coalesce(reader(), self.batch_rows)
 
     def _readers(self) -> dict[str, Callable[[], Batches]]:
         p, r, n = self.path, self.report, self.batch_rows
@@ -138,6 +138,57 @@ class FlowLogInput:
             "csv": lambda: read_mapped(p, r, self.mapping, n),
             "parquet": lambda: read_mapped(p, r, self.mapping, n),
         }
+
+
+COALESCE_BYTES = 64 << 20  # a table's rows held back at most (besides the row threshold)
+
+
+def coalesce(batches: Iterable[tuple[str, pa.RecordBatch]], rows: int = BATCH_ROWS,
+             max_bytes: int = COALESCE_BYTES) -> Batches:
+    """The same rows per table, in the same order, in batches of ``rows`` rows (the last of each
+    table, and any cut short by ``max_bytes`` or by a change of schema, smaller); empty batches are
+    dropped. Readers flush small batches when an exporter redefines a template or a log changes
+    header; each batch costs its consumer (an engine append, a Parquet row group) a fixed price, so
+    without this the cost of a file would follow its flushes rather than its bytes. Memory: at most
+    about ``rows`` rows or ``max_bytes`` per table."""
+    rows = max(rows, 1)
+    held: dict[str, list[pa.RecordBatch]] = {}
+    counts: dict[str, list[int]] = {}  # table → [rows held, bytes held]
+
+    def release(table: str, whole: bool) -> Batches:
+        parts = held.pop(table, [])
+        counts.pop(table, None)
+        if not parts:
+            return
+        merged = parts[0] if len(parts) == 1 else pa.concat_batches(parts)
+        start = 0
+        while merged.num_rows - start >= rows:
+            yield table, merged.slice(start, rows)
+            start += rows
+        if start < merged.num_rows:
+            rest = merged.slice(start)
+            if whole:
+                yield table, rest
+            else:
+                held[table] = [rest]
+                counts[table] = [rest.num_rows, rest.nbytes]
+
+    for table, batch in batches:
+        if not batch.num_rows:
+            continue
+        parts = held.get(table)
+        if parts and parts[0].schema != batch.schema:
+            yield from release(table, whole=True)
+        held.setdefault(table, []).append(batch)
+        count = counts.setdefault(table, [0, 0])
+        count[0] += batch.num_rows
+        count[1] += batch.nbytes
+        if count[1] >= max_bytes:
+            yield from release(table, whole=True)
+        elif count[0] >= rows:
+            yield from release(table, whole=False)
+    for table in list(held):
+        yield from release(table, whole=True)
 
 
 @dataclass

@@ -35,9 +35,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from minescope.dimensions.network.tables import BATCH_ROWS, FLOWS, PORT_PROTOS, epoch_to_ts
+from minescope.dimensions.network.tables import BATCH_ROWS, FLOWS, PORT_PROTOS
 from minescope.readers.report import InputReport
 from minescope.readers.textio import open_input
+from minescope.readers.values import epoch_ts
 
 EXPORT_PORTS = frozenset({2055, 2056, 4739, 9995, 9996})  # the usual NetFlow/IPFIX collector ports
 SOURCE = {5: "netflow_v5", 9: "netflow_v9", 10: "ipfix"}
@@ -50,6 +51,12 @@ SLACK_MS = 3_600_000
 NO_INIT = ("记录中没有可用的流开始时间（IPFIX 缺少 systemInitTimeMilliseconds）；以导出时间代替",
            "records carry no usable flow start time (IPFIX without systemInitTimeMilliseconds); "
            "the export time stands in")  # flows may end up to an hour after the export time (exporter clocks)
+
+# Time elements by id, for problem lines (v5 records and v9 FIRST/LAST_SWITCHED are the SysUpTime ones).
+TIME_IES = {150: "flowStartSeconds", 151: "flowEndSeconds", 152: "flowStartMilliseconds", 153: "flowEndMilliseconds",
+            154: "flowStartMicroseconds", 155: "flowEndMicroseconds", 156: "flowStartNanoseconds",
+            157: "flowEndNanoseconds", 158: "flowStartDeltaMicroseconds", 159: "flowEndDeltaMicroseconds",
+            22: "flowStartSysUpTime", 21: "flowEndSysUpTime"}
 
 # NetFlow v5 records as a fixed template: (element id, length) in wire order.
 V5_FIELDS = ((8, 4), (12, 4), (15, 4), (10, 2), (14, 2), (2, 4), (1, 4), (22, 4), (21, 4), (7, 2), (11, 2),
@@ -398,11 +405,20 @@ class Decoder:
                     return v
             return None
 
-        start, end = self._times(p.version, uint, export_s, uptime, init_ms)
+        start, end, names = self._times(p.version, uint, export_s, uptime, init_ms)
+        ts, no_start = epoch_ts(start)  # an impossible time (2^64-1 ms): the record skipped, said once
+        if no_start.any():
+            self._no_time(start, no_start, names[0], nulled=False)
+        if end is not None:
+            _, no_end = epoch_ts(end)
+            no_end = no_end & ~no_start
+            if no_end.any():  # an impossible end: the duration nulled, the record kept
+                self._no_time(end, no_end, names[1], nulled=True)
+            duration = pa.array(np.round(end - start, 6), mask=no_end | no_start)
         proto = uint((0, 4))
         cols: dict[str, pa.Array] = {
-            "ts": epoch_to_ts(start),
-            "duration_s": pa.array(np.round(end - start, 6)) if end is not None else pa.nulls(n, pa.float64()),
+            "ts": ts,
+            "duration_s": duration if end is not None else pa.nulls(n, pa.float64()),
             "src_ip": self._addresses(t, recs, SRC_V4, SRC_V6),
             "dst_ip": self._addresses(t, recs, DST_V4, DST_V6),
             "proto": pa.array(proto.astype(np.uint8)) if proto is not None else pa.nulls(n, pa.uint8()),
@@ -420,22 +436,41 @@ class Decoder:
         cols["source"] = pa.array([SOURCE[p.version]] * n, pa.string())
         cols["input"] = pa.array([self.input_name] * n, pa.string())
         arrays = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in FLOWS]
-        return pa.RecordBatch.from_arrays(arrays, schema=FLOWS)
+        batch = pa.RecordBatch.from_arrays(arrays, schema=FLOWS)
+        return batch.filter(pa.array(~no_start)) if no_start.any() else batch
+
+    def _no_time(self, seconds: np.ndarray, rows: np.ndarray, name: str, nulled: bool) -> None:
+        """Records whose time element gives no time in years 1–9999, in one problem line: skipped,
+        or kept with their duration ``nulled`` (an impossible end time)."""
+        count, first = int(rows.sum()), float(seconds[np.flatnonzero(rows)[0]])
+        zh = f"{name} 不是有效时间（{first:.6g} 秒，不在公元 1–9999 年内）"
+        en = f"{name} gives no valid time ({first:.6g} s, not within years 1–9999)"
+        if nulled:
+            self.report.note(f"{count} 条记录的 {zh}；时长置空", f"{count} record(s) whose {en}: duration left empty")
+        else:
+            self.report.records(count, zh, en)
 
     def _times(self, version: int, uint: Callable[[tuple[int, int]], np.ndarray | None], export_s: np.ndarray,
-               uptime: np.ndarray, init_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Flow start and end, epoch seconds, from whichever time elements the template has."""
+               uptime: np.ndarray, init_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, tuple[str, str]]:
+        """Flow start and end, epoch seconds, from whichever time elements the template has, and
+        the names of those elements (for problem lines)."""
+        used: dict[int, str] = {}
 
         def when(ms: int, s: int, us: int, ns: int, delta_us: int, sysup: int) -> np.ndarray | None:
+            used[ms] = TIME_IES[ms]
             if (v := uint((0, ms))) is not None:
                 return v / 1e3
+            used[ms] = TIME_IES[s]
             if (v := uint((0, s))) is not None:
                 return v.astype(np.float64)
             for ie in (us, ns):
+                used[ms] = TIME_IES[ie]
                 if (v := uint((0, ie))) is not None:
                     return _ntp(v)
+            used[ms] = TIME_IES[delta_us]
             if (v := uint((0, delta_us))) is not None:
                 return export_s - v / 1e6
+            used[ms] = TIME_IES[sysup]
             if (v := uint((0, sysup))) is not None:
                 # 32-bit milliseconds of exporter uptime: they wrap every 49.7 days, so the flow is
                 # taken to lie within one wrap before the export time (up to an hour after it)
@@ -457,10 +492,10 @@ class Decoder:
         end = when(153, 151, 155, 157, 159, 21)
         if start is None:
             if end is not None:
-                return end, end
+                return end, end, (used[153], used[153])
             self._warn("no_init", *NO_INIT)
-            return export_s, None
-        return start, end
+            return export_s, None, ("export time", "")
+        return start, end, (used[152], used[153])
 
     def _addresses(self, t: Template, recs: np.ndarray, v4: tuple[int, int], v6: tuple[int, int]) -> pa.Array:
         n = len(recs)

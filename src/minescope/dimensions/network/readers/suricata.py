@@ -40,6 +40,10 @@ RAW = {
     "alert": (*ENDS, "signature", "signature_id", "category", "severity"),
     "dns": ("ts", "client_ip", "resolver_ip", "query", "qtype", "rcode", "answers", "ttls", "flow_id"),
 }
+LISTS = frozenset({"answers", "ttls"})  # the raw values that are lists; every other one is text or a number
+EVE_NAME = {"ts": "timestamp", "dst_ip": "dest_ip", "dst_port": "dest_port", "end": "flow.end", "app": "app_proto",
+            "name": "hostname/sni", "query": "rrname", "qtype": "rrtype", "client_ip": "src_ip",
+            "resolver_ip": "dest_ip", "ttls": "ttl"}  # raw value → the EVE field named in problem lines
 TABLE = {"flow": "flows", "netflow": "flows", "tls": "flows", "http": "flows", "dns": "dns", "alert": "alerts"}
 SCHEMA = {"flows": FLOWS, "dns": DNS, "alerts": ALERTS}
 
@@ -108,8 +112,9 @@ def _dns(e: Event) -> tuple[Any, ...]:
 
 def _convert(kind: str, rows: list[tuple[Any, ...]], report: InputReport, line_of: list[int]) -> pa.RecordBatch:
     n = len(rows)
-    raw = {name: v.column(list(values)) for name, values in zip(RAW[kind], zip(*rows, strict=True), strict=True)}
     bad = v.Bad(n)
+    raw = {name: (v.list_column if name in LISTS else v.column)(list(values), bad, EVE_NAME.get(name, name))
+           for name, values in zip(RAW[kind], zip(*rows, strict=True), strict=True)}
     out: dict[str, pa.Array] = {"ts": v.times(raw["ts"], bad, "timestamp"),
                                 "sensor_uid": raw["flow_id"].cast(pa.string())}
     if kind == "dns":

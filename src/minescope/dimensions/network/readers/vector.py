@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.dimensions.network.tables import PORT_PROTOS, TS
-from minescope.readers.values import epoch_ts, iso_epoch, norm_ip
+from minescope.readers.values import MAX_EPOCH_S, MIN_EPOCH_S, epoch_ts, iso_epoch, norm_ip
 
 _PORT_PROTOS = pa.array(sorted(PORT_PROTOS), pa.uint8())
 
@@ -59,6 +59,34 @@ def column(values: list[Any], bad: Bad | None = None, what: str = "") -> pa.Arra
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 pass
     return pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values], pa.string())
+
+
+def list_column(values: list[Any], bad: Bad, what: str) -> pa.Array:
+    """Python values of a field that holds a list of text or numbers (DNS answers, TTLs) as an
+    Arrow array: a text or number is a list of one; a row where the field holds an object or nested
+    lists is marked bad and the value nulled; mixed element types become text."""
+    try:
+        arr = pa.array(values)
+        if not pa.types.is_nested(arr.type) or (pa.types.is_list(arr.type)
+                                                and not pa.types.is_nested(arr.type.value_type)):
+            return arr
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    scalar = (str, int, float)
+    out: list[list[Any] | None] = []
+    for i, v in enumerate(values):
+        if v is None or isinstance(v, scalar):
+            out.append(None if v is None else [v])
+        elif isinstance(v, list) and all(e is None or isinstance(e, scalar) for e in v):
+            out.append(v)
+        else:
+            bad.mark([i], f"{what} {_short(v)}")
+            out.append(None)
+    try:
+        return pa.array(out)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else [None if e is None else str(e) for e in v] for v in out],
+                        pa.list_(pa.string()))
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -118,7 +146,7 @@ def times(arr: pa.Array, bad: Bad, what: str = "ts") -> pa.Array:
     except pa.ArrowInvalid:
         pass
     try:
-        return _in_range(arr.cast(TS), bad, what)  # ISO 8601 with offsets, in C++
+        return _in_range(arr.cast(TS), bad, what, arr)  # ISO 8601 with offsets, in C++
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
 
@@ -136,7 +164,7 @@ def local_times(arr: pa.Array, tz: tzinfo, bad: Bad, what: str = "ts") -> pa.Arr
     if _is_text(arr) and len(arr):
         try:
             naive = arr.cast(pa.timestamp("us"))
-            return _in_range(pc.assume_timezone(naive, str(tz) if tz is not UTC else "UTC").cast(TS), bad, what)
+            return _in_range(pc.assume_timezone(naive, str(tz) if tz is not UTC else "UTC").cast(TS), bad, what, arr)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
 
@@ -167,13 +195,20 @@ def _epoch(seconds: pa.Array, bad: Bad, what: str) -> pa.Array:
     if out.any():
         values = seconds.to_pylist()
         for i in np.flatnonzero(out):
-            bad.mark([i], f"{what} {values[i]!r}")
+            bad.mark([int(i)], f"{what} {values[i]!r}")
     return ts
 
 
-def _in_range(ts: pa.Array, bad: Bad, what: str) -> pa.Array:
+def _in_range(ts: pa.Array, bad: Bad, what: str, raw: pa.Array) -> pa.Array:
     """Timestamps parsed by Arrow, checked against years 1–9999 like ``_epoch``'s."""
-    return _epoch(pc.divide(ts.cast(pa.int64()).cast(pa.float64()), 1e6), bad, what)
+    micros = ts.cast(pa.int64())
+    ok = pc.and_(pc.greater_equal(micros, int(MIN_EPOCH_S * 1e6)), pc.less_equal(micros, int(MAX_EPOCH_S * 1e6)))
+    out = pc.fill_null(pc.invert(ok), False).to_numpy(zero_copy_only=False)
+    if not out.any():
+        return ts
+    for i in np.flatnonzero(out):
+        bad.mark([int(i)], f"{what} {_short(raw[int(i)].as_py())}")
+    return pc.if_else(ok, ts, pa.scalar(None, ts.type))
 
 
 def per_value(arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType, bad: Bad | None = None,

@@ -34,6 +34,7 @@ from minescope.readers.report import InputReport
 from minescope.readers.textio import json_object, lines
 from minescope.readers.values import norm_ip, norm_name
 
+LIST_FIELDS = frozenset({"answers", "TTLs"})  # JSON fields that hold lists (Zeek sets and vectors)
 Get = Callable[[str], pa.Array]  # a field's raw values in the batch (all null when absent)
 Arrays = dict[str, pa.Array]
 
@@ -187,6 +188,7 @@ class _Batch:
         n = len(self.rows)
         if n == 0:
             return None
+        bad = v.Bad(n)
         if self.fields:  # TSV: a column per needed field, markers mapped
             index = {f: i for i, f in enumerate(self.fields)}
             cols = {f: [r[index[f]] for r in self.rows] for f in FIELDS[self.kind] if f in index}
@@ -198,10 +200,10 @@ class _Batch:
                 arr = pc.if_else(pc.equal(arr, self.unset), pa.scalar(None, pa.string()), arr)
                 return pc.if_else(pc.equal(arr, self.empty), "", arr)
         else:
-            def get(name: str) -> pa.Array:
-                return v.column([r.get(name) for r in self.rows])
+            def get(name: str) -> pa.Array:  # one value per field, lists only where Zeek logs sets
+                values = [r.get(name) for r in self.rows]
+                return v.list_column(values, bad, name) if name in LIST_FIELDS else v.column(values, bad, name)
 
-        bad = v.Bad(n)
         if self.kind == "dns":
             out = _dns(get, bad, n, self.set_sep)
         else:
@@ -267,7 +269,11 @@ def read_zeek(path: Path, report: InputReport, batch_rows: int = BATCH_ROWS,
             continue
         if line.startswith("#"):
             if line.startswith("#separator"):
-                sep = line.partition(" ")[2].strip().encode().decode("unicode_escape") or "\t"
+                sep = _separator(line)
+                if not sep:  # one line for it; the log is read as tab-separated, as Zeek writes it
+                    report.line(n, f"#separator 行无效（{line[:40]!r}），按制表符分隔读取",
+                                f"bad #separator line ({line[:40]!r}), read as tab-separated")
+                    sep = "\t"
                 continue
             key, _, value = line.partition(sep)
             if key in markers:
@@ -304,6 +310,15 @@ def read_zeek(path: Path, report: InputReport, batch_rows: int = BATCH_ROWS,
             yield from flush(tsv.kind)
     for k in list(pending):
         yield from flush(k)
+
+
+def _separator(line: str) -> str:
+    """The separator a ``#separator \\x09`` line gives; empty when it gives none that can be used."""
+    try:
+        sep = line.partition(" ")[2].strip().encode().decode("unicode_escape")
+    except UnicodeDecodeError:
+        return ""
+    return sep if sep and "\n" not in sep and "\r" not in sep else ""
 
 
 def _kind_from_name(path: Path) -> str | None:
