@@ -149,14 +149,7 @@ def times(arr: pa.Array, bad: Bad, what: str = "ts") -> pa.Array:
         return _in_range(arr.cast(TS), bad, what, arr)  # ISO 8601 with offsets, in C++
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-
-    def parse(v: str) -> float:
-        try:
-            return float(v)
-        except ValueError:
-            return iso_epoch(v)
-
-    return _epoch(pa.array(_parse_all(arr, bad, what, parse), pa.float64()), bad, what)
+    return _epoch(pa.array(_parse_all(arr, bad, what, _number_or_iso(UTC)), pa.float64()), bad, what)
 
 
 def local_times(arr: pa.Array, tz: tzinfo, bad: Bad, what: str = "ts") -> pa.Array:
@@ -167,15 +160,20 @@ def local_times(arr: pa.Array, tz: tzinfo, bad: Bad, what: str = "ts") -> pa.Arr
             return _in_range(pc.assume_timezone(naive, str(tz) if tz is not UTC else "UTC").cast(TS), bad, what, arr)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-
-        def parse(v: str) -> float:
-            try:
-                return float(v)
-            except ValueError:
-                return iso_epoch(v, tz)
-
-        return _epoch(pa.array(_parse_all(arr, bad, what, parse), pa.float64()), bad, what)
+        return _epoch(pa.array(_parse_all(arr, bad, what, _number_or_iso(tz)), pa.float64()), bad, what)
     return times(arr, bad, what)
+
+
+def _number_or_iso(tz: tzinfo) -> Callable[[str], float]:
+    """Epoch seconds as text, or an ISO 8601 time (without an offset: in ``tz``)."""
+
+    def parse(v: str) -> float:
+        try:
+            return float(v)
+        except ValueError:
+            return iso_epoch(v, tz)
+
+    return parse
 
 
 def _parse_all(arr: pa.Array, bad: Bad, what: str, parse: Callable[[str], float]) -> list[float | None]:
