@@ -126,6 +126,20 @@ def write_pcapng(path: Path, convs: Sequence[Conversation], t0: float = 1_700_00
     return path
 
 
+def dns_query(name: str, qid: int = 0x1234) -> bytes:
+    """A DNS query for ``name`` (type A), as RFC 1035 lays it out."""
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", 1, 1)
+
+
+def dns_answer(name: str, ip: str, qid: int = 0x1234) -> bytes:
+    """The answer to ``dns_query(name)``: one A record."""
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes(int(x) for x in ip.split("."))
+    return struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q + struct.pack("!HH", 1, 1) + rr
+
+
+
 # --- the repository and its corpus ---------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -527,3 +541,352 @@ def write_empty_lines_zeek(path: Path, empty: int) -> Path:
         f.write(b"\n" * (empty & ((1 << 20) - 1)))
         f.write(b"1700000000.5\tC1\t10.0.0.1\t40000\t198.51.100.1\t3333\ttcp\t10\t1500\t10\t1500\n")
     return path
+
+
+# --- the fault-injection suite (tests/faults/): processes, stores, mutations ------------------------
+# MINESCOPE_FAULTS_SEED shifts every seed and MINESCOPE_FAULTS_SCALE multiplies the number of cases and
+# repetitions; benchmarks/soak.py turns both for a longer run (docs/reliability.md, "How it is tested").
+FAULTS_SEED = int(os.environ.get("MINESCOPE_FAULTS_SEED") or 0)
+FAULTS_SCALE = max(1, int(os.environ.get("MINESCOPE_FAULTS_SCALE") or 1))
+CLI_TIMEOUT = 180.0  # no command of the suite takes a tenth of this: reaching it is a hang
+
+
+@dataclass
+class Run:
+    """A finished ``minescope`` process: its exit code (negative: the signal that ended it) and output."""
+
+    args: Sequence[str]
+    rc: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        """What it said on stderr, one item a line: blank lines and failpoint markers left out."""
+        return [line for line in self.stderr.splitlines()
+                if line.strip() and not line.startswith("minescope failpoint ")]
+
+    def explain(self) -> str:
+        return f"minescope {' '.join(map(str, self.args))} → {self.rc}\n{self.stderr[-3000:]}"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a child ``minescope``: this one without settings that would change its store,
+    language or faults, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("MINESCOPE_") and k not in
+                                                       ("MINESCOPE_TEST_PG", "MINESCOPE_DUCKDB_MEMORY"))}
+    env.update(extra)
+    return env
+
+
+def start_cli(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    """``minescope ARGS`` as a child in a process group of its own (``stop`` ends the group)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "minescope", *map(str, args)], env=env or cli_env(),
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def stop(proc: Any) -> None:
+    """End a child's process group, if anything of it is left, and reap the child."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the child, and anything it started
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def finish(proc: Any, timeout: float = CLI_TIMEOUT, said: bytes = b"") -> Run:
+    """Wait for a child started by ``start_cli``; a child still running after ``timeout`` is a hang (killed).
+    ``said``: what ``wait_for`` already read of its stderr."""
+    import subprocess
+
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        raise AssertionError(f"minescope {proc.args[3:]} still ran after {timeout:.0f} s: a hang") from None
+    finally:
+        stop(proc)
+    return Run(proc.args[3:], proc.returncode, out, (said + err).decode("utf-8", "replace"))
+
+
+def wait_for(proc: Any, marker: bytes, timeout: float = 120.0) -> bytes:
+    """Read a child's stderr until ``marker`` (a failpoint's line) appears; what was read, for ``finish``.
+    Fails if the child ends or stays silent for ``timeout`` without saying it."""
+    import selectors
+    import time
+
+    said = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        while marker not in said:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                stop(proc)
+                raise AssertionError(f"no {marker!r} from minescope after {timeout:.0f} s: {said[-2000:]!r}")
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            if not chunk:
+                proc.wait()
+                raise AssertionError(f"minescope ended ({proc.returncode}) before {marker!r}: {said[-2000:]!r}")
+            said += chunk
+    return said
+
+
+def cli(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None,
+        timeout: float = CLI_TIMEOUT) -> Run:
+    """Run ``minescope ARGS`` to its end (bounded by ``timeout``)."""
+    return finish(start_cli(*args, env=env, cwd=cwd), timeout)
+
+
+def no_traceback(run: Run) -> None:
+    assert "Traceback" not in run.stderr and "unexpected error" not in run.stderr, run.explain()
+
+
+def store_url(target: str | Path) -> str:
+    return str(target) if "://" in str(target) else f"sqlite:///{target}"
+
+
+def store_tables(target: str | Path) -> dict[str, int]:
+    """Rows in every table of a store (whatever tables its schema has)."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy import text as sql
+
+    engine = create_engine(store_url(target))
+    try:
+        with engine.connect() as conn:
+            names = sorted(inspect(conn).get_table_names())
+            return {n: int(conn.execute(sql(f'SELECT count(*) FROM "{n}"')).scalar_one()) for n in names}
+    finally:
+        engine.dispose()
+
+
+def store_state(target: str | Path) -> dict[str, Any]:
+    """What two stores holding the same scans must agree on, whichever database and whatever order: rows
+    per table, finding ids, cases with their state and findings, the dataset files marked as scanned."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text as sql
+
+    engine = create_engine(store_url(target))
+    try:
+        with engine.connect() as conn:
+            def rows(query: str) -> list[tuple[Any, ...]]:
+                return sorted(tuple(r) for r in conn.execute(sql(query)))
+
+            return {
+                "tables": {k: v for k, v in store_tables(target).items() if k not in ("alembic_version",)},
+                "findings": rows("SELECT id, kind FROM findings"),
+                "cases": rows("SELECT c.subject_key, c.state, count(cf.finding_id) FROM cases c "
+                              "LEFT JOIN case_findings cf ON cf.case_id = c.id GROUP BY c.subject_key, c.state"),
+                "dataset_files": rows("SELECT path, bytes FROM dataset_files"),
+                "scans": rows("SELECT findings_total FROM scans"),
+            }
+    finally:
+        engine.dispose()
+
+
+def store_problems(target: str | Path) -> list[str]:
+    """What is wrong with a store, in words (empty when nothing is): SQLite's own checks, then the rules
+    a store of whole scans keeps whatever happened to the processes that wrote it."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text as sql
+
+    from minescope.cases.workflow import case_kinds
+
+    bad: list[str] = []
+    engine = create_engine(store_url(target))
+    try:
+        with engine.connect() as conn:
+            def one(query: str, **params: Any) -> Any:
+                return conn.execute(sql(query), params).scalar_one()
+
+            if engine.dialect.name == "sqlite":
+                checks = [r[0] for r in conn.execute(sql("PRAGMA integrity_check"))]
+                if checks != ["ok"]:
+                    bad.append(f"integrity_check: {checks[:5]}")
+                if conn.execute(sql("PRAGMA foreign_key_check")).first() is not None:
+                    bad.append("foreign_key_check: rows point at rows that are not there")
+            rules = {
+                "a case subject held by two cases": "SELECT count(*) FROM (SELECT subject_key FROM cases "
+                                                    "GROUP BY subject_key HAVING count(*) > 1) d",
+                "a finding in two cases": "SELECT count(*) FROM (SELECT finding_id FROM case_findings "
+                                          "GROUP BY finding_id HAVING count(*) > 1) d",
+                "a finding no scan saw": "SELECT count(*) FROM findings f WHERE f.first_scan_id IS NOT NULL AND "
+                                         "NOT EXISTS (SELECT 1 FROM sightings s WHERE s.finding_id = f.id)",
+                "a finding whose first scan did not see it": (
+                    "SELECT count(*) FROM findings f WHERE f.first_scan_id IS NOT NULL AND NOT EXISTS "
+                    "(SELECT 1 FROM sightings s WHERE s.finding_id = f.id AND s.scan_id = f.first_scan_id)"),
+                "a sighting of no finding": "SELECT count(*) FROM sightings s WHERE NOT EXISTS "
+                                            "(SELECT 1 FROM findings f WHERE f.id = s.finding_id)",
+                "a scan whose sightings are not its findings_total": (
+                    "SELECT count(*) FROM scans c WHERE c.findings_total <> "
+                    "(SELECT count(*) FROM sightings s WHERE s.scan_id = c.id)"),
+                "a dataset file marked by no scan": "SELECT count(*) FROM dataset_files d WHERE NOT EXISTS "
+                                                    "(SELECT 1 FROM scans c WHERE c.id = d.scan_id)",
+                "a case without findings": "SELECT count(*) FROM cases c WHERE NOT EXISTS "
+                                           "(SELECT 1 FROM case_findings cf WHERE cf.case_id = c.id)",
+            }
+            for what, query in rules.items():
+                n = one(query)
+                if n:
+                    bad.append(f"{what}: {n}")
+            kinds = ", ".join(f"'{k}'" for k in case_kinds())
+            loose = one(f"SELECT count(*) FROM findings f WHERE f.kind IN ({kinds}) AND NOT EXISTS "
+                        "(SELECT 1 FROM case_findings cf WHERE cf.finding_id = f.id)")
+            if loose:
+                bad.append(f"a finding of a case kind in no case: {loose}")
+            new, stored = one("SELECT coalesce(sum(findings_new), 0) FROM scans"), one(
+                "SELECT count(*) FROM findings WHERE first_scan_id IS NOT NULL")
+            if new != stored:
+                bad.append(f"the scans counted {new} findings as new, the store holds {stored}")
+    finally:
+        engine.dispose()
+    return bad
+
+
+# Mutations of real inputs: deterministic for a seed; each a (label, bytes) pair.
+
+ABSURD_INTS = (0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
+ABSURD_TOKENS = (b"1e300", b"-1e300", b"inf", b"nan", b"-1", b"99999999999999999999999999", b"", b"-",
+                 b"\x00", b"\xff\xfe", b"\xe6\x8c\x96\xe7\x9f\xbf", b"\xcd\xda\xbf\xf3", b"9999-12-31T23:59:59Z",
+                 b"0000-00-00 00:00:00", b"1.2.3.4.5", b"::ffff:999.1.1.1", b"65536", b"18446744073709551615",
+                 b'{"a": {"b": 1}}', b"[1, 2, 3]", b"true", b"null", b"\t\t\t", b"\\x09", b"\xef\xbb\xbf")
+
+
+def pcap_layout(data: bytes) -> tuple[list[int], list[tuple[int, int]]]:
+    """Record boundaries of a classic pcap, and its header fields as (offset, width): snaplen, link type,
+    and each record's captured and original lengths."""
+    order = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" or data[:4] == b"\x4d\x3c\xb2\xa1" else ">"
+    bounds, fields = [0, 24], [(16, 4), (20, 4)]
+    off = 24
+    while off + 16 <= len(data):
+        caplen = struct.unpack(order + "I", data[off + 8 : off + 12])[0]
+        fields += [(off, 4), (off + 8, 4), (off + 12, 4)]
+        off += 16 + caplen
+        bounds.append(min(off, len(data)))
+    return bounds, fields
+
+
+def pcapng_layout(data: bytes) -> tuple[list[int], list[tuple[int, int]]]:
+    """Block boundaries of a pcapng file, and its header fields: block types and lengths (both copies),
+    the section length, interface link types and snap lengths, packet captured and original lengths."""
+    bounds, fields = [0], []
+    off = 0
+    while off + 12 <= len(data):
+        btype, blen = struct.unpack("<II", data[off : off + 8])
+        if blen < 12 or off + blen > len(data):
+            break
+        fields += [(off, 4), (off + 4, 4), (off + blen - 4, 4)]
+        if btype == 0x0A0D0D0A:
+            fields.append((off + 16, 8))
+        elif btype == 1:
+            fields += [(off + 8, 2), (off + 12, 4)]
+        elif btype == 6:
+            fields += [(off + 12, 4), (off + 20, 4), (off + 24, 4)]
+        off += blen
+        bounds.append(off)
+    return bounds, fields
+
+
+def netflow_layout(data: bytes) -> tuple[list[int], list[tuple[int, int]]]:
+    """Packet and set boundaries of NetFlow v5/v9/IPFIX export packets written back to back, and their
+    header fields: version, count or length, set ids and lengths, template field counts."""
+    bounds, fields = [0], []
+    off = 0
+    while off + 4 <= len(data):
+        version, count = struct.unpack("!HH", data[off : off + 4])
+        fields += [(off, 2), (off + 2, 2)]
+        if version == 5:
+            end = off + 24 + 48 * count
+            bounds += list(range(off + 24, min(end, len(data)), 48))
+        elif version in (9, 10):
+            head = 20 if version == 9 else 16
+            end = off + count if version == 10 else len(data)
+            sets = off + head
+            while sets + 4 <= min(end, len(data)):
+                set_id, set_len = struct.unpack("!HH", data[sets : sets + 4])
+                if version == 9 and set_id == 9:  # the next packet's header (set ids 2-255 are reserved)
+                    end = sets
+                    break
+                fields += [(sets, 2), (sets + 2, 2)]
+                if set_id in (0, 2) and sets + 8 <= len(data):
+                    fields += [(sets + 4, 2), (sets + 6, 2)]
+                bounds.append(sets)
+                if set_len < 4:
+                    break
+                sets += set_len
+        else:
+            break
+        off = min(end, len(data))
+        bounds.append(off)
+    return sorted(set(bounds)), fields
+
+
+def line_layout(data: bytes) -> list[int]:
+    """The offset after every line break."""
+    return [0] + [i + 1 for i, b in enumerate(data) if b == 0x0A]
+
+
+def mutants(data: bytes, seed: int, count: int, bounds: Sequence[int] = (),
+            fields: Sequence[tuple[int, int]] = (), tokens: bool = False) -> list[tuple[str, bytes]]:
+    """``count`` mutations of ``data``: cuts at structural boundaries (and a byte either side), bit flips,
+    bytes inserted and deleted, a chunk between boundaries repeated, absurd values in header fields
+    (``fields``: offset and width), and for text (``tokens``) one field replaced by an absurd token."""
+    import random
+
+    rng = random.Random(seed)
+    bounds = sorted({b for b in bounds if 0 < b < len(data)}) or [len(data) // 2]
+    kinds = ["cut", "flip", "insert", "delete", "repeat"] + ["field"] * bool(fields) + ["token"] * 2 * tokens
+    out: list[tuple[str, bytes]] = []
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        b = bytearray(data)
+        if kind == "cut":
+            at = max(1, bounds[rng.randrange(len(bounds))] + rng.choice((-1, 0, 0, 1)))
+            label, b = f"cut@{at}", b[:at]
+        elif kind == "flip":
+            spots = [rng.randrange(len(b)) for _ in range(rng.choice((1, 2, 4, 16)))]
+            for p in spots:
+                b[p] ^= 1 << rng.randrange(8)
+            label = f"flip@{','.join(map(str, spots[:4]))}"
+        elif kind == "insert":
+            at = rng.choice((rng.randrange(len(b)), bounds[rng.randrange(len(bounds))]))
+            junk = bytes(rng.randrange(256) for _ in range(rng.choice((1, 3, 16, 300))))
+            label, b[at:at] = f"insert{len(junk)}@{at}", junk
+        elif kind == "delete":
+            at = rng.randrange(len(b))
+            n = rng.choice((1, 2, 7, 64, 1000))
+            label = f"delete{n}@{at}"
+            del b[at : at + n]
+        elif kind == "repeat":
+            i0 = rng.randrange(len(bounds))
+            lo = bounds[i0]
+            hi = bounds[i0 + 1] if i0 + 1 < len(bounds) else len(b)
+            chunk = bytes(b[lo:hi]) * rng.choice((2, 3, 50))
+            label, b[lo:hi] = f"repeat{lo}-{hi}", chunk
+        elif kind == "field":
+            off, width = fields[rng.randrange(len(fields))]
+            value = rng.choice(ABSURD_INTS) & ((1 << (8 * width)) - 1)
+            order = rng.choice(("big", "little"))
+            label = f"field@{off}={value:#x}"
+            b[off : off + width] = value.to_bytes(width, order)[: max(0, len(b) - off)]
+        else:  # one separated field of one line replaced by an absurd token
+            lines = line_layout(bytes(b))
+            n = rng.randrange(len(lines) - 1) if len(lines) > 1 else 0
+            lo, hi = lines[n], lines[n + 1] if n + 1 < len(lines) else len(b)
+            line = bytes(b[lo:hi])
+            sep = b"\t" if b"\t" in line else b","
+            parts = line.rstrip(b"\n").split(sep)
+            k = rng.randrange(len(parts))
+            if line.lstrip().startswith(b"{"):  # a JSON log: a value, quoted or not
+                tok = rng.choice(ABSURD_TOKENS)
+                parts[k] = re.sub(rb':\s*("[^"]*"|[^,}]*)', b":" + (tok if rng.random() < 0.5 else b'"' + tok + b'"'),
+                                  parts[k], count=1)
+            else:
+                parts[k] = rng.choice(ABSURD_TOKENS)
+            label, b[lo:hi] = f"token@line{n + 1}.{k}", sep.join(parts) + b"\n"
+        out.append((label, bytes(b)))
+    return out

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = "1.1"  # 1.1: findings state their subject and their own first/last seen (additions only)
+SCHEMA_VERSION = "1.2"  # 1.1: findings state their subject and first/last seen; 1.2: other_sources (additions only)
 
 # Fewer shares than this give a share-based hash rate too uncertain (over ±58 %) to size power from.
 MIN_SHARES_TO_SIZE = 3
@@ -220,7 +221,8 @@ class Finding:
     others give ``subject``. ``first_seen``/``last_seen`` cover the whole group the finding rests on;
     when not given they are taken from ``flows``. ``key`` tells two findings of one kind and subject
     apart (and keeps a rescan's finding the same); ``stable_id`` is an identity given by the source
-    itself (a public report's tracking code).
+    itself (a public report's tracking code). ``other_sources`` are further inputs that held the same
+    evidence (one capture copied twice gives one finding with two sources, see ``merge_same``).
     """
 
     kind: str
@@ -242,6 +244,7 @@ class Finding:
     last_seen: float = math.nan
     key: str = ""
     stable_id: str | None = None
+    other_sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.subject is None:
@@ -265,13 +268,22 @@ class Finding:
         """Stable identity: the same evidence scanned again gives the same ids."""
         if self.stable_id is not None:
             return self.stable_id
-        if self.flows and self.peer is not None:  # network findings: unchanged since schema 1.0
+        if self.flows and self.peer is not None:
             f = self.flows[0]
             parts: tuple[object, ...] = (self.kind, self.subject_ip, self.peer.ip, self.peer.port, f.src_ip,
                                          f.src_port, f.dst_ip, f.dst_port, f.proto, f"{f.first_seen:.6f}")
+            # One DNS flow asking for several pool names is one finding per name. Ids of findings without
+            # a name are those of schema 1.0; migration 0005 gives stored named ones their new id.
+            if self.peer.host:
+                parts += (self.peer.host,)
         else:
             parts = (self.kind, self.subject.type, self.subject.value, self.key)
         return hashlib.sha256("|".join(str(x) for x in parts).encode()).hexdigest()[:24]
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every input that held this finding's evidence."""
+        return (self.source, *self.other_sources)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data. orjson walks the nested dataclasses: ~30× faster than ``asdict``'s deep
@@ -325,3 +337,19 @@ class ScanResult:
     def capture_end(self) -> float | None:
         seen = [i.last_seen for i in self.inputs if i.last_seen is not None]
         return max(seen) if seen else None
+
+
+def merge_same(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per id, in first-seen order: the same evidence read from several inputs (a capture and
+    its copy) is one finding whose ``other_sources`` name the other inputs, not several findings with
+    one id, which a store would keep only once."""
+    merged: dict[str, Finding] = {}
+    for f in findings:
+        first = merged.get(f.id)
+        if first is None:
+            merged[f.id] = f
+        else:
+            extra = [s for s in f.sources if s not in first.sources]
+            if extra:
+                merged[f.id] = replace(first, other_sources=(*first.other_sources, *extra))
+    return list(merged.values())

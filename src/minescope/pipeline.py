@@ -38,7 +38,8 @@ from minescope.engines.sql import open_engine
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
 from minescope.knowledge.pools import PoolIntel
-from minescope.model import Finding, InputSummary, ScanResult, SubjectType, Text
+from minescope.model import Finding, InputSummary, ScanResult, SubjectType, Text, merge_same
+from minescope.readers.names import path_text
 from minescope.readers.report import InputReport
 
 # Pool sessions last hours; a flow ends only after this long without a packet (nfstream's default
@@ -82,10 +83,10 @@ class Scanner:
         self.dataset_files = []
         self.datasets_read = []
         files, logs, datasets, unreadable = split_inputs(list(paths))
-        inputs = [InputSummary(path=str(p), format="", problem=why) for p, why in unreadable]
+        inputs = [InputSummary(path=path_text(p), format="", problem=why) for p, why in unreadable]
         findings: list[Finding] = []
         for path in files:
-            summary, found = self.scan_capture(CaptureFile(path), path.name, progress)
+            summary, found = self.scan_capture(CaptureFile(path), path_text(path.name), progress)
             inputs.append(summary)
             findings.extend(found)
         if logs or datasets:
@@ -106,7 +107,7 @@ class Scanner:
                     progress(sum(f.bytes for _, f in self.dataset_files if f.path.is_relative_to(root)))
             for path in paths:
                 log = FlowLogInput(path)
-                summary = InputSummary(path=str(path), format="")
+                summary = InputSummary(path=path_text(path), format="")
                 for table, batch in log:
                     detector.add(table, batch)
                     if table == "flows":
@@ -135,7 +136,7 @@ class Scanner:
         self.dataset_files.extend((dataset.id, f) for f in flows + dns)
         self.datasets_read.append((dataset.root, len(flows) + len(dns), len(seen)))
         counted, first, last = summarize_files(flows)
-        summary = InputSummary(path=str(dataset.root), format="flow-dataset", flows=counted,
+        summary = InputSummary(path=path_text(dataset.root), format="flow-dataset", flows=counted,
                                first_seen=first, last_seen=last)
         problems = [why for _, why in bad + bad_dns]
         if problems:
@@ -164,7 +165,7 @@ class Scanner:
                 seen = capture.bytes_read
         if progress is not None:
             progress(capture.bytes_read - seen)
-        summary = InputSummary(path=str(capture.path), format=capture.format, sha256=capture.sha256,
+        summary = InputSummary(path=path_text(capture.path), format=capture.format, sha256=capture.sha256,
                                problem=capture.problem)
         return summary, self._finish(tracker, summary, name)
 
@@ -207,7 +208,7 @@ class Scanner:
                     wall: float) -> ScanResult:
         return ScanResult(
             inputs=self.knowledge_problems + inputs,
-            findings=sorted(findings, key=lambda f: (f.source, f.first_seen, f.kind)),
+            findings=sorted(merge_same(findings), key=lambda f: (f.source, f.first_seen, f.kind)),
             started_at=started, wall_seconds=wall,
             packets=sum(i.packets for i in inputs), bytes=sum(i.bytes for i in inputs),
             flows=sum(i.flows for i in inputs), hosts_seen=frozenset(self.hosts_seen),
@@ -242,7 +243,8 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
     A named file is a flow log when its content says so (a mapped CSV only when not named like a
     capture), else a capture (whose reader reports
     what is wrong with it). Directories are walked for capture files (by name) and flow logs of
-    the formats in ``DIR_LOG_FORMATS`` (by content)."""
+    the formats in ``DIR_LOG_FORMATS`` (by content). A path that is missing or cannot be read is
+    one problem each; the others are still read."""
     captures: list[Path] = []
     logs: list[Path] = []
     datasets: list[Path] = []
@@ -265,10 +267,13 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
                 found += 1
             if not found:
                 problems.append((p, Text(
-                    zh=f"{p}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）或流日志",
-                    en=f"{p}: no capture files (.pcap/.pcapng/.cap, optionally gzipped) or flow logs "
+                    zh=f"{path_text(p)}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）或流日志",
+                    en=f"{path_text(p)}: no capture files (.pcap/.pcapng/.cap, optionally gzipped) or flow logs "
                        "in this directory")))
         elif p.is_file():
+            if (why := _unreadable(p)) is not None:
+                problems.append((p, why))
+                continue
             fmt = detect_format(p)
             # a capture's name wins over a guess of CSV from text content
             is_capture = fmt in (None, "capture") or (fmt not in DIR_LOG_FORMATS and _capture_name(p))
@@ -276,37 +281,54 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
         elif p.exists() or p.is_symlink():
             problems.append((p, _not_regular(p)))
         else:
-            problems.append((p, Text(zh=f"{p}: 文件不存在；请检查路径", en=f"{p}: no such file; check the path")))
+            problems.append((p, Text(zh=f"{path_text(p)}: 文件不存在；请检查路径",
+                                     en=f"{path_text(p)}: no such file; check the path")))
     return captures, logs, datasets, problems
 
 
 def _walk(root: Path) -> tuple[list[Path], list[tuple[Path, Text]]]:
     """The regular files below ``root`` in name order (links to files followed, links to folders not), and
-    one problem for each entry that was passed over: a folder that cannot be read, a pipe, a socket, a
-    broken link. Nothing is skipped without a line."""
+    one problem for each entry that was passed over: a folder or file that cannot be read, a pipe, a
+    socket, a broken link. Nothing is skipped without a line."""
     files: list[Path] = []
     skipped: list[tuple[Path, Text]] = []
 
     def unreadable(e: OSError) -> None:
         where = Path(e.filename) if e.filename else root
-        skipped.append((where, Text(zh=f"{where}: 无法读取此目录（{e.strerror}），已跳过；请检查权限",
-                                    en=f"{where}: cannot read this folder ({e.strerror}); skipped; check its "
-                                       "permissions")))
+        skipped.append((where, Text(zh=f"{path_text(where)}: 无法读取此目录（{e.strerror}），已跳过；请检查权限",
+                                    en=f"{path_text(where)}: cannot read this folder ({e.strerror}); skipped; "
+                                       "check its permissions")))
 
     for folder, subfolders, names in os.walk(root, onerror=unreadable):
         subfolders.sort()
         for name in sorted(names):
             path = Path(folder) / name
             if path.is_file():
-                files.append(path)
+                if (why := _unreadable(path)) is None:
+                    files.append(path)
+                else:
+                    skipped.append((path, why))
             elif not path.is_dir():
                 skipped.append((path, _not_regular(path)))
     return sorted(files), skipped
 
 
 def _not_regular(path: Path) -> Text:
-    return Text(zh=f"{path}: 不是普通文件（管道、套接字或断开的链接），已跳过",
-                en=f"{path}: not a regular file (a pipe, socket or broken link); skipped")
+    return Text(zh=f"{path_text(path)}: 不是普通文件（管道、套接字或断开的链接），已跳过",
+                en=f"{path_text(path)}: not a regular file (a pipe, socket or broken link); skipped")
+
+
+def _unreadable(path: Path) -> Text | None:
+    """Why a regular file cannot be read (its permissions, an I/O error), or None when it can: tried
+    by reading, since neither the mode bits (root) nor ``os.access`` (capabilities) tell for sure."""
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        return Text(zh=f"{path_text(path)}: 无法读取此文件（{reason}），已跳过；请检查权限",
+                    en=f"{path_text(path)}: cannot read this file ({reason}); skipped; check its permissions")
+    return None
 
 
 def _capture_name(path: Path) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -10,9 +13,17 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, func, insert, inspect, select, text
 
 from helpers import scan_file
-from minescope.model import ScanResult
+from minescope.model import Finding, ScanResult
 from minescope.store import accounts, cases, datasets, tips  # noqa: F401  (their tables are on the metadata)
-from minescope.store.findings import finding_row, findings, metadata, migrate, migrations_config, open_store
+from minescope.store.findings import (
+    finding_row,
+    finding_sources,
+    findings,
+    metadata,
+    migrate,
+    migrations_config,
+    open_store,
+)
 
 
 def _head() -> str:
@@ -84,8 +95,9 @@ def test_upgrade_to_0002_fills_the_dashboard_columns_from_the_findings(store_tar
                for k, v in finding_row(f, 0).items() if k.startswith(("sizing", "energy", "kwh")) and v is not None)
 
 
-def _save_as_it_was(engine: Engine, result: ScanResult) -> None:
-    """Store a scan's findings in the columns an older store has (those of its own tables)."""
+def _save_as_it_was(engine: Engine, result: ScanResult, id_of: Callable[[Finding], str] = lambda f: f.id) -> None:
+    """Store a scan's findings in the columns an older store has (those of its own tables), with the ids
+    ``id_of`` gives them."""
     old = MetaData()
     old.reflect(engine, only=["scans", "findings", "sightings"])
     with engine.begin() as conn:
@@ -94,10 +106,11 @@ def _save_as_it_was(engine: Engine, result: ScanResult) -> None:
             bytes=result.bytes, flows=result.flows, inputs=[], findings_total=len(result.findings),
             findings_new=len(result.findings))).inserted_primary_key[0]  # type: ignore[index]
         columns = set(old.tables["findings"].c.keys())
-        conn.execute(insert(old.tables["findings"]),
-                     [{k: v for k, v in finding_row(f, scan_id).items() if k in columns} for f in result.findings])
-        conn.execute(insert(old.tables["sightings"]), [{"scan_id": scan_id, "finding_id": f.id}
-                                                       for f in result.findings])
+        rows = [{**finding_row(f, scan_id), "id": id_of(f)} for f in result.findings]
+        for row in rows:
+            row["data"] = {**row["data"], "id": row["id"]}
+        conn.execute(insert(old.tables["findings"]), [{k: v for k, v in row.items() if k in columns} for row in rows])
+        conn.execute(insert(old.tables["sightings"]), [{"scan_id": scan_id, "finding_id": row["id"]} for row in rows])
 
 
 def test_upgrade_to_0004_gives_every_stored_finding_its_subject(store_target: str) -> None:
@@ -127,3 +140,40 @@ def test_upgrade_to_0004_gives_every_stored_finding_its_subject(store_target: st
     new = {f.id: finding_row(f, 0) for f in result.findings}
     assert all((r.subject_type, r.subject_value) == (new[i]["subject_type"], new[i]["subject_value"])
                for i, r in rows.items())
+
+
+def test_upgrade_to_0005_gives_named_findings_their_own_ids_and_keeps_their_links(store_target: str) -> None:
+    result = scan_file("mining/ndpi_mining.pcapng")
+    named = [f for f in result.findings if f.peer is not None and f.peer.host]
+    assert named  # the capture has pool names (DNS, login) for the test to follow
+    engine = create_engine(store_target if "://" in store_target else f"sqlite:///{store_target}")
+    migrate(engine, "0004")
+    _save_as_it_was(engine, result, id_of=_id_before_0005)
+    old = MetaData()
+    old.reflect(engine, only=["cases", "case_findings"])
+    with engine.begin() as conn:
+        case_id = conn.execute(insert(old.tables["cases"]).values(
+            subject_key="ip:x", title="x", state="new", reopened=0, created_at=1.0, updated_at=1.0,
+        )).inserted_primary_key[0]  # type: ignore[index]
+        conn.execute(insert(old.tables["case_findings"]), [{"case_id": case_id, "finding_id": _id_before_0005(f),
+                                                            "added_at": 1.0} for f in result.findings])
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(findings))}
+        linked = set(conn.execute(select(old.tables["case_findings"].c.finding_id)).scalars())
+        seen = set(conn.execute(text("SELECT finding_id FROM sightings")).scalars())
+        sources = set(conn.execute(select(finding_sources.c.finding_id, finding_sources.c.source)))
+    ids = {f.id for f in result.findings}
+    assert set(rows) == ids == linked == seen  # the ids a scan gives today, and every link follows them
+    assert all(rows[f.id].data["id"] == f.id for f in result.findings)
+    assert sources == {(f.id, f.source) for f in result.findings}
+
+
+def _id_before_0005(f: Finding) -> str:
+    """A finding's id as schema 1.0 and 1.1 made it: a named peer's name was not part of it."""
+    if not (f.flows and f.peer is not None):
+        return f.id
+    x = f.flows[0]
+    parts = (f.kind, f.subject_ip, f.peer.ip, f.peer.port, x.src_ip, x.src_port, x.dst_ip, x.dst_port, x.proto,
+             f"{x.first_seen:.6f}")
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]

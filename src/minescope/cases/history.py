@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select
 
 from minescope.store.cases import case_history
+from minescope.store.findings import hold_write_lock
 
 GENESIS = "0" * 64
 
@@ -30,6 +31,7 @@ def row_hash(prev_hash: str, case_id: int, at: float, actor: str, action: str,
 def append(conn: Connection, case_id: int, actor: str, action: str,
            before: dict[str, Any], after: dict[str, Any], at: float | None = None) -> str:
     """Add one history row (in the caller's transaction) and return its hash."""
+    hold_write_lock(conn)  # two writers must not both chain to the same last row
     prev = conn.execute(select(case_history.c.hash).order_by(case_history.c.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS
     at = round(time.time() if at is None else at, 6)

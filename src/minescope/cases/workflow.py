@@ -23,7 +23,7 @@ from minescope.cases import history
 from minescope.errors import InputError
 from minescope.model import ScanResult
 from minescope.store.cases import case_attachments, case_comments, case_findings, case_tasks, cases
-from minescope.store.findings import begin, findings, scans
+from minescope.store.findings import _insert_ignore, begin, findings, hold_write_lock, scans
 
 STATES = ("new", "assigned", "notice_issued", "rectifying", "verified", "closed")
 FORWARD = {"assigned": "notice_issued", "notice_issued": "rectifying", "rectifying": "verified"}
@@ -90,6 +90,7 @@ def sync_cases(store: Engine | Connection, actor: str = "system", now: float | N
     now = time.time() if now is None else now
     created = extended = reopened = 0
     with begin(store) as conn:
+        hold_write_lock(conn)  # concurrent scans: one creates a subject's case, the other extends it
         # a closed case reopens when a scan run after its closing found its subject again
         unassigned = conn.execute(
             select(findings.c.id, findings.c.data, scans.c.started_at)
@@ -110,7 +111,7 @@ def sync_cases(store: Engine | Connection, actor: str = "system", now: float | N
                     _change(conn, case, actor, "reopen", now, state="assigned" if case.owner else "new",
                             closing_reason=None, reopened=case.reopened + 1)
                     reopened += 1
-            conn.execute(insert(case_findings).values(case_id=case.id, finding_id=fid, added_at=now))
+            conn.execute(_insert_ignore(conn, case_findings).values(case_id=case.id, finding_id=fid, added_at=now))
     return SyncReport(created, extended, reopened)
 
 
@@ -293,6 +294,7 @@ def _create(conn: Connection, key: str, title: str, finding: dict[str, Any], act
 def _change(conn: Connection, case: Row[Any], actor: str, action: str, now: float | None = None,
             **values: Any) -> None:
     now = time.time() if now is None else now
+    hold_write_lock(conn)  # before the row lock: the history row it appends waits for the same turn
     before = {k: getattr(case, k) for k in TRACKED}
     conn.execute(update(cases).where(cases.c.id == case.id).values(updated_at=now, **values))
     after = {**before, **{k: v for k, v in values.items() if k in TRACKED}}

@@ -108,6 +108,15 @@ sightings = Table(
     Column("finding_id", String(32), ForeignKey("findings.id"), primary_key=True),
 )
 
+# Every input a finding was read from: one capture and its copy, or a file scanned again under a new
+# name, give one finding with several sources (``findings.source`` keeps the first).
+finding_sources = Table(
+    "finding_sources", metadata,
+    Column("finding_id", String(32), ForeignKey("findings.id"), primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("scan_id", Integer, ForeignKey("scans.id")),
+)
+
 
 def default_db_path() -> Path:
     """``$MINESCOPE_DB``, else ``$XDG_DATA_HOME/minescope/minescope.db`` (see ``minescope.settings``)."""
@@ -122,7 +131,11 @@ def open_store(target: str | Path | None = None) -> Engine:
         url = f"sqlite:///{url}"
     # A server's connections are kept for reuse: the console serves many requests at once, and a new
     # PostgreSQL connection (a new server process) costs more than most of its queries.
-    pool = {"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {}
+    pool: dict[str, Any] = {"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {}
+    if url.startswith("sqlite"):
+        # SQLite has one writer at a time; another scan storing a large result waits its turn rather than
+        # failing after the driver's default 5 s
+        pool["connect_args"] = {"timeout": 120}
     store = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode(), **pool)
     migrate(store)
     return store
@@ -178,6 +191,7 @@ def finding_row(f: Finding, scan_id: int | None) -> dict[str, Any]:
 
 
 def _insert_ignore(store: Engine | Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING: a row already there (another scan's) is kept, not an error."""
     dialect = postgresql if store.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
 
@@ -193,30 +207,53 @@ def begin(bind: Engine | Connection) -> Iterator[Connection]:
         yield bind
 
 
+def hold_write_lock(conn: Connection) -> None:
+    """Writers of findings, cases and their history take turns until their transaction ends.
+
+    SQLite does this itself (one writer at a time, from the first write on); on PostgreSQL an advisory
+    lock does it, so that two scans cannot both create the case of one subject, both count a finding as
+    new, or both chain a history row to the same last row. Take it before the first read that a write
+    depends on; PostgreSQL lets one transaction take it again."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7312)"))
+
+
 def save_scan(store: Engine | Connection, result: ScanResult) -> tuple[int, int]:
-    """Store a scan and its findings in one transaction (``store``'s own, or a connection's).
-    Returns (scan id, new findings)."""
-    ids = [f.id for f in result.findings]
+    """Store a scan, its findings, their sightings and sources in one transaction (``store``'s own, or a
+    connection's). Returns (scan id, new findings): those this scan inserted, so concurrent scans of one
+    capture count each finding as new once."""
+    ids = sorted({f.id for f in result.findings})  # one order for every writer: no deadlock between them
+    by_id = {f.id: f for f in result.findings}
     with begin(store) as conn:
-        known: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            known.update(conn.execute(select(findings.c.id).where(findings.c.id.in_(chunk))).scalars())
+        hold_write_lock(conn)
         inputs = [{"path": i.path, "format": i.format, "packets": i.packets, "bytes": i.bytes, "sha256": i.sha256,
                    "problem": {"zh": i.problem.zh, "en": i.problem.en} if i.problem else None} for i in result.inputs]
-        new = [f for f in result.findings if f.id not in known]
+        # the first write: on SQLite it waits for other writers, so what follows sees their findings
         inserted = conn.execute(insert(scans).values(
             started_at=result.started_at, wall_seconds=result.wall_seconds, packets=result.packets,
-            bytes=result.bytes, flows=result.flows, inputs=inputs, findings_total=len(set(ids)),
-            findings_new=len({f.id for f in new}),
+            bytes=result.bytes, flows=result.flows, inputs=inputs, findings_total=len(ids), findings_new=0,
         )).inserted_primary_key
         assert inserted is not None
-        scan_id = inserted[0]
+        scan_id = int(inserted[0])
+        new = 0
+        for i in range(0, len(ids), 500):
+            rows = [finding_row(by_id[fid], scan_id) for fid in ids[i : i + 500]]
+            new += len(conn.execute(_insert_ignore(conn, findings).returning(findings.c.id), rows).all())
         if new:
-            conn.execute(_insert_ignore(store, findings), [finding_row(f, scan_id) for f in new])
+            conn.execute(scans.update().where(scans.c.id == scan_id).values(findings_new=new))
         if ids:
-            conn.execute(_insert_ignore(store, sightings), [{"scan_id": scan_id, "finding_id": i} for i in set(ids)])
-    return int(scan_id), len({f.id for f in new})
+            conn.execute(_insert_ignore(conn, sightings), [{"scan_id": scan_id, "finding_id": i} for i in ids])
+            conn.execute(_insert_ignore(conn, finding_sources),
+                         [{"finding_id": fid, "source": source, "scan_id": scan_id}
+                          for fid in ids for source in by_id[fid].sources])
+    return scan_id, new
+
+
+def sources_of(store: Engine | Connection, finding_id: str) -> list[str]:
+    """Every input a finding was read from, in the order the scans met them."""
+    with begin(store) as conn:
+        return list(conn.execute(select(finding_sources.c.source).where(finding_sources.c.finding_id == finding_id)
+                                 .order_by(finding_sources.c.scan_id, finding_sources.c.source)).scalars())
 
 
 def count_findings(store: Engine) -> int:

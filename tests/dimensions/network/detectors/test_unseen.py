@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Conversation, write_pcap, write_pcapng
+from helpers import Conversation, dns_answer, dns_query, write_pcap, write_pcapng
 from minescope.dimensions.network.kinds import ENCRYPTED_MINING_SUSPECT, MINING_SESSION, POOL_CONTACT
 from minescope.pipeline import Scanner, ScanOptions
 
@@ -141,17 +141,6 @@ def test_json_rpc_that_is_not_mining(scan, transcript) -> None:  # type: ignore[
     assert _sessions(result) == []
 
 
-def _dns_query(name: str, qid: int = 0x1234) -> bytes:
-    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
-    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", 1, 1)
-
-
-def _dns_answer(name: str, ip: str, qid: int = 0x1234) -> bytes:
-    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
-    rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes(int(x) for x in ip.split("."))
-    return struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q + struct.pack("!HH", 1, 1) + rr
-
-
 def _client_hello(sni: str) -> bytes:
     name = sni.encode()
     ext_sni = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
@@ -163,7 +152,7 @@ def _client_hello(sni: str) -> bytes:
 
 def test_dns_for_a_listed_pool_then_tls_to_it(scan) -> None:  # type: ignore[no-untyped-def]
     dns = Conversation("10.1.2.3", 53000, "10.0.0.53", 53, [
-        (0, 0.0, _dns_query("xmr.2miners.com")), (1, 0.01, _dns_answer("xmr.2miners.com", "198.51.100.200"))],
+        (0, 0.0, dns_query("xmr.2miners.com")), (1, 0.01, dns_answer("xmr.2miners.com", "198.51.100.200"))],
         udp=True)
     tls = Conversation("10.1.2.3", 53001, "198.51.100.200", 12222, [
         (0, 1.0, _client_hello("xmr.2miners.com")), (1, 1.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5),
@@ -186,7 +175,7 @@ def test_tls_to_an_ordinary_site_is_not_suspect(scan) -> None:  # type: ignore[n
 def test_an_exchange_on_the_mixed_crypto_list_is_not_a_pool(scan) -> None:  # type: ignore[no-untyped-def]
     """binance.com is on the mixed crypto list and on the exchange list: trading, not mining."""
     dns = Conversation("10.1.2.4", 53010, "10.0.0.53", 53, [
-        (0, 0.0, _dns_query("www.binance.com")), (1, 0.01, _dns_answer("www.binance.com", "198.51.100.210"))],
+        (0, 0.0, dns_query("www.binance.com")), (1, 0.01, dns_answer("www.binance.com", "198.51.100.210"))],
         udp=True)
     tls = Conversation("10.1.2.4", 53011, "198.51.100.210", 443, [
         (0, 1.0, _client_hello("www.binance.com")), (1, 1.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5)])
