@@ -68,7 +68,17 @@ def _unusable_stores() -> dict[str, Callable[[Path], str]]:
         (tmp / "notes.db").write_text("these are notes, not a database\n" * 20)
         return str(tmp / "notes.db")
 
+    def newer_schema(tmp: Path) -> str:  # written by a later minescope
+        store = sqlalchemy.create_engine(f"sqlite:///{tmp / 'newer.db'}")
+        with store.begin() as conn:
+            conn.execute(sqlalchemy.text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+            conn.execute(sqlalchemy.text("INSERT INTO alembic_version VALUES ('9001')"))
+        store.dispose()
+        return str(tmp / "newer.db")
+
     stores: dict[str, Callable[[Path], str]] = {
+        "newer-schema": newer_schema,
+        "port-not-a-number": lambda tmp: "postgresql+psycopg://nobody:a-password@127.0.0.1:abc/minescope",
         "directory": directory,
         "under-proc": lambda tmp: "/proc/minescope-nope/m.db",
         "read-only-uri": read_only,
@@ -130,6 +140,38 @@ def test_unusable_file_is_one_line_and_exit_1(path: str) -> None:
     _one_line(_invoke([*path.split(), *STORELESS[path]]), "错误：")
     line = _one_line(_invoke([*path.split(), *STORELESS[path]], lang="en"), "error: ")
     assert "/proc/minescope-nope" in line
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_a_usage_error_is_one_line_in_either_language_and_exit_1(path: str) -> None:
+    zh = _one_line(_invoke([*path.split(), "--no-such-option"]), "错误：")
+    assert "--no-such-option" in zh and "--help" in zh and "没有选项" in zh
+    en = _one_line(_invoke([*path.split(), "--no-such-option"], lang="en"), "error: ")
+    assert "no such option" in en and f"minescope {path} --help" in en
+
+
+def test_a_bad_value_or_a_missing_argument_is_one_line() -> None:
+    line = _one_line(_invoke(["scan", "--format", "nope", str(MINING_PCAP), "--lang", "en"]), "error: ")
+    assert "'--format'" in line and "'nope'" in line
+    assert "缺少参数" in _one_line(_invoke(["cases", "notice"]), "错误：")
+    assert "没有命令" in _one_line(_invoke(["no-such-command"]), "错误：")
+
+
+def test_the_bare_command_shows_its_help() -> None:
+    result = _invoke([])
+    assert result.exit_code == 0 and "Usage: minescope" in result.stdout
+
+
+def test_serve_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _one_line(_invoke(["serve", "--port", str(port), "--db", str(tmp_path / "m.db"), "--lang", "en"]),
+                         "error: ")
+    assert f"127.0.0.1:{port}" in line and "--port" in line
 
 
 def test_the_real_command_says_one_line() -> None:

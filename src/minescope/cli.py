@@ -1,9 +1,9 @@
 """The ``minescope`` command: parses, calls, prints.
 
-Exit codes: 0 all inputs read; 2 some input could not be read (findings from the readable part
-are still reported and stored); 1 the command itself could not run (bad option value, store
-unreachable or not written, a file it cannot read or write). Errors are one line each, in the
-chosen language; never a traceback.
+Exit codes (docs/reliability.md): 0 everything read and stored; 2 some input could not be read (the
+findings of the readable part are still reported and stored); 1 the command did not do its job (a bad
+option or usage, a store unreachable or not written, a report it cannot write). Errors are one line
+each, in the chosen language; never a traceback.
 
 Every command runs inside one error boundary (``Boundary``, the group's ``invoke``): an input, store
 or file problem raised anywhere below becomes that one line and exit code 1. Commands share their
@@ -36,11 +36,11 @@ from minescope.errors import InputError
 from minescope.model import ScanResult, Text
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from sqlalchemy import Engine
 
-    from minescope.dimensions.network.readers.dataset import DatasetFile
+    from minescope.dimensions.network.readers.dataset import DatasetFile, DatasetWriter
     from minescope.pipeline import Scanner
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -131,14 +131,51 @@ def _problem(ctx: click.Context, e: Exception) -> Text | None:
     return None
 
 
+def _usage_problem(e: click.exceptions.ClickException) -> Text:
+    """Click's own error (an unknown option, a missing argument, a bad value) as one line in both languages,
+    with the way to the command's help."""
+    message = " ".join(e.format_message().split()).rstrip(".")
+    command = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx else "minescope"
+    if isinstance(e, click.NoSuchOption):
+        zh = f"没有选项 {e.option_name}" + (f"（是否想用 {'、'.join(e.possibilities)}？）" if e.possibilities else "")
+    elif isinstance(e, click.MissingParameter) and e.param is not None:
+        zh = f"缺少{'参数' if isinstance(e.param, click.Argument) else '选项'} {e.param.get_error_hint(e.ctx)}" \
+            if e.ctx else f"缺少 {e.param.name}"
+    elif isinstance(e, click.BadParameter) and e.param is not None and e.ctx is not None:
+        zh = f"{e.param.get_error_hint(e.ctx)} 的值无效（{e.message}）"
+    elif isinstance(e, click.UsageError) and message.startswith("No such command"):
+        zh = f"没有命令 {message.removeprefix('No such command').strip()}"
+    else:
+        zh = f"用法有误（{message}）"
+    return Text(zh=f"{zh}；运行 {command} --help 查看用法", en=f"{message[0].lower() + message[1:]}; run {command} --help for usage"
+                if message else f"usage error; run {command} --help for usage")
+
+
 class Boundary(click.Group):
     """The group whose ``invoke`` runs every command and sub-command: what goes wrong below it is one
     line on stderr, in the command's language, and exit code 1 — never a traceback.
 
     InputError (bad input, said in both languages), SQLAlchemyError (the store) and OSError (a file)
     are the user's to fix and say so; anything else is a bug, said in one line that asks for
-    MINESCOPE_DEBUG=1 (which lets the traceback through). Click's own usage errors (exit 2) and a
-    closed pipe keep click's handling."""
+    MINESCOPE_DEBUG=1 (which lets the traceback through). Click's own usage errors (an unknown option,
+    a missing argument, a bad value) are one line too, with exit code 1 (``main``); a closed pipe keeps
+    click's handling."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False  # click's errors come here, to be said as ours are
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:  # `minescope` alone, or a group without its command
+            click.echo(e.ctx.get_help())
+            sys.exit(EXIT_OK)
+        except click.exceptions.ClickException as e:
+            lang = (e.ctx.meta.get(_LANG) if isinstance(e, click.UsageError) and e.ctx else None) or settings.lang()
+            _say(_usage_problem(e), lang)
+            sys.exit(EXIT_FAILED)
+        except click.exceptions.Abort:  # Ctrl-C outside a command's own handling
+            _say(Text(zh="已中断", en="interrupted"), settings.lang())
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -161,14 +198,15 @@ class Boundary(click.Group):
             sys.exit(EXIT_FAILED)
 
 
-@click.group(cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="minescope", cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="minescope")
 def main() -> None:
     """minescope：发现、归属并测算虚拟货币挖矿活动 / find, attribute and size cryptocurrency mining."""
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1,
+                type=click.Path(path_type=Path, readable=False))  # unreadable: one line each (split_inputs)
 @click.option("--format", "fmt", type=click.Choice(registry.outputs("scan")), default="terminal",
               show_default=True, help="输出格式 / output format (json goes to stdout unless --output)")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="写入文件 / write the report to this file")
@@ -319,17 +357,23 @@ def _store(store: Engine, result: ScanResult,
     join (clean hosts verifying rectified cases too). A failure in any step stores nothing of it.
     Returns (scan id, new findings)."""
     from minescope.cases.workflow import sync_cases, verify_clean
+    from minescope.failpoints import failpoint
     from minescope.store.datasets import mark_scanned
     from minescope.store.findings import save_scan
 
     store.dispose()  # a long scan may outlive the pooled connections: start with fresh ones
     with store.begin() as conn:
+        failpoint("store.begin")  # the fault-injection tests stop the process at these points (tests/faults/)
         scan_id, new = save_scan(conn, result)
+        failpoint("store.findings")
         for dataset in dict.fromkeys(d for d, _ in dataset_files):
             mark_scanned(conn, dataset, [f for d, f in dataset_files if d == dataset], scan_id)
+        failpoint("store.datasets")
         # the ledger follows the scans: new findings join their cases, clean hosts verify rectified ones
         sync_cases(conn)
+        failpoint("store.cases")
         verify_clean(conn, result)
+        failpoint("store.commit")
     return scan_id, new
 
 
@@ -373,7 +417,8 @@ def flows() -> None:
 
 
 @flows.command("import")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True,
+                type=click.Path(path_type=Path, readable=False))  # unreadable: one line each (split_inputs)
 @click.option("-o", "--dataset", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="数据集目录（不存在则新建；已有则追加）/ dataset directory (created, or appended to)")
 @click.option("--partition", type=click.Choice(["hour", "day"]), default="hour", show_default=True,
@@ -385,49 +430,158 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
 
     抓包只导入流与 DNS 事务（提问的主机、问题、应答；无载荷证据）；要挖矿协议的证据请直接扫描抓包 / a capture gives
     its flows and DNS transactions only (the asking host, question, answers; no payload evidence); scan captures
-    directly for mining-protocol evidence."""
-    from minescope.dimensions.network.readers.capture_flows import read_capture
+    directly for mining-protocol evidence.
+
+    一次导入要么全部写入，要么什么都不留：中断（Ctrl-C、SIGTERM）或写入失败（如磁盘已满）时撤销；已导入过的输入
+    （内容相同）跳过 / an import is whole or leaves nothing: interrupted (Ctrl-C, SIGTERM) or failing (a full
+    disk) it is rolled back; inputs imported before (same content) are skipped."""
     from minescope.dimensions.network.readers.dataset import DatasetWriter
-    from minescope.dimensions.network.readers.inputs import FlowLogInput
-    from minescope.knowledge.pools import PoolIntel
     from minescope.pipeline import split_inputs
 
     captures, logs, datasets, unreadable = split_inputs(list(inputs))
     problems = [why for _, why in unreadable]
     problems += [Text(zh=f"{p}: 已是数据集，不能再导入", en=f"{p}: already a dataset; it cannot be imported")
                  for p in datasets]
-    # the packet engine keeps the flows of DNS names the pool lists know (besides long ones);
-    # logs alone need no lists
-    intel = PoolIntel.load() if captures else PoolIntel()
-    writer = DatasetWriter(dataset, partition)
-    console = Console(stderr=True)
-    total = sum(p.stat().st_size for p in logs + captures)
-    try:
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
-                      disable=not console.is_terminal) as bar:
-            task = bar.add_task("import", total=total or None)
-            for path in captures:
-                flows, dns, problem = read_capture(path, lambda name: intel.match_mining_domain(name) is not None)
-                writer.write("flows", flows)
-                writer.write("dns", dns)
-                bar.advance(task, path.stat().st_size)
-                if problem is not None:
-                    problems.append(problem)
-            for path in logs:
-                log = FlowLogInput(path)
-                for table, batch in log:
-                    writer.write(table, batch)
-                bar.advance(task, path.stat().st_size)
-                problems.extend(log.report.summary())
-    finally:
-        writer.close()  # rows read before a failure are kept
+    writer: DatasetWriter | None = None
+    with _stop_signals_as_ctrl_c() as caught:
+        try:
+            writer = DatasetWriter(dataset, partition)
+            for line in writer.recovered:  # a dead import's leftovers, removed before this one begins
+                click.echo(line.get(lang), err=True)
+            claimed, skipped = writer.claim(captures + logs)
+            for _, why in skipped:
+                click.echo(why.get(lang), err=True)
+            todo = set(claimed)
+            problems += _import_inputs(writer, [p for p in captures if p in todo], [p for p in logs if p in todo])
+            writer.close()
+        except KeyboardInterrupt:
+            if writer is None:
+                raise
+            if _roll_back(writer):  # else it completed before the signal was handled, and is reported below
+                what = caught[0] if caught else "Ctrl-C"
+                _say(Text(zh=f"{dataset}: 导入被中断（{what}），已撤销，数据集未改变；重新运行同一命令即可导入",
+                          en=f"{dataset}: the import was interrupted ({what}) and rolled back; the dataset is as "
+                             "before; run the same command again to import"), lang)
+                sys.exit(EXIT_FAILED)
+        except OSError as e:  # a full disk, a failing one, an input that cannot be read
+            if writer is None:
+                raise
+            _roll_back(writer)
+            reason = os.strerror(e.errno) if e.errno else _first_line(e)
+            where = e.filename or dataset
+            raise InputError(f"{where}: 导入失败（{reason}），已撤销，数据集未改变；请解决后重新运行",
+                             f"{where}: the import failed ({reason}) and was rolled back; the dataset is as "
+                             "before; fix it and run the command again") from e
+        except BaseException:
+            if writer is not None:
+                _roll_back(writer)
+            raise
     rows = ", ".join(f"{table} {n}" for table, n in sorted(writer.rows.items())) or "0"
     click.echo(f"已写入 {dataset}：{rows} 行，{len(writer.paths)} 个文件" if lang == "zh"
                else f"written to {dataset}: {rows} rows, {len(writer.paths)} file(s)", err=True)
     for problem in problems:
         _say(problem, lang)
     sys.exit(EXIT_BAD_INPUT if problems else EXIT_OK)
+
+
+def _import_inputs(writer: DatasetWriter, captures: list[Path], logs: list[Path]) -> list[Text]:
+    """Read captures and logs into the import; the problems of their content (records skipped)."""
+    from minescope.dimensions.network.readers.capture_flows import read_capture
+    from minescope.dimensions.network.readers.inputs import FlowLogInput
+    from minescope.knowledge.pools import PoolIntel
+
+    problems: list[Text] = []
+    # the packet engine keeps the flows of DNS names the pool lists know (besides long ones);
+    # logs alone need no lists
+    intel = PoolIntel.load() if captures else PoolIntel()
+    console = Console(stderr=True)
+    total = sum(p.stat().st_size for p in logs + captures)
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
+        task = bar.add_task("import", total=total or None)
+        for path in captures:
+            flows, dns, problem = read_capture(path, lambda name: intel.match_mining_domain(name) is not None)
+            writer.write("flows", flows)
+            writer.write("dns", dns)
+            bar.advance(task, path.stat().st_size)
+            if problem is not None:
+                problems.append(problem)
+        for path in logs:
+            log = FlowLogInput(path)
+            for table, batch in log:
+                writer.write(table, batch)
+            bar.advance(task, path.stat().st_size)
+            problems.extend(log.report.summary())
+    return problems
+
+
+def _roll_back(writer: DatasetWriter) -> bool:
+    """Undo an unfinished import, deaf to a second Ctrl-C meanwhile; False when it had completed."""
+    import signal
+
+    quiet = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in quiet}
+    try:
+        if writer.state == "complete":
+            return False
+        writer.abort()
+        return True
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def _stop_signals_as_ctrl_c() -> Iterator[list[str]]:
+    """SIGTERM and SIGHUP end the command as Ctrl-C does (KeyboardInterrupt), so that what it leaves
+    is cleaned up; the list receives the signal's name."""
+    import signal
+
+    caught: list[str] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        caught.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.signal(s, interrupt) for s in stops}
+    try:
+        yield caught
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@flows.command("repair")
+@click.argument("dataset", type=click.Path(path_type=Path, file_okay=False))
+@lang_option
+def flows_repair(dataset: Path, lang: str) -> None:
+    """清理数据集：撤销中断的导入，把未完成、未记录或损坏的文件移到 DATASET/_quarantine/（不删除）/ clean a dataset:
+    roll back interrupted imports; move unfinished, unrecorded or torn files to DATASET/_quarantine/ (nothing is
+    deleted).
+
+    退出码 / exit: 0 无异常或已全部修复 / nothing wrong, or all repaired; 2 有文件被隔离 / something was
+    quarantined; 1 无法完成 / could not do its job."""
+    from minescope.dimensions.network.readers.dataset import repair
+
+    report = repair(dataset)
+    for item in report.items:
+        click.echo(item.text.get(lang))
+    failed = [item for item in report.items if item.action == "failed"]
+    quarantined = any(item.action == "quarantined" for item in report.items)
+    if not report.items:
+        click.echo(f"数据集 {dataset} 完好：检查了 {report.checked} 个文件" if lang == "zh"
+                   else f"dataset {dataset} is sound: {report.checked} file(s) checked")
+    elif not failed:
+        click.echo(f"数据集 {dataset} 已修复：检查了 {report.checked} 个文件" if lang == "zh"
+                   else f"dataset {dataset} repaired: {report.checked} file(s) checked")
+    if failed:
+        _say(Text(zh=f"{dataset}: {len(failed)} 个文件无法隔离；请检查权限或磁盘后重新运行",
+                  en=f"{dataset}: {len(failed)} file(s) could not be quarantined; check permissions or the disk "
+                     "and run it again"), lang)
+        sys.exit(EXIT_FAILED)
+    sys.exit(EXIT_BAD_INPUT if quarantined else EXIT_OK)
 
 
 @main.command("export")

@@ -152,3 +152,15 @@ def test_cli_writes_the_notice_and_can_issue_it(store: Engine, tmp_path: Path) -
     assert _case(store, UNIVERSITY).state == "notice_issued"
     bad = subprocess.run([*cmd[:5], "9999", *cmd[6:10]], capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1 and bad.stderr.strip() == "error: no case 9999"
+
+
+def test_a_finding_with_a_time_no_calendar_holds_still_gives_a_notice(store: Engine) -> None:
+    """Stored from a corrupt input before readers checked times: the notice says "–" for it, not a crash."""
+    case = _case(store, UNIVERSITY)
+    finding = _findings(store, case.id)[0]
+    with store.begin() as conn:
+        conn.execute(update(findings).where(findings.c.id == finding["id"]).values(
+            first_seen=1e300, data={**finding, "first_seen": 1e300, "last_seen": 1e300}))
+    html = notice_html(store, case.id, issuer=ISSUER)
+    assert "–" in html
+    assert notice_pdf(store, case.id, issuer=ISSUER)[:4] == b"%PDF"

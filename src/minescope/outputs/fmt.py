@@ -77,18 +77,18 @@ def short(s: str | None, head: int = 8, tail: int = 6) -> str:
 
 
 def clock(ts: float | None, with_date: bool = True) -> str:
-    d = _datetime(ts, CST)
+    d = calendar_time(ts, CST)
     if d is None:
         return "–"
     return d.strftime("%Y-%m-%d %H:%M:%S") if with_date else d.strftime("%H:%M:%S")
 
 
 def iso_utc(ts: float | None) -> str | None:
-    d = _datetime(ts, UTC)
+    d = calendar_time(ts, UTC)
     return None if d is None else d.isoformat().replace("+00:00", "Z")
 
 
-def _datetime(ts: float | None, tz: tzinfo) -> datetime | None:
+def calendar_time(ts: float | None, tz: tzinfo) -> datetime | None:
     """None for no time and for a time no calendar holds (a corrupt capture can carry year 33658)."""
     if ts is None:
         return None

@@ -108,7 +108,7 @@ def _load(store: Engine, case_id: int) -> tuple[Row[Any], list[dict[str, Any]]]:
 def _view(case: Row[Any], found: list[dict[str, Any]], issuer: str, now: float, prefix: str) -> dict[str, Any]:
     hosts = sorted({f["subject_ip"] for f in found if f.get("subject_ip")})
     named = "、".join(hosts[:HOSTS_IN_TEXT])
-    issued = _cst(now)
+    issued = datetime.fromtimestamp(now, fmt.CST)
     due = case.due_at if case.due_at else now + TERM_DAYS * 86400
     return {
         "number": f"{prefix}〔{issued.year}〕{case.id}号",
@@ -169,15 +169,12 @@ def _sizing_rate(mining: dict[str, Any]) -> dict[str, Any] | None:
     return dict(reported) if reported else None
 
 
-def _cst(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, fmt.CST)
-
-
 def _date(ts: float) -> str:
-    d = _cst(ts)
-    return f"{d.year}年{d.month}月{d.day}日"
+    d = fmt.calendar_time(ts, fmt.CST)
+    return "–" if d is None else f"{d.year}年{d.month}月{d.day}日"
 
 
 def _date_time(ts: float) -> str:
-    d = _cst(ts)
-    return f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
+    """A finding's time; "–" for one no calendar holds (stored from a corrupt input before schema 1.2)."""
+    d = fmt.calendar_time(ts, fmt.CST)
+    return "–" if d is None else f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from minescope import settings
+from minescope.errors import InputError
 from minescope.model import Finding, ScanResult
 
 if TYPE_CHECKING:
@@ -136,7 +137,12 @@ def open_store(target: str | Path | None = None) -> Engine:
         # SQLite has one writer at a time; another scan storing a large result waits its turn rather than
         # failing after the driver's default 5 s
         pool["connect_args"] = {"timeout": 120}
-    store = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode(), **pool)
+    try:
+        store = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode(), **pool)
+    except ValueError as e:  # a URL SQLAlchemy cannot take apart (a port that is not a number): the user's to fix
+        raise InputError(f"结果库 URL 无效（{e}）；请检查 --db 或 MINESCOPE_DB，例如 postgresql+psycopg://用户@主机:5432/库名",
+                         f"the findings store URL is not valid ({e}); check --db or MINESCOPE_DB, e.g. "
+                         "postgresql+psycopg://user@host:5432/dbname") from e
     migrate(store)
     return store
 
@@ -148,11 +154,22 @@ def migrate(store: Engine, revision: str = "head") -> None:
     for each other instead of racing to create the same tables.
     """
     from alembic import command
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     with store.begin() as conn:
         if store.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
-        command.upgrade(migrations_config(conn), revision)
+        config = migrations_config(conn)
+        at = MigrationContext.configure(conn).get_current_revision()
+        scripts = ScriptDirectory.from_config(config)
+        if at is not None and at not in {s.revision for s in scripts.walk_revisions()}:
+            head = scripts.get_current_head()
+            raise InputError(f"结果库的结构版本 {at} 比本程序认识的（{head}）更新：它由更新的 minescope 写入；"
+                             "请升级 minescope，或用 --db 指定另一个结果库",
+                             f"the findings store is at schema revision {at}, newer than this minescope knows ({head}): a "
+                             "newer minescope wrote it; upgrade minescope, or pass --db another store")
+        command.upgrade(config, revision)
 
 
 def migrations_config(conn: Connection | None = None) -> Config:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from minescope import settings
+from minescope.errors import InputError
 
 
 def app_from_env() -> Any:
@@ -34,7 +35,13 @@ def run(db: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise InputError(f"{host}:{port}: 无法监听（{e.strerror}）；端口可能已被占用，请用 --port 换一个端口或 --host 换一个地址",
+                         f"{host}:{port}: cannot listen there ({e.strerror}); the port may be in use: choose "
+                         "another with --port, or another address with --host") from e
     sock.set_inheritable(True)
     if workers == 1:
         uvicorn.Server(config).run(sockets=[sock])
