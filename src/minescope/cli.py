@@ -147,8 +147,8 @@ def _usage_problem(e: click.exceptions.ClickException) -> Text:
         zh = f"没有命令 {message.removeprefix('No such command').strip()}"
     else:
         zh = f"用法有误（{message}）"
-    return Text(zh=f"{zh}；运行 {command} --help 查看用法", en=f"{message[0].lower() + message[1:]}; run {command} --help for usage"
-                if message else f"usage error; run {command} --help for usage")
+    en = message[0].lower() + message[1:] if message else "usage error"
+    return Text(zh=f"{zh}；运行 {command} --help 查看用法", en=f"{en}; run {command} --help for usage")
 
 
 class Boundary(click.Group):

@@ -140,7 +140,8 @@ def open_store(target: str | Path | None = None) -> Engine:
     try:
         store = create_engine(url, json_serializer=lambda o: orjson.dumps(o).decode(), **pool)
     except ValueError as e:  # a URL SQLAlchemy cannot take apart (a port that is not a number): the user's to fix
-        raise InputError(f"结果库 URL 无效（{e}）；请检查 --db 或 MINESCOPE_DB，例如 postgresql+psycopg://用户@主机:5432/库名",
+        raise InputError(f"结果库 URL 无效（{e}）；请检查 --db 或 MINESCOPE_DB，"
+                         "例如 postgresql+psycopg://用户@主机:5432/库名",
                          f"the findings store URL is not valid ({e}); check --db or MINESCOPE_DB, e.g. "
                          "postgresql+psycopg://user@host:5432/dbname") from e
     migrate(store)

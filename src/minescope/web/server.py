@@ -39,7 +39,8 @@ def run(db: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int 
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise InputError(f"{host}:{port}: 无法监听（{e.strerror}）；端口可能已被占用，请用 --port 换一个端口或 --host 换一个地址",
+        raise InputError(f"{host}:{port}: 无法监听（{e.strerror}）；端口可能已被占用，"
+                         "请用 --port 换一个端口或 --host 换一个地址",
                          f"{host}:{port}: cannot listen there ({e.strerror}); the port may be in use: choose "
                          "another with --port, or another address with --host") from e
     sock.set_inheritable(True)
