@@ -168,8 +168,8 @@ def migrate(store: Engine, revision: str = "head") -> None:
             head = scripts.get_current_head()
             raise InputError(f"结果库的结构版本 {at} 比本程序认识的（{head}）更新：它由更新的 minescope 写入；"
                              "请升级 minescope，或用 --db 指定另一个结果库",
-                             f"the findings store is at schema revision {at}, newer than this minescope knows ({head}): a "
-                             "newer minescope wrote it; upgrade minescope, or pass --db another store")
+                             f"the findings store is at schema revision {at}, newer than this minescope knows "
+                             f"({head}): a newer minescope wrote it; upgrade minescope, or pass --db another store")
         command.upgrade(config, revision)
 
 
