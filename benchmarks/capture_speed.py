@@ -206,6 +206,20 @@ def minescope_mining_labels(doc: dict[str, Any]) -> dict[str, Any]:
                                  for k in sorted({f["kind"] for f in doc["findings"]})}}
 
 
+def reported_and_stored(capture: Path, minescope: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One scan into a fresh SQLite store: every finding reported must be kept, each under its own id."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db, out = Path(tmp) / "bench.db", Path(tmp) / "scan.json"
+        run([*minescope, "scan", str(capture), "--db", str(db), "--format", "json", "-o", str(out)], env=env)
+        ids = [f["id"] for f in json.loads(out.read_text())["findings"]]
+        with sqlite3.connect(db) as conn:
+            stored = conn.execute("SELECT count(*) FROM findings").fetchone()[0]
+    return {"reported": len(ids), "distinct_ids": len(set(ids)), "stored": stored,
+            "all_kept": len(ids) == len(set(ids)) == stored}
+
+
 def truth_per_copy(corpus: Path) -> tuple[int, int]:
     """Ground-truth sessions in one copy of the corpus, and their distinct endpoint pairs."""
     gt = json.loads((corpus / "ground-truth.json").read_text())
@@ -270,6 +284,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{lab['minescope']['mining_session_findings']:,} mining_session findings; "
           f"ground truth {tr['sessions']:,} sessions "
           f"({tr['distinct_pairs']:,} distinct endpoint pairs).")
+    st = result["store"]
+    print(f"store: {st['reported']:,} findings reported, {st['distinct_ids']:,} distinct ids, {st['stored']:,} "
+          f"stored: {'all kept' if st['all_kept'] else 'NOT all kept'}.")
     t = result["targets"]
     print(f"targets: wall ratio {result['ratio_wall']:.3f} ≤ {TARGET_RATIO:g}: "
           f"{'met' if t['wall_ratio_met'] else 'NOT met'}; minescope peak RSS "
@@ -300,6 +317,8 @@ def benchmark(capture: Path, packets: int, copies: int, runs: int, minescope: li
         ms_runs.append(measure(ms_cmd, env))
     print("untimed: ndpiReader -v 2 for its mining labels …", file=sys.stderr)
     nd_labels = ndpi_mining_labels(capture)
+    print("untimed: minescope into a store, to compare what it reports with what it keeps …", file=sys.stderr)
+    stored = reported_and_stored(capture, minescope, env)
 
     changed = source_stamp() != stamp
     if changed:
@@ -320,6 +339,7 @@ def benchmark(capture: Path, packets: int, copies: int, runs: int, minescope: li
         "ratio_wall": round(ratio_wall, 3),
         "ratio_rss": round(ms["peak_rss_mb"] / nd["peak_rss_mb"], 3),
         "labels": {"ndpiReader": nd_labels, "minescope": ms_labels},
+        "store": stored,
         "truth": {"sessions": sessions * copies, "distinct_pairs": pairs * copies,
                   "per_copy_sessions": sessions, "per_copy_distinct_pairs": pairs},
         "targets": {"wall_ratio_max": TARGET_RATIO, "rss_mb_max": TARGET_RSS_MB,

@@ -803,3 +803,18 @@ def test_timestamps_at_the_ends_of_datetime_range(tmp_path: Path) -> None:
     g.write_bytes(_eve("alert", lambda e: e.update(timestamp="0000-01-01T00:00:00+00:00")))  # year 0: no datetime
     log = read_flow_log(g)
     assert log.report.skipped == 1 and "timestamp '0000-01-01T00:00:00+00:00'" in log.report.problems[0].en
+
+
+def test_a_damaged_binary_read_as_csv_is_one_problem_line(tmp_path: Path) -> None:
+    """A bit-flipped nfcapd no longer looks like one and falls through to CSV; a carriage return inside
+    its first 'line' made Python's csv raise (a traceback) instead of a line about the file."""
+    damaged = bytearray((TEST_DATA / "flowlogs" / "netflow" / "ndpi_mining.nfcapd").read_bytes())
+    damaged[0:2] = b"\x00\x00"  # no nfcapd magic
+    damaged[8:12] = b"ts\rs"  # a carriage return in the middle of the first line
+    damaged[20] = ord("\n")
+    f = tmp_path / "flows.nfcapd"
+    f.write_bytes(bytes(damaged))
+    p = _scan(f)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "unexpected" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "flows.nfcapd" in p.stderr

@@ -179,7 +179,10 @@ def _mapping(spec: Mapping | MappingSpec | str | Path | None, path: Path, report
 def _csv_header(path: Path) -> list[str]:
     with open_binary(path) as f:
         first = f.readline(1 << 20).decode("utf-8", "replace")
-    return next(csv.reader([first]), [])
+    try:
+        return next(csv.reader([first]), [])
+    except csv.Error:  # not a CSV header (a binary file): no names, so no identity mapping
+        return []
 
 
 def _parquet_names(path: Path) -> list[str]:
@@ -212,6 +215,9 @@ def _csv_rows(path: Path, report: InputReport, m: Mapping,
         try:
             header = next(reader)
         except StopIteration:
+            return
+        except (csv.Error, OSError, EOFError) as e:
+            report.fail(f"第 1 行不是可读的 CSV 表头（{e}）", f"line 1 is not a readable CSV header ({e})")
             return
         missing = [s for s in m.columns.values() if s not in header]
         if missing:
