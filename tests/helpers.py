@@ -140,6 +140,18 @@ def dns_answer(name: str, ip: str, qid: int = 0x1234) -> bytes:
 
 
 
+# listed pool names (knowledge/data/pools) one client may ask for together
+POOL_NAMES = ("authedmine.com", "ws027.authedmine.com", "www.supportxmr.com")
+
+
+def one_dns_flow_asking(names: tuple[str, ...]) -> Conversation:
+    """A resolver client that keeps one source port and asks all its questions at once (as flow logs of
+    one-second resolution show them too): the same flow, the same first-seen time."""
+    asked = [(0, 0.0, dns_query(name, 0x100 + i)) for i, name in enumerate(names)]
+    answered = [(1, 0.01, dns_answer(name, f"203.0.113.{i + 1}", 0x100 + i)) for i, name in enumerate(names)]
+    return Conversation("10.20.30.40", 41000, "10.0.0.53", 53, asked + answered, udp=True)
+
+
 # --- the repository and its corpus ---------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +185,51 @@ STRATUM_PCAP = CORPUS / "mining" / "zeekcm_coinhive-stratum.pcap"
 
 
 MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"
+# 319 packets, 172 kB: small enough that one step of gzip.GzipFile held all of it (issue 11)
+MONERO_PCAP = CORPUS / "mining" / "ndpi_2018_monero_mining.pcap"
+
+
+def first_frame(capture: Path) -> bytes:
+    """The first packet of a little-endian pcap capture (the corpus's), as recorded."""
+    data = capture.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1", capture
+    caplen = struct.unpack_from("<I", data, 24 + 8)[0]
+    return data[24 + 16 : 24 + 16 + caplen]
+
+
+def write_pcapng_ticks(path: Path, frame: bytes, tsresol: int, ticks: Sequence[int]) -> Path:
+    """A pcapng file laid out as its specification says (draft-ietf-opsawg-pcapng): a section header
+    block, one interface description block (Ethernet) whose ``if_tsresol`` option is ``tsresol`` (bit 7
+    set: units of 2^-n seconds, else 10^-n), and one enhanced packet block holding ``frame`` per
+    timestamp of ``ticks``, in those units (64 bits: high word, then low word)."""
+
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    options = struct.pack("<HHB3x", 9, 1, tsresol) + struct.pack("<HH", 0, 0)  # if_tsresol, opt_endofopt
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+           block(1, struct.pack("<HHI", 1, 0, 262144) + options)]
+    for t in ticks:
+        out.append(block(6, struct.pack("<IIIII", 0, t >> 32, t & 0xFFFFFFFF, len(frame), len(frame)) + frame))
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def without_read_override() -> None:
+    """For ``subprocess``'s ``preexec_fn``: the child cannot read what its mode bits forbid, even as
+    root (tests run as root in CI). Root reads a ``chmod 000`` file through the capabilities
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH; dropping them from the bounding set keeps them from the
+    program the child runs."""
+    import ctypes
+
+    if os.geteuid() != 0:
+        return  # the mode bits already apply
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
+    for cap in (cap_dac_override, cap_dac_read_search):
+        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed: cannot test unreadable files as root")
 
 
 def capture_tables(path: Path, intel: PoolIntel) -> list[tuple[str, pa.Table]]:

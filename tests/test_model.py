@@ -7,23 +7,13 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from helpers import CORPUS, Conversation, dns_answer, dns_query, write_pcap
+from helpers import CORPUS, POOL_NAMES, one_dns_flow_asking, write_pcap
 from minescope.model import merge_same
 from minescope.pipeline import Scanner, ScanOptions
 
-POOL_NAMES = ("authedmine.com", "ws027.authedmine.com", "www.supportxmr.com")
-
-
-def _one_dns_flow_asking(names: tuple[str, ...]) -> Conversation:
-    """A resolver client that keeps one source port and asks all its questions at once (as flow logs of
-    one-second resolution show them too): the same flow, the same first-seen time."""
-    asked = [(0, 0.0, dns_query(name, 0x100 + i)) for i, name in enumerate(names)]
-    answered = [(1, 0.01, dns_answer(name, f"203.0.113.{i + 1}", 0x100 + i)) for i, name in enumerate(names)]
-    return Conversation("10.20.30.40", 41000, "10.0.0.53", 53, asked + answered, udp=True)
-
 
 def test_one_dns_flow_asking_several_pool_names_is_one_finding_per_name(tmp_path: Path) -> None:
-    capture = write_pcap(tmp_path / "dns.pcap", [_one_dns_flow_asking(POOL_NAMES)])
+    capture = write_pcap(tmp_path / "dns.pcap", [one_dns_flow_asking(POOL_NAMES)])
     result = Scanner(ScanOptions()).scan([capture])
     contacts = [f for f in result.findings if f.subject_ip == "10.20.30.40"]
     assert sorted(f.peer.host for f in contacts if f.peer) == sorted(POOL_NAMES)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -12,8 +14,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, func, insert, inspect, select, text
 
-from helpers import scan_file
+from helpers import POOL_NAMES, one_dns_flow_asking, scan_file, write_pcap
 from minescope.model import Finding, ScanResult
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store import accounts, cases, datasets, tips  # noqa: F401  (their tables are on the metadata)
 from minescope.store.findings import (
     finding_row,
@@ -23,6 +26,7 @@ from minescope.store.findings import (
     migrate,
     migrations_config,
     open_store,
+    save_scan,
 )
 
 
@@ -177,3 +181,18 @@ def _id_before_0005(f: Finding) -> str:
     parts = (f.kind, f.subject_ip, f.peer.ip, f.peer.port, x.src_ip, x.src_port, x.dst_ip, x.dst_port, x.proto,
              f"{x.first_seen:.6f}")
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
+
+
+def test_findings_lost_to_an_id_collision_come_back_with_a_rescan(tmp_path: Path) -> None:
+    """Before 0005 one DNS flow asking three pool names gave three findings with one id; the store kept one."""
+    capture = write_pcap(tmp_path / "dns.pcap", [one_dns_flow_asking(POOL_NAMES)])
+    result = Scanner(ScanOptions()).scan([capture])
+    assert len({_id_before_0005(f) for f in result.findings}) == 1 < len(result.findings) == 3
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine, "0004")
+    _save_as_it_was(engine, replace(result, findings=result.findings[:1]), id_of=_id_before_0005)
+    migrate(engine)
+    save_scan(engine, result)
+    with engine.connect() as conn:
+        hosts = sorted(conn.execute(select(findings.c.peer_host)).scalars())
+    assert hosts == sorted(POOL_NAMES)
