@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test system lint lock bench clean
+.PHONY: demo test system lint lock bench soak clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ lock:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/capture_speed.py
+
+# The fault-injection suite (tests/faults/) as a soak: new seeds and four times the cases, round after round,
+# for MINUTES minutes (docs/reliability.md, "How it is tested"). make test runs it once, with seed 0.
+MINUTES ?= 30
+soak: $(STAMP) system
+	MINESCOPE_TEST_PG=$(TEST_PG) MINESCOPE_REQUIRE_PG=1 $(BIN)/python benchmarks/soak.py --minutes $(MINUTES)
 
 clean:
 	rm -rf $(VENV) out benchmarks/work

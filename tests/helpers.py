@@ -940,8 +940,8 @@ def mutants(data: bytes, seed: int, count: int, bounds: Sequence[int] = (),
             k = rng.randrange(len(parts))
             if line.lstrip().startswith(b"{"):  # a JSON log: a value, quoted or not
                 tok = rng.choice(ABSURD_TOKENS)
-                parts[k] = re.sub(rb':\s*("[^"]*"|[^,}]*)', b":" + (tok if rng.random() < 0.5 else b'"' + tok + b'"'),
-                                  parts[k], count=1)
+                value = b":" + (tok if rng.random() < 0.5 else b'"' + tok + b'"')
+                parts[k] = re.sub(rb':\s*("[^"]*"|[^,}]*)', lambda _m, v=value: v, parts[k], count=1)
             else:
                 parts[k] = rng.choice(ABSURD_TOKENS)
             label, b[lo:hi] = f"token@line{n + 1}.{k}", sep.join(parts) + b"\n"

@@ -36,6 +36,7 @@ ARGS: dict[str, list[str]] = {
 # Commands without a store, with arguments that make them meet a file they cannot use instead.
 STORELESS: dict[str, list[str]] = {
     "flows import": [str(MINING_PCAP), "-o", "/proc/minescope-nope/dataset"],
+    "flows repair": ["/proc/minescope-nope/dataset"],
 }
 
 

@@ -59,8 +59,12 @@ def _say(text: Text, lang: str) -> None:
 
 # --- shared options --------------------------------------------------------------------------------
 
+_chosen_lang: list[str] = []  # --lang once parsed: for what is said after its context is gone (Ctrl-C)
+
+
 def _remember_lang(ctx: click.Context, _param: click.Parameter, value: str) -> str:
     ctx.meta[_LANG] = value
+    _chosen_lang[:] = [value]
     return value
 
 
@@ -173,7 +177,7 @@ class Boundary(click.Group):
             _say(_usage_problem(e), lang)
             sys.exit(EXIT_FAILED)
         except click.exceptions.Abort:  # Ctrl-C outside a command's own handling
-            _say(Text(zh="已中断", en="interrupted"), settings.lang())
+            _say(Text(zh="已中断", en="interrupted"), _chosen_lang[0] if _chosen_lang else settings.lang())
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
@@ -519,8 +523,10 @@ def _import_inputs(writer: DatasetWriter, captures: list[Path], logs: list[Path]
 def _roll_back(writer: DatasetWriter) -> bool:
     """Undo an unfinished import, deaf to a second Ctrl-C meanwhile; False when it had completed."""
     import signal
+    import threading
 
-    quiet = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    quiet = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if main_thread else ()
     old = {s: signal.signal(s, signal.SIG_IGN) for s in quiet}
     try:
         if writer.state == "complete":
@@ -537,8 +543,12 @@ def _stop_signals_as_ctrl_c() -> Iterator[list[str]]:
     """SIGTERM and SIGHUP end the command as Ctrl-C does (KeyboardInterrupt), so that what it leaves
     is cleaned up; the list receives the signal's name."""
     import signal
+    import threading
 
     caught: list[str] = []
+    if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers
+        yield caught
+        return
 
     def interrupt(signum: int, _frame: object) -> None:
         caught.append(signal.Signals(signum).name)

@@ -112,7 +112,15 @@ CASE_KINDS = Setting(
     en="which kinds of finding open cases (kind names, comma-separated): opening a case is policy, not detector "
        "code")
 
-SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SPARK_MASTER, DUCKDB_MEMORY, SECRET, DEBUG, CASE_KINDS)
+FAILPOINT = Setting(
+    "failpoint", "MINESCOPE_FAILPOINT", "unset",
+    zh="仅供故障注入测试：在写入事务中的指定位置暂停、中断或终止进程（NAME[:pause|kill9|sigint|sigterm|raise]，"
+       "逗号分隔；见 minescope/failpoints.py 与 docs/reliability.md）",
+    en="for the fault-injection tests only: pause, interrupt or kill the process at a named place inside a write "
+       "transaction (NAME[:pause|kill9|sigint|sigterm|raise], comma-separated; see minescope/failpoints.py and "
+       "docs/reliability.md)")
+
+SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SPARK_MASTER, DUCKDB_MEMORY, SECRET, DEBUG, CASE_KINDS, FAILPOINT)
 
 
 def lang() -> str:

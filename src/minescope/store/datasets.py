@@ -1,7 +1,9 @@
 """Which files of each flow dataset the store has scanned, so a dataset is read incrementally.
 
 One row per (dataset id, file below the dataset root): the scan that read it and its size. A file
-whose size changed since (rewritten by another tool) is read again.
+whose size changed since (rewritten by another tool) is read again. Only whole files of complete imports
+reach this table: a scan lists nothing of an import still running (``FlowDataset.visible_files``), so a
+file is never marked as read before its import has finished.
 """
 
 from __future__ import annotations

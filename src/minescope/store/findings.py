@@ -151,16 +151,24 @@ def open_store(target: str | Path | None = None) -> Engine:
 def migrate(store: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` with the Alembic migrations in ``store/migrations``.
 
-    One transaction; on PostgreSQL an advisory lock makes concurrent starts (console, scans) wait
-    for each other instead of racing to create the same tables.
+    One transaction; concurrent starts (console, scans, a store none of them finds existing) wait for
+    each other instead of racing to create the same tables: on PostgreSQL by an advisory lock, on SQLite
+    by taking the database's write lock before reading its revision.
     """
     from alembic import command
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
+    if revision == "head" and store.dialect.name == "sqlite":
+        with store.connect() as conn:  # the usual case, a store at head: no write lock (a read-only file works)
+            scripts = ScriptDirectory.from_config(migrations_config(conn))
+            if MigrationContext.configure(conn).get_current_revision() == scripts.get_current_head():
+                return
     with store.begin() as conn:
         if store.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
+        elif store.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the driver itself would begin only at the first DML
         config = migrations_config(conn)
         at = MigrationContext.configure(conn).get_current_revision()
         scripts = ScriptDirectory.from_config(config)

@@ -130,8 +130,8 @@ def read_mapped(path: Path, report: InputReport, mapping: Mapping | MappingSpec 
     except MappingError as e:
         report.fail(e.zh, e.en)
         return
-    except OSError as e:
-        report.fail(f"无法读取（{e}）", f"cannot read ({e})")
+    except (OSError, pa.ArrowException) as e:  # a damaged Parquet footer or schema
+        report.fail(f"无法读取（{_reason(e)}）", f"cannot read ({_reason(e)})")
         return
     if m is None:
         return
@@ -144,11 +144,19 @@ def read_mapped(path: Path, report: InputReport, mapping: Mapping | MappingSpec 
     source = (_parquet_rows(raw_batches, m) if raw_batches is not None
               else _csv_rows(path, report, m, batch_rows))
     schema = TABLES[m.table]
-    for columns, lines in source:
-        batch = _convert(columns, lines, m, schema, report)
-        if batch.num_rows:
-            report.count(m.table, batch.num_rows)
-            yield m.table, batch
+    try:
+        for columns, lines in source:
+            batch = _convert(columns, lines, m, schema, report)
+            if batch.num_rows:
+                report.count(m.table, batch.num_rows)
+                yield m.table, batch
+    except (OSError, pa.ArrowException) as e:  # a damaged Parquet page: the rows before it are kept
+        report.fail(f"读到一半无法继续（{_reason(e)}）", f"cannot read on ({_reason(e)})")
+
+
+def _reason(e: BaseException) -> str:
+    """An error's first line: pyarrow's messages run over several."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def _is_parquet(path: Path) -> bool:
@@ -408,8 +416,10 @@ def _scalar(target: str, v: Any, m: Mapping, tz: Any) -> Any:
     if target in ("src_port", "dst_port", "src_packets", "src_bytes", "dst_packets", "dst_bytes", "signature_id",
                   "severity"):
         f = float(v)
-        if f != int(f) or (f < 0 and target != "signature_id"):
+        if f != int(f) or (f < 0 and target != "signature_id") or abs(f) >= 2**63:
             raise ValueError(f"not a count: {v!r}")
+        if target.endswith("_port") and f > 65535:
+            raise ValueError(f"not a port: {v!r}")
         return int(f)
     return str(v)
 
