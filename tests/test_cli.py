@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CORPUS
+from helpers import CORPUS, first_frame, without_read_override, write_pcapng_ticks
 
 MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"
 ETH_PCAP = CORPUS / "mining" / "ndpi_2018_ethereum_stratum.pcap"
@@ -22,7 +22,7 @@ ETH_PCAP = CORPUS / "mining" / "ndpi_2018_ethereum_stratum.pcap"
 NO_FEEDS = tempfile.mkdtemp(prefix="minescope-feeds-")  # keep a user's own feeds out of the tests
 
 
-def run(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, db: Path | str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MINESCOPE_LANG": "en", "MINESCOPE_FEEDS": NO_FEEDS}
     store = ["--db", str(db)] if db else ["--no-store"]
     cmd = [sys.executable, "-m", "minescope", "scan", *args, *(store if args and args[0] != "-h" else [])]
@@ -178,3 +178,94 @@ def test_nothing_in_a_directory_is_skipped_without_a_line(tmp_path: Path) -> Non
 def test_files_beside_an_interface_are_refused() -> None:
     p = run(str(ETH_PCAP), "--interface", "lo")
     assert p.returncode == 1 and "not both" in p.stderr and len(p.stderr.splitlines()) == 1
+
+
+# --- file names that are not UTF-8, unreadable inputs, impossible capture times (issue 11) ---------
+
+GBK_NAME = "挖矿.pcap".encode("gbk")  # as a Windows share hands it over
+GBK_TEXT = r"\xcd\xda\xbf\xf3.pcap"  # how minescope names it (readers.names.path_text)
+
+
+def _gbk_capture(folder: Path) -> Path:
+    folder.mkdir()
+    path = Path(os.fsdecode(os.fsencode(folder) + b"/" + GBK_NAME))
+    shutil.copy(MINING_PCAP, path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["terminal", "json", "html"])
+def test_a_gbk_file_name_is_carried_into_every_output(tmp_path: Path, fmt: str) -> None:
+    capture = _gbk_capture(tmp_path / "in")
+    for target in (capture.parent, capture):
+        report = tmp_path / f"report.{fmt}"
+        p = run(str(target), "--format", fmt, "-o", str(report))
+        assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+        text = report.read_text(encoding="utf-8")  # strict: the name arrives as UTF-8 text
+        if fmt == "html":
+            assert GBK_TEXT in text
+        if fmt == "json":
+            doc = json.loads(text)
+            assert [i["path"] for i in doc["inputs"]] == [f"{tmp_path}/in/{GBK_TEXT}"]
+            assert {f["source"] for f in doc["findings"]} == {GBK_TEXT}
+            assert sum(f["kind"] == "mining_session" for f in doc["findings"]) == 4
+    to_stdout = run(str(capture), "--format", fmt, *(["-o", str(tmp_path / "r.html")] if fmt == "html" else []))
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    if fmt == "json":
+        assert {f["source"] for f in json.loads(to_stdout.stdout)["findings"]} == {GBK_TEXT}
+
+
+def test_a_gbk_file_name_is_stored(tmp_path: Path, store_target: str) -> None:
+    from minescope.store.findings import open_store, sources_of, stored_findings
+
+    capture = _gbk_capture(tmp_path / "in")
+    p = run(str(capture), db=store_target)  # the terminal run
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert run(str(capture.parent), "--format", "json", db=store_target).returncode == 0
+    found = stored_findings(open_store(store_target))
+    assert sum(f["kind"] == "mining_session" for f in found) == 4
+    assert {f["source"] for f in found} == {GBK_TEXT}
+    assert sources_of(open_store(store_target), found[0]["id"]) == [GBK_TEXT]
+
+
+def _run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
+    """``minescope ARGS`` unable to read what its mode bits forbid, root or not."""
+    env = {**os.environ, "MINESCOPE_LANG": "en", "MINESCOPE_FEEDS": NO_FEEDS}
+    return subprocess.run([sys.executable, "-m", "minescope", *args], capture_output=True, text=True, env=env,
+                          timeout=300, preexec_fn=without_read_override)
+
+
+@pytest.mark.parametrize("lang, cannot, missing", [("en", "cannot read this file (", "no such file"),
+                                                   ("zh", "无法读取此文件（", "文件不存在")])
+def test_an_unreadable_input_is_one_line_and_the_others_are_read(tmp_path: Path, lang: str, cannot: str,
+                                                                 missing: str) -> None:
+    locked = tmp_path / "locked.pcap"
+    shutil.copy(ETH_PCAP, locked)
+    locked.chmod(0)
+    named = [str(locked), str(MINING_PCAP), str(tmp_path / "nope.pcap")]
+    p = _run_unprivileged("scan", *named, "--format", "json", "--no-store", "--lang", lang)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "Usage" not in p.stderr, p.stderr
+    assert sum(f["kind"] == "mining_session" for f in json.loads(p.stdout)["findings"]) == 4  # the readable one
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 2, lines
+    assert "locked.pcap" in lines[0] and cannot in lines[0] and "nope.pcap" in lines[1] and missing in lines[1]
+    imported = _run_unprivileged("flows", "import", *named, "-o", str(tmp_path / "ds"), "--lang", lang)
+    assert imported.returncode == 2 and "Traceback" not in imported.stderr, imported.stderr
+    assert sum(cannot in line or missing in line for line in imported.stderr.splitlines()) == 2
+    assert list((tmp_path / "ds").rglob("*.parquet"))  # the readable capture's flows
+
+
+def test_flows_import_takes_the_capture_times_scan_takes(tmp_path: Path) -> None:
+    """A pcapng timestamp that is no time (2^64-1 seconds): one line on both routes, the rest imported."""
+    frame = first_frame(ETH_PCAP)
+    capture = write_pcapng_ticks(tmp_path / "odd.pcapng", frame, 0, [1_700_000_000, 1_700_000_001, (1 << 64) - 1])
+    scanned = run(str(capture), "--format", "json")
+    assert scanned.returncode == 2 and json.loads(scanned.stdout)["inputs"][0]["packets"] == 2
+    env = {**os.environ, "MINESCOPE_LANG": "en", "MINESCOPE_FEEDS": NO_FEEDS}
+    p = subprocess.run([sys.executable, "-m", "minescope", "flows", "import", str(capture), "-o", str(tmp_path / "ds")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    said = [line for line in p.stderr.splitlines() if line.startswith("error")]
+    assert said == [line for line in scanned.stderr.splitlines() if line.startswith("error")]
+    assert len(said) == 1 and "not within years 1–9999" in said[0]
+    assert list((tmp_path / "ds").rglob("*.parquet"))
+

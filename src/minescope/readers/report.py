@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minescope.model import Text
+from minescope.readers.names import path_text
 
 MAX_PROBLEMS = 5
 
@@ -24,6 +25,10 @@ class InputReport:
     problems: list[Text] = field(default_factory=list)  # the first MAX_PROBLEMS of them
     error: Text | None = None  # the input could not be read (at all, or to its end)
     _shown: int = 0  # skips among ``problems``
+
+    def __post_init__(self) -> None:
+        # the input's name is carried into problem lines and the ``input`` column: text that encodes
+        self.input = path_text(self.input)
 
     def line(self, n: int, zh: str, en: str) -> None:
         """Line ``n`` (1-based) was bad and skipped."""

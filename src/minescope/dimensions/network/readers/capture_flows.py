@@ -32,6 +32,7 @@ from minescope.dimensions.network.protocols.dns import QTYPES, RCODES
 from minescope.dimensions.network.readers.pcap import CaptureFile
 from minescope.dimensions.network.tables import DNS, FLOWS, PORT_PROTOS, Columns, epoch_to_ts
 from minescope.model import Text
+from minescope.readers.names import path_text
 
 
 def _addresses(hi: np.ndarray, lo: np.ndarray) -> pa.Array:
@@ -127,8 +128,9 @@ def read_capture(path: Path, interesting_name: Callable[[str], bool],
     """A capture file's ``flows`` and ``dns`` batches (what the capture engine keeps, see above), and
     what could not be read of it. ``interesting_name`` marks the DNS names whose flows are kept."""
     tracker = FlowTracker(idle_timeout, interesting_name)
-    capture = CaptureFile(path)
+    capture = CaptureFile(path)  # which packets it gives (times included) is the scan's own choice
     for block in capture.blocks():
         tracker.feed(block)
-    return (flows_from_capture(tracker.finish(), tracker.payload, path.name),
-            dns_from_capture(tracker.dns_seen, path.name), capture.problem)
+    name = path_text(path.name)
+    return (flows_from_capture(tracker.finish(), tracker.payload, name),
+            dns_from_capture(tracker.dns_seen, name), capture.problem)

@@ -3,15 +3,16 @@
 A capture is read in fixed-size blocks (memory stays bounded whatever the file size); the record
 framing itself runs compiled (``engine.packets.index_pcap`` / ``index_pcapng``). A file that ends
 inside a record, or whose framing turns to garbage, yields what was readable before that point and
-one problem line saying what, where, and how to fix it.
+one problem line saying what, where, and how to fix it. gzip is read to its last intact byte
+(``readers.gunzip``). Packets whose timestamp is no time (beyond years 1–9999, from a wrong pcapng
+``if_tsresol`` or a garbage timestamp) are skipped and said here, so every route that reads captures
+(``scan``, ``flows import``) takes the same packets.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ import numpy as np
 
 from minescope.dimensions.network.capture import packets as pk
 from minescope.model import Text
+from minescope.readers.gunzip import GZIP_MAGIC, GunzipReader
+from minescope.readers.names import path_text
+from minescope.readers.values import MAX_EPOCH_S, MIN_EPOCH_S
 
 BLOCK_BYTES = 16 * 1024 * 1024
 READ_STEP = 1024 * 1024
@@ -61,31 +65,37 @@ class CaptureFile:
     bytes_read: int = 0  # of the file on disk (compressed bytes for .gz), for progress
     sha256: str = ""
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
+    _gzip: GunzipReader | None = field(default=None, repr=False)
+    _said_linktypes: bool = field(default=False, repr=False)
+    # packets skipped for a time that is no time: how many, and the file offset and time of the first
+    _timeless: int = field(default=0, repr=False)
+    _timeless_at: int = field(default=0, repr=False)
+    _timeless_ts: float = field(default=0.0, repr=False)
 
     def blocks(self) -> Iterator[Block]:
         try:
             with open(self.path, "rb") as raw:
                 head = raw.read(4)
                 raw.seek(0)
-                if head[:2] == b"\x1f\x8b":
-                    stream: BinaryIO = cast(BinaryIO, gzip.GzipFile(fileobj=_Counting(raw, self), mode="rb"))
+                if head[:2] == GZIP_MAGIC:
+                    self._gzip = GunzipReader(_Counting(raw, self))
+                    stream: BinaryIO = cast(BinaryIO, self._gzip)
                     suffix = ".gz"
                 else:
                     stream = cast(BinaryIO, _Counting(raw, self))
                     suffix = ""
                 yield from self._blocks(stream, suffix)
         except OSError as e:
-            self.problem = Text(
-                zh=f"{self.path}: 无法读取（{e.strerror or e}）；请检查路径和权限",
-                en=f"{self.path}: cannot read ({e.strerror or e}); check the path and permissions",
-            )
+            self._say(Text(zh=f"无法读取（{e.strerror or e}）；请检查路径和权限",
+                           en=f"cannot read ({e.strerror or e}); check the path and permissions"))
+        if self._timeless:
+            self._fail("timeless", self._timeless_at, str(self._timeless), ts=f"{self._timeless_ts:.6g}")
         self.sha256 = self._hash.hexdigest()
 
     def _blocks(self, stream: BinaryIO, suffix: str) -> Iterator[Block]:
-        try:
-            magic = stream.read(4)
-        except (OSError, EOFError, zlib.error):
-            self._fail("not_gzip", 0)
+        magic = stream.read(4)
+        if len(magic) < 4 and self._gzip is not None and self._gzip.damage is not None:
+            self._fail_gzip("not_gzip" if not magic else "gzip_truncated", 0)
             return
         if magic in PCAP_MAGICS:
             self.format = "pcap" + suffix
@@ -97,16 +107,13 @@ class CaptureFile:
             self._fail("not_capture", 0, magic.hex())
 
     def _readinto(self, stream: BinaryIO, view: memoryview) -> tuple[int, bool]:
-        """Fill view from the stream; returns (bytes read, the compressed stream broke off). Reads in
-        1 MiB steps so that a broken gzip stream loses at most the last step."""
+        """Fill view from the stream; returns (bytes read, the compressed stream broke off: the
+        bytes before the break are among those read)."""
         got = 0
         while got < len(view):
-            try:
-                n = stream.readinto(view[got : got + READ_STEP])  # type: ignore[attr-defined]
-            except (EOFError, zlib.error, gzip.BadGzipFile, OSError):
-                return got, True
+            n = stream.readinto(view[got : got + READ_STEP])  # type: ignore[attr-defined]
             if not n:
-                break
+                return got, self._gzip is not None and self._gzip.damage is not None
             got += n
         return got, False
 
@@ -169,11 +176,12 @@ class CaptureFile:
                 have += got
             if have == 0:
                 if broke:
-                    self._fail("gzip_truncated", pos)
+                    self._fail_gzip("gzip_truncated", pos)
                 return
             records.ensure(have // 16 + 1)
             arr = np.frombuffer(buf, dtype=np.uint8, count=have)
             n, consumed, bad = index(arr, records)
+            n = self._drop_timeless(records, n, pos)
             if n:
                 yield Block(arr, n, *records.columns(), records.linktype, records.default_lt)
             del arr
@@ -185,23 +193,56 @@ class CaptureFile:
             pos += consumed
             if eof and consumed == 0:
                 if broke:
-                    self._fail("gzip_truncated", pos)
+                    self._fail_gzip("gzip_truncated", pos)
                 elif have:
                     self._fail("truncated", pos)
                 return
 
+    def _drop_timeless(self, records: _Records, n: int, pos: int) -> int:
+        """Drop the packets whose time is no time (the readers' one range: years 1–9999); they are
+        counted for one problem line. Returns how many packets are left."""
+        ts = records.ts[:n]
+        ok = (ts >= MIN_EPOCH_S) & (ts <= MAX_EPOCH_S)
+        if ok.all():
+            return n
+        bad = np.flatnonzero(~ok)
+        if not self._timeless:
+            self._timeless_at, self._timeless_ts = pos + int(records.data_off[bad[0]]), float(ts[bad[0]])
+        self._timeless += len(bad)
+        keep = np.flatnonzero(ok)
+        columns = [*records.columns(), *([records.linktypes] if records.linktype is records.linktypes else [])]
+        for column in columns:
+            column[: len(keep)] = column[keep]
+        return len(keep)
+
     def _check_linktypes(self, linktypes: list[int]) -> None:
         """Packets of a link type the engine does not decode are counted, not analysed: say so, once."""
         odd = sorted(set(linktypes) - DECODED_LINKTYPES)
-        if odd and self.problem is None:
+        if odd and not self._said_linktypes:
+            self._said_linktypes = True
             self._fail("linktype", 0, ", ".join(map(str, odd)))
 
-    def _fail(self, what: str, offset: int, detail: str = "") -> None:
+    def _fail_gzip(self, what: str, pos: int) -> None:
+        """The gzip data broke off (``pos``: the decompressed offset of the first packet not read)."""
+        damage = self._gzip.damage if self._gzip is not None else None
+        if damage is None:  # unreachable: only called when the stream says it broke
+            self._fail(what, pos)
+            return
+        self._fail(what, damage.offset, pos=pos, zh_why=damage.reason.zh, en_why=damage.reason.en)
+
+    def _fail(self, what: str, offset: int, detail: str = "", zh_why: str = "", en_why: str = "",
+              **more: str | int) -> None:
         zh, en = _PROBLEMS[what]
-        self.problem = Text(
-            zh=f"{self.path}: {zh.format(offset=offset, detail=detail)}",
-            en=f"{self.path}: {en.format(offset=offset, detail=detail)}",
-        )
+        self._say(Text(zh=zh.format(offset=offset, detail=detail, why=zh_why, **more),
+                       en=en.format(offset=offset, detail=detail, why=en_why, **more)))
+
+    def _say(self, text: Text) -> None:
+        """One more thing wrong with this file: all of it on the file's one problem line."""
+        name = path_text(self.path)
+        if self.problem is None:
+            self.problem = Text(zh=f"{name}: {text.zh}", en=f"{name}: {text.en}")
+        else:
+            self.problem = Text(zh=f"{self.problem.zh}；{text.zh}", en=f"{self.problem.en}; {text.en}")
 
 
 # The link layers the packet engine decodes (capture/packets.py: decode_and_track).
@@ -213,8 +254,9 @@ _PROBLEMS = {
         "不是 pcap 或 pcapng 抓包文件（开头字节 {detail}）；请提供 tcpdump/Wireshark 保存的抓包文件",
         "not a pcap or pcapng capture (starts with bytes {detail}); give a file saved by tcpdump or Wireshark",
     ),
-    "not_gzip": ("gzip 压缩数据损坏，无法解压；请重新压缩或提供未压缩的抓包",
-                 "gzip data is corrupt and cannot be decompressed; recompress it or give the plain capture"),
+    "not_gzip": ("gzip 压缩数据损坏（压缩文件第 {offset} 字节处：{why}），无法解压；请重新压缩或提供未压缩的抓包",
+                 "gzip data is corrupt (at compressed byte {offset}: {why}) and cannot be decompressed; recompress "
+                 "it or give the plain capture"),
     "short_header": ("文件头不完整（少于 24 字节）；文件可能被截断，请重新导出",
                      "the file header is incomplete (under 24 bytes); the file may be cut off: export it again"),
     "truncated": ("文件在第 {offset} 字节处的数据包记录中途结束（文件被截断）；之前的数据包已分析",
@@ -223,9 +265,13 @@ _PROBLEMS = {
                  "请用 editcap -T ether 等转换后重试",
                  "packets of link type {detail} cannot be decoded (Ethernet, raw IP, Linux cooked and loopback can); "
                  "they were counted, not analysed; convert the capture (editcap -T ether …) and retry"),
-    "gzip_truncated": ("压缩数据在解压后第 {offset} 字节附近中断（文件被截断或损坏）；之前的数据包已分析",
-                       "the compressed data breaks off near decompressed byte {offset} (truncated or corrupt); "
-                       "packets before it were analysed"),
+    "gzip_truncated": ("压缩数据在压缩文件第 {offset} 字节处中断（{why}）；解压后第 {pos} 字节之前的数据包已分析",
+                       "the compressed data breaks off at compressed byte {offset} ({why}); the packets before "
+                       "decompressed byte {pos} were analysed"),
+    "timeless": ("自第 {offset} 字节起有 {detail} 个数据包的时间戳不是有效时间（如 {ts} 秒，不在公元 1–9999 年内；"
+                 "pcapng 的 if_tsresol 或时间戳有误），已跳过",
+                 "{detail} packet(s) from byte {offset} on have a timestamp that is no valid time (e.g. {ts} s, not "
+                 "within years 1–9999: a wrong pcapng if_tsresol or timestamp); skipped"),
     "corrupt_record": ("第 {offset} 字节处的数据包记录头无效（文件损坏）；之前的数据包已分析，可用 pcapfix 修复后重试",
                        "the packet record header at byte {offset} is invalid (corrupt file); packets before it were "
                        "analysed; repair it (e.g. pcapfix) and retry"),
