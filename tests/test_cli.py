@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CORPUS, first_frame, without_read_override, write_pcapng_ticks
+from helpers import CORPUS, ROOT, first_frame, without_read_override, write_pcapng_ticks
 
 MINING_PCAP = CORPUS / "mining" / "ndpi_mining.pcapng"
 ETH_PCAP = CORPUS / "mining" / "ndpi_2018_ethereum_stratum.pcap"
@@ -225,6 +225,24 @@ def test_a_gbk_file_name_is_stored(tmp_path: Path, store_target: str) -> None:
     assert sum(f["kind"] == "mining_session" for f in found) == 4
     assert {f["source"] for f in found} == {GBK_TEXT}
     assert sources_of(open_store(store_target), found[0]["id"]) == [GBK_TEXT]
+
+
+def test_a_dataset_in_a_gbk_folder_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    """DuckDB, Spark and Arrow open a dataset's files by name and take only UTF-8 names: said, not crashed."""
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + "数据集".encode("gbk")))
+    env = {**os.environ, "MINESCOPE_LANG": "en", "MINESCOPE_FEEDS": NO_FEEDS}
+    log = ROOT / "tests" / "data" / "flowlogs" / "zeek" / "zat-conn.log"
+    imported = subprocess.run([sys.executable, "-m", "minescope", "flows", "import", str(log), "-o", str(folder)],
+                              capture_output=True, text=True, env=env, timeout=300)
+    assert imported.returncode == 1 and imported.stderr.count("\n") == 1, imported.stderr
+    assert "not UTF-8" in imported.stderr and "rename the folder" in imported.stderr
+    good = tmp_path / "dataset"
+    subprocess.run([sys.executable, "-m", "minescope", "flows", "import", str(log), "-o", str(good)],
+                   capture_output=True, env=env, timeout=300, check=True)
+    os.rename(good, folder)  # made elsewhere, then copied from a share
+    p = run(str(folder), str(MINING_PCAP), "--format", "json")
+    assert p.returncode == 2 and "not UTF-8" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert sum(f["kind"] == "mining_session" for f in json.loads(p.stdout)["findings"]) == 4  # the rest read
 
 
 def _run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:

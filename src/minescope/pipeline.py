@@ -29,7 +29,14 @@ from minescope.dimensions.network.capture.flows import FlowTracker
 from minescope.dimensions.network.detectors.flowlog import EXPLAINED, FlowLogDetector
 from minescope.dimensions.network.detectors.payload import CaptureDetector, flows_from_table
 from minescope.dimensions.network.readers.capture_flows import dns_from_capture, flows_from_capture
-from minescope.dimensions.network.readers.dataset import DatasetFile, FlowDataset, is_dataset, readable, select_files
+from minescope.dimensions.network.readers.dataset import (
+    DatasetFile,
+    FlowDataset,
+    is_dataset,
+    name_problem,
+    readable,
+    select_files,
+)
 from minescope.dimensions.network.readers.dataset import summarize as summarize_files
 from minescope.dimensions.network.readers.inputs import DIR_LOG_FORMATS, FlowLogInput, detect_format
 from minescope.dimensions.network.readers.live import live_blocks, until_interrupt, warm_up_block
@@ -251,7 +258,11 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
     problems: list[tuple[Path, Text]] = []
     for p in paths:
         if is_dataset(p):
-            datasets.append(p)
+            problem = name_problem(p)
+            if problem is None:
+                datasets.append(p)
+            else:
+                problems.append((p, problem))
         elif p.is_dir():
             found = 0
             files, skipped = _walk(p)

@@ -59,6 +59,7 @@ from minescope.dimensions.network.tables import TABLES
 from minescope.errors import InputError
 from minescope.failpoints import failpoint
 from minescope.model import Text
+from minescope.readers.names import path_text
 
 MARKER = "_minescope_dataset.json"
 IMPORTS = "_imports"  # import records and their locks
@@ -415,6 +416,21 @@ def _create_marker(root: Path, partition: str) -> None:
     _fsync_dir(root)
 
 
+def name_problem(root: Path) -> Text | None:
+    """A dataset's folder must have a UTF-8 path: DuckDB, Spark and Arrow open its files by name, and
+    none takes a name that is not (a GBK folder from a Windows share). Files scanned alone need no rename."""
+    try:
+        str(root).encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        shown = path_text(root)
+        return Text(zh=f"{shown}: 数据集目录的路径不是 UTF-8，DuckDB、Spark 与 Arrow 无法按名打开其中的文件；"
+                       "请把目录改为 UTF-8 名称（如 convmv -f gbk -t utf8）后重试",
+                    en=f"{shown}: the dataset folder's path is not UTF-8, and DuckDB, Spark and Arrow cannot open "
+                       "its files by name; rename the folder to a UTF-8 name (e.g. convmv -f gbk -t utf8) and "
+                       "run again")
+
+
 class DatasetWriter:
     """Appends reader batches to a dataset as one import, each row in its time partition.
 
@@ -426,6 +442,9 @@ class DatasetWriter:
         if partition not in PARTITIONINGS:
             raise InputError(f"分区方式 {partition} 无效；可选 hour 或 day",
                              f"invalid partitioning {partition}; use hour or day")
+        problem = name_problem(root)
+        if problem is not None:
+            raise InputError(problem.zh, problem.en)
         self.root = root
         self.writers: OrderedDict[tuple[str, str], pq.ParquetWriter] = OrderedDict()
         self.serial = 0
