@@ -29,6 +29,7 @@ NO_FEEDS = tempfile.mkdtemp(prefix="minescope-feeds-")  # keep a user's own feed
 ARGS: dict[str, list[str]] = {
     "scan": [str(MINING_PCAP)],
     "export": ["csv"],
+    "probe": ["127.0.0.1:3333"],  # the store is opened, and found unusable, before anything is probed
     "users add": ["someone", "--role", "viewer"],
     "cases ledger": ["-o", "{out}/ledger.xlsx"],
     "cases notice": ["1", "-o", "{out}/notice.pdf"],

@@ -21,15 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from minescope import __version__, registry, settings
 from minescope.errors import InputError
@@ -238,10 +229,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
          duration: float | None, engine: str, all_partitions: bool, behaviour: bool) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
     scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from minescope.pipeline import Scanner, ScanOptions
-    from minescope.store.findings import open_store
 
     if not inputs and not interface:
         raise InputError("请给出抓包文件或目录，或用 --interface 指定网卡；例：minescope scan samples/pcap",
@@ -252,7 +240,11 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
     # a report that cannot be written, or a store that cannot be used, fails now, not after the scan
     if output is not None or fmt == "html":
         _check_writable(output or Path(HTML_DEFAULT))
-    store = None if no_store else open_store(db)
+    store = None
+    if not no_store:  # SQLAlchemy and the store's models only when findings are stored
+        from minescope.store.findings import open_store
+
+        store = open_store(db)
     seen = None if store is None or all_partitions else _scanned_files(store, db)
     scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
                                   engine=engine, seen_files=seen, behaviour=behaviour))
@@ -264,6 +256,8 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
         result = _scan_files(scanner, list(inputs), quiet=fmt == "json" and output is None)
     stored = not_stored = None
     if store is not None:
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             stored = (_store_name(db), *_store(store, result, scanner.dataset_files))
         except (SQLAlchemyError, OSError) as e:  # nothing of this scan was stored: the report still follows
@@ -318,6 +312,16 @@ def _write_report(path: Path, data: bytes) -> None:
 
 
 def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     total = sum(p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
                 for p in paths if p.exists())
     console = Console(stderr=True)
@@ -401,6 +405,8 @@ def _emit(result: ScanResult, fmt: str, output: Path | None, lang: str, stored: 
         _write_report(target, render_html(result, summary, lang).encode())
         click.echo(("HTML 报告：" if lang == "zh" else "HTML report: ") + str(target), err=True)
     else:
+        from rich.console import Console
+
         from minescope.outputs.terminal import render_terminal
 
         console = Console(record=output is not None)
@@ -490,6 +496,16 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
 
 def _import_inputs(writer: DatasetWriter, captures: list[Path], logs: list[Path]) -> list[Text]:
     """Read captures and logs into the import; the problems of their content (records skipped)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     from minescope.dimensions.network.readers.capture_flows import read_capture
     from minescope.dimensions.network.readers.inputs import FlowLogInput
     from minescope.knowledge.pools import PoolIntel
@@ -627,6 +643,98 @@ def export(fmt: str, db: str, output: Path | None, since_scan: int | None, bookm
         click.echo(f"增量导出：扫描 #{after} 之后新确认 {len(indicators)} 项（至扫描 #{upto}）" if lang == "zh" else
                    f"incremental: {len(indicators)} endpoints newly confirmed after scan #{after} (up to #{upto})",
                    err=True)
+
+
+_VERDICT_WORDS = {"pool": ("矿池", "pool"), "not_pool": ("非矿池", "not a pool"), "dead": ("不可达", "dead"),
+                  "refused": ("拒绝探测", "refused"), "over_budget": ("超出预算，未探测", "over budget")}
+_REASON_WORDS = {"an HTTP server": "HTTP 服务器", "another protocol": "其他协议", "no answer": "无应答",
+                 "JSON-RPC, not in a pool's terms": "JSON-RPC，但不是矿池的应答",
+                 "closed without an answer": "未应答即关闭连接", "connection refused": "连接被拒绝",
+                 "connection timeout": "连接超时", "a loopback address": "回环地址（需 --allow-private）",
+                 "a private address": "私有地址（需 --allow-private）",
+                 "a reserved address": "保留地址（需 --allow-private）", "not an IP address": "不是 IP 地址",
+                 "over the run's budget": "超出本次预算（--budget）"}
+
+
+@main.command("probe")
+@click.argument("endpoints", nargs=-1)
+@db_option
+@click.option("--from-findings", is_flag=True,
+              help="探测结果库中可疑发现的对端 / probe the peers of stored suspect findings "
+                   "(encrypted_mining_suspect, pool_contact, mining_behaviour_suspect)")
+@click.option("--list", "list_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="端点清单文件，每行 IP:PORT[@SNI] / a file of endpoints, one IP:PORT[@SNI] a line")
+@click.option("--rate", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
+              help="每秒开始探测的端点数 / endpoints started per second")
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="同时探测的端点数 / endpoints probed at once")
+@click.option("--budget", type=click.IntRange(min=1), default=256, show_default=True,
+              help="本次最多探测的端点数 / at most this many endpoints per run")
+@click.option("--timeout", type=click.FloatRange(0.05, 60), default=3.0, show_default=True,
+              help="连接与等待应答的秒数 / seconds for a connection and for an answer")
+@click.option("--allow-private", is_flag=True,
+              help="允许探测私有、回环与保留地址 / allow private, loopback and reserved addresses")
+@click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="探测日志（JSON Lines，追加）/ the probe log (JSON Lines, appended); default: probe-log.jsonl "
+                   "beside the store, or in the working folder for a store URL")
+@click.option("--feed-out", type=click.Path(path_type=Path, dir_okay=False),
+              help="把已确认矿池写成情报源文件，供 scan --feed 使用 / write the confirmed pools as a feed for "
+                   "scan --feed")
+@lang_option
+def probe(endpoints: tuple[str, ...], db: str, from_findings: bool, list_file: Path | None, rate: float,
+          concurrency: int, budget: int, timeout: float, allow_private: bool, log_path: Path | None,
+          feed_out: Path | None, lang: str) -> None:
+    """主动确认可疑矿池（主动扫描，须有权探测）/ confirm suspected pools by speaking to them (active scanning:
+    only where you are entitled to probe)."""
+    from minescope.dimensions.network.probe import Limits, Prober, merge_endpoints, parse_endpoint, read_endpoint_list
+    from minescope.store.findings import open_store
+    from minescope.store.intel import confirmed, feed_text, record_probes, suspected_endpoints
+
+    zh = lang == "zh"
+    store = open_store(db)
+    targets, bad = [], []
+    for text in endpoints:
+        try:
+            targets.append(parse_endpoint(text))
+        except ValueError:
+            bad.append(text)
+    if list_file is not None:
+        listed, bad_lines = read_endpoint_list(list_file)
+        targets += listed
+        bad += [f"{list_file}:{n}: {t}" for n, t in bad_lines]
+    if from_findings:
+        targets += suspected_endpoints(store)
+    for b in bad:
+        _say(Text(zh=f"{b}: 不是端点（应为 IP:PORT 或 IP:PORT@SNI 名称；不解析域名）",
+                  en=f"{b}: not an endpoint (expected IP:PORT or IP:PORT@SNI-name; names are not resolved)"), lang)
+    targets = merge_endpoints(targets)
+    if not targets:
+        raise InputError("没有可探测的端点；请给出 IP:PORT、--list 文件或 --from-findings",
+                         "no endpoints to probe; give IP:PORT, a --list file or --from-findings")
+    click.echo("注意：这是主动扫描，会连接他人的服务器；仅在你有权探测的范围内使用" if zh else
+               "warning: this is active scanning, it connects to other people's servers; probe only what you are "
+               "entitled to probe", err=True)
+    log_path = log_path or (Path(db).parent / "probe-log.jsonl" if "://" not in db else Path("probe-log.jsonl"))
+    with log_path.open("a", encoding="utf-8") as log:
+        prober = Prober(Limits(rate=rate, concurrency=concurrency, budget=budget, timeout=timeout,
+                               allow_private=allow_private), log=log)
+        results = prober.run(targets)
+    _pools, noted = record_probes(store, results)
+    for r in results:
+        verdict = _VERDICT_WORDS[r.verdict][0 if zh else 1]
+        transport = ("TLS" if r.tls else ("明文" if zh else "clear")) if r.protocol else "-"
+        reason = _REASON_WORDS.get(r.reason, r.reason) if zh else r.reason
+        click.echo(f"{r.endpoint!s:<28} {verdict:<10} {r.protocol or '-':<16} {transport:<6} {reason}")
+    counts = {v: sum(r.verdict == v for r in results) for v in _VERDICT_WORDS}
+    unprobed = counts["refused"] + counts["over_budget"]
+    click.echo(f"探测 {len(results) - unprobed} 个端点：矿池 {counts['pool']}，非矿池 {counts['not_pool']}，"
+               f"不可达 {counts['dead']}；未探测 {unprobed}；更新发现 {noted} 条；日志 {log_path}" if zh else
+               f"probed {len(results) - unprobed} endpoint(s): {counts['pool']} pool(s), {counts['not_pool']} not "
+               f"pools, {counts['dead']} dead; {unprobed} not probed; {noted} finding(s) noted; log {log_path}",
+               err=True)
+    if feed_out is not None:
+        feed_out.write_text(feed_text(confirmed(store)), encoding="utf-8")
+    sys.exit(EXIT_BAD_INPUT if unprobed or bad else EXIT_OK)
 
 
 @main.command()

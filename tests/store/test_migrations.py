@@ -17,7 +17,7 @@ from sqlalchemy import Engine, MetaData, create_engine, func, insert, inspect, s
 from helpers import POOL_NAMES, one_dns_flow_asking, scan_file, write_pcap
 from minescope.model import Finding, ScanResult
 from minescope.pipeline import Scanner, ScanOptions
-from minescope.store import accounts, cases, datasets, tips  # noqa: F401  (their tables are on the metadata)
+from minescope.store import accounts, cases, datasets, intel, tips  # noqa: F401  (their tables are on the metadata)
 from minescope.store.findings import (
     finding_row,
     finding_sources,
