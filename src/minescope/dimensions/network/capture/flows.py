@@ -149,7 +149,7 @@ class FlowTracker:
         # flows idle past the timeout are finished: hand them on and reuse their slots. Idle is
         # measured from the block's earliest packet: files joined end to end (mergecap -a) can put
         # a later capture's times into a block while an earlier capture's session is still going.
-        out = np.empty(len(self.index), dtype=np.int64)
+        out = np.empty(pk.flow_count(self.index), dtype=np.int64)
         n_idle = pk.expire_idle(self.index, self.table["last_ts"], lo, self.idle_timeout, out)
         if n_idle:
             self._end(out[:n_idle])
@@ -162,7 +162,7 @@ class FlowTracker:
         return frozenset(ip_str(int(hi), int(lo)) for hi, lo in pairs)
 
     def finish(self) -> dict[str, np.ndarray]:
-        out = np.empty(len(self.index), dtype=np.int64)
+        out = np.empty(pk.flow_count(self.index), dtype=np.int64)
         n = pk.drain_all(self.index, out)
         if n:
             self._end(out[:n])
