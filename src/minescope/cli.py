@@ -246,8 +246,13 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
 
         store = open_store(db)
     seen = None if store is None or all_partitions else _scanned_files(store, db)
+    lists = []
+    if store is not None:  # pools that `minescope probe` confirmed are known to every later scan of this store
+        from minescope.store.intel import confirmed_list
+
+        lists.append(confirmed_list(store))
     scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
-                                  engine=engine, seen_files=seen, behaviour=behaviour))
+                                  engine=engine, seen_files=seen, behaviour=behaviour, lists=lists))
     if interface:
         from minescope.pipeline import scan_interface
 

@@ -44,7 +44,7 @@ from minescope.dimensions.network.readers.pcap import CAPTURE_SUFFIXES, Block, C
 from minescope.engines.sql import open_engine
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
-from minescope.knowledge.pools import PoolIntel
+from minescope.knowledge.pools import LoadedList, PoolIntel
 from minescope.model import Finding, InputSummary, ScanResult, SubjectType, Text, merge_same
 from minescope.readers.names import path_text
 from minescope.readers.report import InputReport
@@ -65,6 +65,7 @@ class ScanOptions:
     behaviour: bool = True  # the behaviour model's leads beside the list detectors (flow logs)
     # dataset id → keys (DatasetFile.key) of its files already scanned; None reads every file
     seen_files: Callable[[str], set[str]] | None = None
+    lists: list[LoadedList] = field(default_factory=list)  # pool lists not from files: the store's confirmed pools
 
 
 class Scanner:
@@ -73,6 +74,8 @@ class Scanner:
     def __init__(self, options: ScanOptions | None = None) -> None:
         self.options = options or ScanOptions()
         self.intel = PoolIntel.load(self.options.feeds)
+        for loaded in self.options.lists:
+            self.intel.add_list(loaded)
         self.attributor = Attributor(self.options.registry)
         self.hosts_seen: set[str] = set()  # addresses seen since the scan began
         self.dataset_files: list[tuple[str, DatasetFile]] = []  # dataset files read by the last scan

@@ -20,6 +20,7 @@ from minescope.store.findings import begin, findings, hold_write_lock, metadata
 
 if TYPE_CHECKING:
     from minescope.dimensions.network.probe import Endpoint, ProbeResult
+    from minescope.knowledge.pools import LoadedList
 
 confirmed_pools = Table(
     "confirmed_pools", metadata,
@@ -108,6 +109,23 @@ def confirmed(store: Engine) -> list[dict[str, Any]]:
     with store.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(
             select(confirmed_pools).order_by(confirmed_pools.c.last_confirmed.desc()))]
+
+
+def confirmed_list(store: Engine) -> LoadedList:
+    """The pools that answered as pools at their last probe, as a pool list that a scan over this store adds
+    to its lists: captures and flow logs then know these addresses (category ``pool``, on any port)."""
+    from minescope.knowledge.pools import ListInfo, LoadedList
+    from minescope.knowledge.ranges import parse_network
+
+    loaded = LoadedList(ListInfo(name="confirmed pools", category="pool", source="minescope probe",
+                                 licence="the operator's own probes", path="findings store: confirmed_pools"))
+    with store.connect() as conn:
+        for ip in sorted(set(conn.execute(select(confirmed_pools.c.ip)
+                                          .where(confirmed_pools.c.last_verdict == "pool")).scalars())):
+            network = parse_network(ip)
+            if network is not None:  # stored by the prober, which takes addresses only
+                loaded.networks.append((network, "pool"))
+    return loaded
 
 
 def feed_text(pools: Iterable[dict[str, Any]]) -> str:

@@ -312,3 +312,32 @@ def test_findings_at_a_probed_peer_get_a_note_and_their_confidence_moves(servers
         assert rows["web-finding"].confidence == pytest.approx(0.3)
         assert rows["pool-finding"].data["probe"]["verdict"] == POOL
         assert rows["web-finding"].data["probe"]["confidence_before"] == pytest.approx(0.6)
+
+
+def test_a_later_scan_over_the_store_knows_the_confirmed_pools(tmp_path: Path) -> None:
+    """A pool probe confirmed is on the lists of every later scan of that store: a session to its address
+    that nothing else would name becomes a finding that cites the confirmation."""
+    from helpers import Conversation, write_pcap
+
+    pool = "198.51.100.77"  # a documentation address: in a capture file only, never contacted
+    session = Conversation("10.9.8.7", 50123, pool, 14444, [
+        (0, 0.0, b"\x16\x03\x01\x00\x05" + b"\x01" * 5), (1, 0.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5),
+        *[(0, 60.0 * i, b"\x17\x03\x03\x00\x40" + b"\x00" * 64) for i in range(1, 8)]])
+    capture = write_pcap(tmp_path / "tls.pcap", [session])
+    db = str(tmp_path / "m.db")
+
+    def peers_cited() -> set[str]:
+        result = CliRunner().invoke(main, ["scan", str(capture), "--db", db, "--format", "json"],
+                                    env={"MINESCOPE_LANG": "en"})
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.stdout)["findings"]
+        return {f["peer"]["ip"] for f in found if f["peer"] and any(
+            e["type"] == "list_match" and "confirmed pools" in json.dumps(e) for e in f["evidence"])}
+
+    assert peers_cited() == set()
+    store = open_store(db)
+    with store.begin() as conn:
+        conn.execute(insert(confirmed_pools).values(
+            ip=pool, port=14444, tls=True, protocol="xmrig", host=None, first_confirmed=1.0, last_confirmed=1.0,
+            last_probed=1.0, last_verdict="pool", evidence={}))
+    assert peers_cited() == {pool}
