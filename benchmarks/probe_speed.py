@@ -35,7 +35,8 @@ LOOPBACK = "127.0.0.1"
 SERVERS_PER_KIND = 8
 
 
-def _stratum(message: dict[str, Any]) -> list[dict[str, Any]]:
+def stratum_pool_answers(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Stratum v1 pool's answers to a miner's message (the probe tests use them too)."""
     if message.get("method") == "mining.subscribe":
         return [{"id": message["id"], "result": [[["mining.set_difficulty", "1"], ["mining.notify", "1"]],
                                                  "08000002", 4], "error": None}]
@@ -47,11 +48,13 @@ def _stratum(message: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def _xmrig(message: dict[str, Any]) -> list[dict[str, Any]]:
+def xmrig_pool_answers(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Monero pool's answer to XMRig's login: a job. Like such a pool, nothing to other dialects' methods."""
     if message.get("method") == "login":
+        job = {"blob": "0" * 152, "job_id": "1", "target": "b88d0600", "algo": "rx/0", "height": 1,
+               "seed_hash": "0" * 64}
         return [{"id": message["id"], "jsonrpc": "2.0", "error": None,
-                 "result": {"id": "1", "job": {"blob": "0" * 152, "job_id": "1", "target": "b88d0600"},
-                            "status": "OK"}}]
+                 "result": {"id": "1", "job": job, "status": "OK"}}]
     return []
 
 
@@ -105,8 +108,9 @@ def _free_ports(n: int) -> list[int]:
 async def measure(endpoints: int, concurrency: int, timeout: float, tls: ssl.SSLContext) -> dict[str, Any]:
     servers: list[asyncio.base_events.Server] = []
     ports: dict[str, list[int]] = {"dead": _free_ports(SERVERS_PER_KIND)}
-    for kind, handler, context in (("stratum", _json_server(_stratum), None), ("xmrig", _json_server(_xmrig), None),
-                                   ("tls", _json_server(_stratum), tls), ("http", _http, None)):
+    for kind, handler, context in (("stratum", _json_server(stratum_pool_answers), None),
+                                   ("xmrig", _json_server(xmrig_pool_answers), None),
+                                   ("tls", _json_server(stratum_pool_answers), tls), ("http", _http, None)):
         for _ in range(SERVERS_PER_KIND):
             server = await asyncio.start_server(handler, LOOPBACK, 0, ssl=context, backlog=1024)
             servers.append(server)

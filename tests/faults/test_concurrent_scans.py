@@ -41,16 +41,8 @@ def one_scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _round(store: str, one_scan: dict[str, Any]) -> None:
-    procs = [start_cli("scan", *[c for k, c in enumerate(CAPTURES) if k != i], "--db", store, "--lang", "en")
-             for i in range(PROCESSES)]
-    try:
-        runs = [finish(p) for p in procs]
-    finally:
-        for p in procs:
-            stop(p)
-    for run in runs:
-        no_traceback(run)
-        assert run.rc == 0 and len(run.lines) == 1 and run.lines[0].startswith("stored in "), run.explain()
+    _all_stored([["scan", *[c for k, c in enumerate(CAPTURES) if k != i], "--db", store, "--lang", "en"]
+                 for i in range(PROCESSES)])
     assert store_problems(store) == []
     state = store_state(store)
     assert state["findings"] == one_scan["findings"]
@@ -73,15 +65,7 @@ def test_concurrent_first_start_of_a_sqlite_store(tmp_path: Path) -> None:
     """Scans started together on a store that does not exist yet: they make its schema once, between them."""
     store = str(tmp_path / "new.db")
     small = CORPUS / "mining" / "zeekcm_bitcoin-mining-in-progress.pcap"
-    procs = [start_cli("scan", small, "--db", store, "--lang", "en") for _ in range(PROCESSES)]
-    try:
-        runs = [finish(p) for p in procs]
-    finally:
-        for p in procs:
-            stop(p)
-    for run in runs:
-        no_traceback(run)
-        assert run.rc == 0 and len(run.lines) == 1 and run.lines[0].startswith("stored in "), run.explain()
+    _all_stored([["scan", small, "--db", store, "--lang", "en"]] * PROCESSES)
     assert store_problems(store) == []
     assert store_state(store)["tables"]["scans"] == PROCESSES
 
@@ -90,3 +74,16 @@ def test_concurrent_first_start_of_a_sqlite_store(tmp_path: Path) -> None:
 def test_concurrent_scans_on_postgresql(pg_url: str, one_scan: dict[str, Any], rep: int) -> None:
     """Also the first start of a store: the processes create its schema together."""
     _round(pg_url, one_scan)
+
+
+def _all_stored(commands: list[list[Any]]) -> None:
+    """Run the commands at once; each must store its scan and say so in one line."""
+    procs = [start_cli(*args) for args in commands]
+    try:
+        runs = [finish(p) for p in procs]
+    finally:
+        for p in procs:
+            stop(p)
+    for run in runs:
+        no_traceback(run)
+        assert run.rc == 0 and len(run.lines) == 1 and run.lines[0].startswith("stored in "), run.explain()

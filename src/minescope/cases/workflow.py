@@ -23,7 +23,7 @@ from minescope.cases import history
 from minescope.errors import InputError
 from minescope.model import ScanResult
 from minescope.store.cases import case_attachments, case_comments, case_findings, case_tasks, cases
-from minescope.store.findings import _insert_ignore, begin, findings, hold_write_lock, scans
+from minescope.store.findings import begin, findings, hold_write_lock, insert_ignore, scans
 
 STATES = ("new", "assigned", "notice_issued", "rectifying", "verified", "closed")
 FORWARD = {"assigned": "notice_issued", "notice_issued": "rectifying", "rectifying": "verified"}
@@ -111,7 +111,7 @@ def sync_cases(store: Engine | Connection, actor: str = "system", now: float | N
                     _change(conn, case, actor, "reopen", now, state="assigned" if case.owner else "new",
                             closing_reason=None, reopened=case.reopened + 1)
                     reopened += 1
-            conn.execute(_insert_ignore(conn, case_findings).values(case_id=case.id, finding_id=fid, added_at=now))
+            conn.execute(insert_ignore(conn, case_findings).values(case_id=case.id, finding_id=fid, added_at=now))
     return SyncReport(created, extended, reopened)
 
 

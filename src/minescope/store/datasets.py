@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import BigInteger, Column, Connection, Engine, Float, ForeignKey, Integer, String, Table, select
 
 from minescope.dimensions.network.readers.dataset import DatasetFile
-from minescope.store.findings import _insert_ignore, begin, metadata
+from minescope.store.findings import begin, insert_ignore, metadata
 
 dataset_files = Table(
     "dataset_files", metadata,
@@ -42,4 +42,4 @@ def mark_scanned(store: Engine | Connection, dataset: str, files: Iterable[Datas
     with begin(store) as conn:
         conn.execute(dataset_files.delete().where(
             dataset_files.c.dataset == dataset, dataset_files.c.path.in_([r["path"] for r in rows])))
-        conn.execute(_insert_ignore(store, dataset_files), rows)
+        conn.execute(insert_ignore(store, dataset_files), rows)

@@ -216,7 +216,7 @@ def finding_row(f: Finding, scan_id: int | None) -> dict[str, Any]:
     }
 
 
-def _insert_ignore(store: Engine | Connection, table: Table) -> Any:
+def insert_ignore(store: Engine | Connection, table: Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING: a row already there (another scan's) is kept, not an error."""
     dialect = postgresql if store.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
@@ -264,12 +264,12 @@ def save_scan(store: Engine | Connection, result: ScanResult) -> tuple[int, int]
         new = 0
         for i in range(0, len(ids), 500):
             rows = [finding_row(by_id[fid], scan_id) for fid in ids[i : i + 500]]
-            new += len(conn.execute(_insert_ignore(conn, findings).returning(findings.c.id), rows).all())
+            new += len(conn.execute(insert_ignore(conn, findings).returning(findings.c.id), rows).all())
         if new:
             conn.execute(scans.update().where(scans.c.id == scan_id).values(findings_new=new))
         if ids:
-            conn.execute(_insert_ignore(conn, sightings), [{"scan_id": scan_id, "finding_id": i} for i in ids])
-            conn.execute(_insert_ignore(conn, finding_sources),
+            conn.execute(insert_ignore(conn, sightings), [{"scan_id": scan_id, "finding_id": i} for i in ids])
+            conn.execute(insert_ignore(conn, finding_sources),
                          [{"finding_id": fid, "source": source, "scan_id": scan_id}
                           for fid in ids for source in by_id[fid].sources])
     return scan_id, new

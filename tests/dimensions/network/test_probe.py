@@ -11,16 +11,17 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import insert, select
 
+from helpers import ROOT
 from minescope.cli import main
 from minescope.dimensions.network.probe import (
     DEAD,
@@ -40,6 +41,10 @@ from minescope.knowledge.pools import PoolIntel
 from minescope.store.findings import findings, open_store
 from minescope.store.intel import confirmed_pools
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from probe_speed import stratum_pool_answers, xmrig_pool_answers  # the loopback pools the speed figure uses
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -54,30 +59,8 @@ class Servers:
     cert_subject: str = "CN=pool.test"
 
 
-def _stratum_answers(message: dict[str, Any]) -> list[dict[str, Any]]:
-    if message.get("method") == "mining.subscribe":
-        return [{"id": message["id"], "result": [[["mining.set_difficulty", "1"], ["mining.notify", "1"]],
-                                                 "08000002", 4], "error": None}]
-    if message.get("method") == "mining.authorize":
-        return [{"id": message["id"], "result": True, "error": None},
-                {"id": None, "method": "mining.set_difficulty", "params": [1024]},
-                {"id": None, "method": "mining.notify", "params": ["1", "00" * 32, "01", "02", [], "20000000",
-                                                                   "1d00ffff", "5f5e1000", True]}]
-    return []
-
-
-def _xmrig_answers(message: dict[str, Any]) -> list[dict[str, Any]]:
-    if message.get("method") == "login":
-        job = {"blob": "0" * 152, "job_id": "1", "target": "b88d0600", "algo": "rx/0", "height": 1,
-               "seed_hash": "0" * 64}
-        return [{"id": message["id"], "jsonrpc": "2.0", "error": None,
-                 "result": {"id": "1", "job": job, "status": "OK"}}]
-    return []  # like a Monero pool, it says nothing to other dialects' methods
-
-
 def _make_certificate(folder: Path) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed (it makes the TLS pool's certificate)")
+    assert shutil.which("openssl"), "the openssl command makes the TLS pool's certificate: apt-get install openssl"
     cert, key = folder / "pool.crt", folder / "pool.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=pool.test"],
@@ -126,9 +109,9 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
         writer.close()
 
     async def start() -> None:
-        for name, handler, context in (("stratum", json_pool("stratum", _stratum_answers), None),
-                                       ("xmrig", json_pool("xmrig", _xmrig_answers), None),
-                                       ("tls", json_pool("tls", _stratum_answers), tls),
+        for name, handler, context in (("stratum", json_pool("stratum", stratum_pool_answers), None),
+                                       ("xmrig", json_pool("xmrig", xmrig_pool_answers), None),
+                                       ("tls", json_pool("tls", stratum_pool_answers), tls),
                                        ("http", http, None)):
             server = await asyncio.start_server(handler, LOOPBACK, 0, ssl=context)
             running.append(server)
