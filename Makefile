@@ -34,6 +34,7 @@ test: $(STAMP) system
 system:
 	bash scripts/system-deps.sh
 	bash scripts/start-postgres.sh
+	bash scripts/fetch-miners.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

@@ -11,6 +11,13 @@ mining_session
     ``protocols.mining``: mining methods with mining-shaped parameters, in either direction.
     False positives: a pool *simulator* or test harness speaking the protocol; a node's own
     getblocktemplate RPC to a local wallet (solo mining is still mining). Confidence 0.85–0.99.
+    Content decides on every port: the port a flow uses never makes or unmakes a session.
+    A lone miner request (``MiningStream.miner_request``: a subscribe with a miner agent, a login with
+    a wallet and an agent, eth_submitLogin, a miner's template request) is a session too, answered or
+    not. When no work came of a miner's request, evidence ``miner_request`` says whether the pool
+    answered; a session resting on that request alone has confidence 0.70 unanswered, 0.80 answered.
+    A host with ``FAILOVER_ATTEMPTS`` or more unanswered attempts is one miner cycling through a
+    failover list, and each of its sessions says so.
 crypto_node
     Signal: blockchain node framing (Bitcoin-family network magic + command, Monero levin
     signature, Ethereum discv4/RLPx handshake shapes, Nano header). Not mining.
@@ -27,7 +34,7 @@ knowledge (``PoolIntel.overlay``): the caller decides what the scan keeps.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +47,11 @@ from minescope.knowledge.pools import PoolIntel
 from minescope.model import Evidence, Finding, FlowRef, MiningFacts, Peer, Severity, Text
 
 NODE_CLASSES = {pk.C_NODE_BTC, pk.C_NODE_XMR, pk.C_NODE_ETH, pk.C_NODE_NANO}
+# Unanswered pool attempts from one host that make it a miner cycling through a failover list:
+# one dead pool is bad luck, three are a list being tried.
+FAILOVER_ATTEMPTS = 3
+CONFIDENCE_UNANSWERED = 0.70  # a lone miner request the pool never answered
+CONFIDENCE_ANSWERED_NO_WORK = 0.80  # a lone miner request answered without work (refused, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +93,16 @@ class CaptureDetector:
     def run(self, flows: list[Flow], payload: dict[int, FlowPayload],
             pdns: dict[str, list[DnsAnswer]]) -> list[Finding]:
         findings: list[Finding] = []
+        unanswered: dict[str, int] = defaultdict(int)  # host → its unanswered lone miner requests
         for flow in flows:
             state = payload.get(flow.serial)
             if state is not None and state.mining is not None and state.mining.is_mining:
-                findings.append(self._mining_session(flow, state, pdns))
+                finding = self._mining_session(flow, state, pdns)
+                findings.append(finding)
                 self.explained.add(flow.serial)
+                if _unanswered(state):
+                    unanswered[finding.subject_ip or ""] += 1
+        findings = [_with_failover(f, unanswered) for f in findings]
         nodes = [f for f in flows if f.cls in NODE_CLASSES]
         findings.extend(self._nodes(nodes, payload))
         self.explained.update(f.serial for f in nodes)
@@ -120,6 +137,12 @@ class CaptureDetector:
             confidence = 0.95
         if facts.shares_accepted:
             confidence = 0.98
+        if stream.miner_request is not None and stream.saw_no_work:
+            answered = stream.pool_answered
+            if stream.rests_on_miner_request:
+                confidence = CONFIDENCE_ANSWERED_NO_WORK if answered else CONFIDENCE_UNANSWERED
+            evidence.append(_miner_request_evidence(stream.miner_request or "", answered, facts))
+            reasons.append(_miner_request_reason(stream.miner_request or "", answered, facts))
         listed = [m for m in (self.intel.match_mining_domain(host), self.intel.match_ip(ref.dst_ip)) if m is not None]
         for m in listed:
             evidence.append(list_evidence(m))
@@ -166,6 +189,43 @@ class CaptureDetector:
                 source=self.source, node_protocol=protocol,
             ))
         return out
+
+
+def _unanswered(state: FlowPayload) -> bool:
+    stream = state.mining
+    return stream is not None and stream.miner_request is not None and stream.saw_no_work \
+        and not stream.pool_answered
+
+
+def _miner_request_evidence(method: str, answered: bool, facts: MiningFacts) -> Evidence:
+    said = "the pool answered without work" if answered else "the pool did not answer"
+    return Evidence("miner_request", f"lone miner request {method}; {said}",
+                    {"request": method, "pool_answered": answered, "agent": facts.agent, "wallet": facts.wallet,
+                     "account": facts.account, "worker": facts.worker, "login": facts.login},
+                    "protocols.mining")
+
+
+def _miner_request_reason(method: str, answered: bool, facts: MiningFacts) -> Text:
+    who = ", ".join(x for x in (facts.agent, facts.wallet or facts.account) if x)
+    who_zh = f"（{who}）" if who else ""
+    who_en = f" ({who})" if who else ""
+    if answered:
+        return Text(zh=f"矿工发出挖矿请求 {method}{who_zh}，矿池应答但未下发任务",
+                    en=f"the miner sent the mining request {method}{who_en}; the pool answered without work")
+    return Text(zh=f"矿工发出挖矿请求 {method}{who_zh}，矿池未应答",
+                en=f"the miner sent the mining request {method}{who_en}; the pool did not answer")
+
+
+def _with_failover(finding: Finding, unanswered: dict[str, int]) -> Finding:
+    """A mining session of a host with many unanswered pool attempts, saying so."""
+    attempts = unanswered.get(finding.subject_ip or "", 0)
+    if attempts < FAILOVER_ATTEMPTS:
+        return finding
+    reason = Text(zh=f"该主机有 {attempts} 次未获应答的矿池连接尝试：同一矿工在轮换备用矿池列表",
+                  en=f"this host made {attempts} unanswered pool attempts: one miner cycling through a failover list")
+    evidence = Evidence("failover", f"{attempts} unanswered pool attempts", {"unanswered_attempts": attempts},
+                        "protocols.mining")
+    return replace(finding, reasons=(*finding.reasons, reason), evidence=(*finding.evidence, evidence))
 
 
 def _dns_name(ip: str, before: float, pdns: dict[str, list[DnsAnswer]]) -> str | None:

@@ -20,6 +20,19 @@ boundary]) decides at once; *weak* ones (a login, authorize or subscribe, set_di
 report, an X-Mining-Extensions header, a miner's User-Agent) need a second. Method names alone, from a
 generic JSON-RPC service, never make a session.
 
+A *lone miner request* decides too, answered or not: one client request that only a miner sends, well formed
+in its dialect (``MiningStream.miner_request``). Failover miners dial dead pools, probes are refused, and a
+solo miner's template request may go unanswered; the request alone is mining activity of its sender:
+    * ``mining.subscribe`` whose first parameter is a miner agent (cgminer/…, XMRig/…, lolMiner …);
+    * CryptoNote ``login`` with a login and an agent, where the agent is a miner's or the login is a
+      coin address (XMRig sends ``login``, ``pass``, ``agent``, ``algo``, ``rigid``);
+    * ``eth_submitLogin`` whose login is an Ethereum address;
+    * ``getwork`` (no parameters) in an HTTP request with a miner User-Agent or X-Mining-Extensions;
+    * ``getblocktemplate`` with a BIP 22/23 template request (``capabilities`` or ``rules``), or with
+      monerod's ``wallet_address``; monerod's ``get_block_template`` with a ``wallet_address``.
+Generic JSON-RPC, wallet RPC (monero-wallet-rpc, Ethereum nodes' eth_*), Electrum and node RPC use none of
+these, so they stay out. ``pool_answered`` tells whether the other side said anything back in the dialect.
+
 Coin and algorithm rules (``None`` when the traffic does not tell)
     * ethproxy (``eth_*``) and EthereumStratum/1.0.0: Ethash; coin Ethereum (Ethereum Classic if the pool
       host says ``etc``).
@@ -98,8 +111,15 @@ _DIFF_SUFFIX = re.compile(r"\+\d+(?:\.\d+)?$")
 _MINER_AGENT = re.compile(
     r"cgminer|bfgminer|sgminer|cpuminer|minerd|xmrig|xmr-stak|ethminer|claymore|phoenixminer|ccminer|"
     r"bminer|t-rex|nbminer|gminer|lolminer|teamredminer|nanominer|srbminer|ewbf|excavator|poclbm|"
-    r"diablominer|btcminer|coinhive",
+    r"diablominer|btcminer|coinhive|bmminer|btminer|bosminer|luxminer|kawpowminer|nheqminer|"
+    r"wildrig|\brigel\b|bzminer|onezerominer|\bminiz\b|z-enemy|cryptodredge|nerdminer|bitaxe|esp-miner|"
+    r"xmrig-proxy|xmr-node-proxy|ethminer",
     re.IGNORECASE,
+)
+# A coin address strict enough to tell a wallet from a user name: Monero, Ethereum, bech32, or a
+# base58 Bitcoin-family address (P2PKH/P2SH, Litecoin, Dogecoin, Dash, Zcash transparent).
+_COIN_ADDRESS = re.compile(
+    r"0x[0-9a-fA-F]{40}|(?:bc|ltc|tb|bcrt)1[02-9ac-hj-np-z]{11,87}|[13LMDXt][1-9A-HJ-NP-Za-km-z]{25,34}"
 )
 _STALE = re.compile(r"stale|job not found|expired|old job|outdated", re.IGNORECASE)
 
@@ -134,6 +154,7 @@ class HttpHead:
     method: str  # request method, "" for responses
     status: int  # response status, 0 for requests
     headers: dict[str, str]  # lower-case names
+    target: str = ""  # request target (path), "" for responses
 
 
 # A frame: ("json", bytes) a JSON text; ("http", HttpHead); ("body", bytes) a non-JSON HTTP body;
@@ -157,7 +178,7 @@ def _parse_head(raw: bytes) -> HttpHead:
     if first[0].startswith("HTTP/1."):
         status = int(first[1]) if len(first) > 1 and first[1].isdigit() and len(first[1]) == 3 else 0
         return HttpHead(False, "", status, headers)
-    return HttpHead(True, first[0], 0, headers)
+    return HttpHead(True, first[0], 0, headers, first[1][:256] if len(first) > 1 else "")
 
 
 def _dechunk(buf: bytearray, pos: int) -> tuple[bytes | None, int] | None:
@@ -490,6 +511,10 @@ def split_login(login: str) -> tuple[str | None, str | None, str | None]:
     return wallet, None, worker or None
 
 
+def _is_coin_address(wallet: str) -> bool:
+    return bool(_MONERO_ADDRESS.fullmatch(wallet) or _COIN_ADDRESS.fullmatch(wallet))
+
+
 def _host_hint(host: str | None) -> tuple[str, str] | None:
     if not host:
         return None
@@ -587,6 +612,10 @@ class MiningStream:
         self._password: str | None = None
         self._agent: str | None = None
         self._login_seen = False
+        self._miner_request: str | None = None  # the first lone miner request (its method)
+        self._miner_http = False  # an HTTP request with a miner User-Agent or X-Mining-Extensions
+        self._monerod = False  # monerod's block-template RPC (Monero solo mining)
+        self._monero_rpc = False  # an HTTP request to /json_rpc (monerod's RPC endpoint)
         self._cn_algo: str | None = None
         self._cn_blob_version: int | None = None
         # work and shares
@@ -606,7 +635,28 @@ class MiningStream:
     # --- public -----------------------------------------------------------------------------------
     @property
     def is_mining(self) -> bool:
-        return self._strong > 0 or self._weak >= 2
+        return self._strong > 0 or self._weak >= 2 or self._miner_request is not None
+
+    @property
+    def miner_request(self) -> str | None:
+        """The method of the first lone miner request seen (module docstring), or None."""
+        return self._miner_request
+
+    @property
+    def rests_on_miner_request(self) -> bool:
+        """Mining only because of a lone miner request: no work, share or second sign seen."""
+        return self._miner_request is not None and self._strong == 0 and self._weak < 2
+
+    @property
+    def saw_no_work(self) -> bool:
+        """No work, share or pool-side mining answer was seen (the miner asked; nothing came of it)."""
+        return self._strong == 0
+
+    @property
+    def pool_answered(self) -> bool:
+        """The side opposite the miner sent a JSON message or an HTTP head."""
+        miner = self.miner_side
+        return self._sides[1 - (0 if miner is None else miner)].good > 0
 
     @property
     def gave_up(self) -> bool:
@@ -717,6 +767,8 @@ class MiningStream:
                 self._gave_up = True  # websocket or other upgrade
             return
         if head.is_request:
+            # Monero's daemon (and wallet) RPC endpoint: a block submitted there is a Monero block
+            self._monero_rpc = self._monero_rpc or head.target.split("?", 1)[0] == "/json_rpc"
             host = hd.get("host", "").strip().lower()
             host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
             if host and self._pool_host is None and _HOST.fullmatch(host):
@@ -726,8 +778,10 @@ class MiningStream:
                 self._agent = self._agent or agent[:128]
                 if _MINER_AGENT.search(agent):
                     self._weak += 1
+                    self._miner_http = True
             if "x-mining-extensions" in hd:
                 self._weak += 1
+                self._miner_http = True
             auth = hd.get("authorization", "")
             if auth[:6].lower() == "basic ":
                 try:
@@ -757,11 +811,16 @@ class MiningStream:
             if pending is not None and key is not None and self._n_pending < MAX_PENDING:
                 self._pending.setdefault((side, key), deque()).append(pending)
                 self._n_pending += 1
-        elif "result" in msg or "error" in msg:
+        elif "result" in msg or "error" in msg or msg.keys() == {"id", "jsonrpc"}:
+            # EthereumStratum/2.0.0 acknowledges a share with the short form {"id", "jsonrpc"}
             self._response(side, ts, msg)
 
     def _vote(self, miner: int) -> None:
         self._votes[miner] += 1
+
+    def _lone(self, method: str) -> None:
+        """A lone miner request was seen (module docstring)."""
+        self._miner_request = self._miner_request or method
 
     def _response(self, side: int, ts: float, msg: dict[str, Any]) -> None:
         key = _id_key(msg.get("id"))
@@ -783,12 +842,16 @@ class MiningStream:
                 if req.work is not None and not _STALE.search(_error_text(error)):
                     self._work[req.work[0]] -= req.work[1]
                     self._counted -= 1
-            elif result is not None:
+            elif result is not None or "result" not in msg:  # a result, or the short-form acknowledgement
                 self._accepted += 1
         elif req.method == "work":
             self._work_result(side, ts, result)
         elif req.method == "login":
             self._login_result(side, ts, result)
+        elif req.method in ("hello", "subscribe") and isinstance(result, dict) \
+                and str(result.get("proto", "")).startswith("EthereumStratum/"):
+            self._strong += 1  # EthereumStratum/2.0.0 hello answer: {proto, encoding, resume, timeout, …}
+            self._vote(1 - side)
         elif req.method == "subscribe" and isinstance(result, list) and len(result) >= 2:
             if isinstance(result[0], list) or _hex(result[1], 2, 64):
                 self._strong += 1
@@ -812,6 +875,14 @@ class MiningStream:
                     amount = TWO_256 / t
                     self._new_work(side, ts, "getwork", ("hashes", amount, amount / TWO_32), None)
                     return True
+            blob = _hex(result.get("blockhashing_blob"), 76, 1024)
+            template_diff = _num(result.get("difficulty"))
+            if blob and template_diff and _hex(result.get("blocktemplate_blob"), 76, 8_000_000):
+                # monerod: difficulty is the expected hashes per block found
+                self._monerod = True
+                self._cn_blob_version = int(blob[:2], 16)
+                self._new_work(side, ts, "getblocktemplate", ("hashes", template_diff, template_diff), None)
+                return True
             if _hex(result.get("previousblockhash"), 64, 64) and ("bits" in result or "target" in result):
                 t = _hex_int(result.get("target"), 64) or 0
                 work = ("hashes", TWO_256 / t, TWO_256 / t / TWO_32) if t else None
@@ -860,6 +931,8 @@ class MiningStream:
 
     # --- Stratum v1 -------------------------------------------------------------------------------
     def _subscribe(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
+        if isinstance(params, dict):  # EthereumStratum/2.0.0: {agent, host, port, session}
+            return self._es2_open(side, "mining.subscribe", params, "subscribe")
         if not isinstance(params, list):
             return None
         self._weak += 1
@@ -868,6 +941,8 @@ class MiningStream:
         self._login_seen = True
         if params and isinstance(params[0], str):
             self._agent = self._agent or params[0][:128]
+            if _MINER_AGENT.search(params[0][:128]):
+                self._lone("mining.subscribe")
         if any(isinstance(p, str) and p.startswith("EthereumStratum/") for p in params):
             self._ethstratum = True
         if len(params) >= 3 and isinstance(params[2], str) and _HOST.fullmatch(params[2]):
@@ -889,7 +964,8 @@ class MiningStream:
     def _submit(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
         if not (isinstance(params, list) and 3 <= len(params) <= 8 and isinstance(params[0], str)):
             return None
-        if not all(_hex(p, 1, 4096) for p in params[2:] if not isinstance(p, bool)):
+        es2 = self._ethstratum and len(params) == 3 and bool(_hex(params[1], 16, 16)) and isinstance(params[2], str)
+        if not es2 and not all(_hex(p, 1, 4096) for p in params[2:] if not isinstance(p, bool)):
             return None
         if self._shape is None:
             if len(params) == 3:
@@ -898,12 +974,14 @@ class MiningStream:
                 self._shape = "equihash"
             elif len(params) in (5, 6):
                 self._shape = "bitcoin"
+        if es2:
+            return self._share(side, ts, "stratum", params[0])
         if self._login is None:
             self._login = params[0][:256]
         return self._share(side, ts, "stratum", params[1])
 
     def _notify(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
-        if not (isinstance(params, list) and len(params) >= 4 and isinstance(params[0], str | int)):
+        if not (isinstance(params, list) and len(params) >= 3 and isinstance(params[0], str | int)):
             return None
         if len(params) >= 9 and isinstance(params[4], list) and _hex(params[1], 64, 64):
             self._shape = "bitcoin"
@@ -912,6 +990,8 @@ class MiningStream:
         elif len(params) == 4 and _hex(params[1], 64, 64) and _hex(params[2], 64, 64):
             self._shape = "ethash"
             self._ethstratum = True
+        elif self._ethstratum and len(params) == 3 and _hex(params[1], 64, 64) and isinstance(params[2], bool):
+            self._shape = "ethash"  # EthereumStratum/2.0.0: job, header hash, clean
         else:
             self._weak += 1
             self._vote(1 - side)
@@ -948,11 +1028,48 @@ class MiningStream:
         return None
 
     def _pool_notice(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
-        """set_extranonce, client.reconnect, client.show_message: from the pool."""
-        if isinstance(params, list):
+        """set_extranonce, client.reconnect, client.show_message, mining.reconnect: from the pool."""
+        if isinstance(params, list) or (isinstance(params, dict) and "host" in params):
             self._weak += 1
             self._vote(1 - side)
             self._proto["stratum"] += 1
+        return None
+
+    # --- EthereumStratum/2.0.0 (Lanfranchi et al.: objects for params, short tokens) ---------------
+    def _es2_open(self, side: int, method: str, params: dict[str, Any], pending: str) -> _Pending | None:
+        """mining.hello / mining.subscribe with {agent, host, port, proto | session}: from the miner."""
+        agent, proto = params.get("agent"), params.get("proto")
+        if not isinstance(agent, str) and not (isinstance(proto, str) and proto.startswith("EthereumStratum/")):
+            return None
+        self._weak += 1
+        self._vote(side)
+        self._proto["stratum"] += 1
+        self._ethstratum = True
+        self._login_seen = True
+        if isinstance(agent, str):
+            self._agent = self._agent or agent[:128]
+        host = params.get("host")
+        if isinstance(host, str) and _HOST.fullmatch(host):
+            self._pool_host = self._pool_host or host.lower()
+        if (isinstance(proto, str) and proto.startswith("EthereumStratum/")) or \
+                (isinstance(agent, str) and _MINER_AGENT.search(agent[:128])):
+            self._lone(method)
+        return _Pending(pending)
+
+    def _hello(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
+        return self._es2_open(side, "mining.hello", params, "hello") if isinstance(params, dict) else None
+
+    def _set(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
+        """mining.set {epoch, seed, target, algo, extranonce}: the pool sets what changes rarely."""
+        if not (isinstance(params, dict) and ({"target", "seed", "epoch"} & params.keys())):
+            return None
+        self._weak += 1
+        self._vote(1 - side)
+        self._proto["stratum"] += 1
+        self._ethstratum = True
+        t = _hex_int(params.get("target"), 64)
+        if t:
+            self._cur = ("hashes", TWO_256 / t, TWO_256 / t / TWO_32)
         return None
 
     # --- CryptoNote -------------------------------------------------------------------------------
@@ -973,6 +1090,11 @@ class MiningStream:
         algo = params.get("algo")
         if isinstance(algo, list) and len(algo) == 1 and isinstance(algo[0], str):
             self._cn_algo = self._cn_algo or algo[0][:32]
+        agent = params.get("agent")
+        if isinstance(agent, str) and agent.strip() and self._login.strip():
+            wallet = split_login(self._login)[0]
+            if _MINER_AGENT.search(agent[:128]) or (wallet and _is_coin_address(wallet)):
+                self._lone("login")
         return _Pending("login")
 
     def _cn_job(self, side: int, ts: float, job: dict[str, Any]) -> bool:
@@ -1020,6 +1142,9 @@ class MiningStream:
         worker = msg.get("worker")
         if isinstance(worker, str) and worker:
             self._eth_worker = worker[:64]
+        wallet = split_login(self._login)[0]
+        if wallet and re.fullmatch(r"0x[0-9a-fA-F]{40}", wallet):
+            self._lone("eth_submitLogin")
         return None
 
     def _eth_get_work(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
@@ -1056,21 +1181,49 @@ class MiningStream:
             self._weak += 1
             self._vote(side)
             self._proto["getwork"] += 1
+            if self._miner_http:
+                self._lone("getwork")
             return _Pending("work")
         return None
 
     def _getblocktemplate(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
+        if isinstance(params, dict):  # monerod's alias of get_block_template
+            return self._monerod_template(side, ts, msg, params)
         if params in (None, []) or (isinstance(params, list) and isinstance(params[0], dict)):
             self._weak += 1
             self._vote(side)
             self._proto["getblocktemplate"] += 1
+            request = params[0] if params else {}
+            # BIP 22/23: a template request names what the miner can do
+            if isinstance(request.get("capabilities"), list) or isinstance(request.get("rules"), list) \
+                    or self._miner_http:
+                self._lone("getblocktemplate")
             return _Pending("work")
         return None
 
+    def _monerod_template(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
+        """monerod ``get_block_template``: {wallet_address, reserve_size}; only a miner asks for one."""
+        if not isinstance(params, dict):
+            return None
+        wallet = params.get("wallet_address")
+        if not (isinstance(wallet, str) and _MONERO_ADDRESS.fullmatch(wallet)):
+            return None
+        self._weak += 1
+        self._vote(side)
+        self._proto["getblocktemplate"] += 1
+        self._monerod = True
+        self._login = self._login or wallet
+        self._lone(str(msg.get("method"))[:32])
+        return _Pending("work")
+
     def _submitblock(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
-        if isinstance(params, list) and params and _hex(params[0], 160, 8_000_000):
-            return self._share(side, ts, "getblocktemplate")
-        return None
+        blob = _hex(params[0], 160, 8_000_000) if isinstance(params, list) and params else None
+        if not blob:
+            return None
+        if self._monero_rpc:  # monerod submit_block/submitblock: the blob starts with the block's major version
+            self._monerod = True
+            self._cn_blob_version = self._cn_blob_version or int(blob[:2], 16)
+        return self._share(side, ts, "getblocktemplate")
 
     # --- facts ------------------------------------------------------------------------------------
     def _protocol(self) -> str:
@@ -1108,6 +1261,11 @@ class MiningStream:
                 algorithm = "Equihash"
             elif self._shape == "bitcoin":
                 algorithm = "Scrypt" if hint and hint[1] == "Scrypt" else "SHA-256"
+        elif protocol == "getblocktemplate" and self._monerod:
+            coin = "Monero"
+            if self._cn_blob_version is not None:
+                algorithm = "RandomX" if self._cn_blob_version >= 12 else "CryptoNight"
+            return coin, algorithm
         elif protocol in ("getwork", "getblocktemplate"):
             algorithm = "Scrypt" if hint and hint[1] == "Scrypt" else "SHA-256"
         if hint and hint[1] == algorithm:
@@ -1157,6 +1315,11 @@ _HANDLERS = {
     "client.reconnect": MiningStream._pool_notice,
     "client.show_message": MiningStream._pool_notice,
     "client.get_version": MiningStream._pool_notice,
+    "mining.hello": MiningStream._hello,
+    "mining.set": MiningStream._set,
+    "mining.noop": MiningStream._miner_notice,
+    "mining.hashrate": MiningStream._miner_notice,
+    "mining.reconnect": MiningStream._pool_notice,
     "login": MiningStream._cn_login,
     "job": MiningStream._job,
     "submit": MiningStream._cn_submit,
@@ -1168,4 +1331,6 @@ _HANDLERS = {
     "getwork": MiningStream._getwork,
     "getblocktemplate": MiningStream._getblocktemplate,
     "submitblock": MiningStream._submitblock,
+    "get_block_template": MiningStream._monerod_template,
+    "submit_block": MiningStream._submitblock,
 }
