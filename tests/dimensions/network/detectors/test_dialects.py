@@ -60,6 +60,12 @@ LONE = {
     # a CryptoNote login by a wallet only (xmr-stak sends no algo list)
     "wallet login": (_line('{"method":"login","params":{"login":"<wallet>","pass":"w1","agent":"xmr-stak/2.10.8/"},'
                            '"id":1}', wallet=XMR_WALLET), "login", "xmr-stak/2.10.8/"),
+    # Claymore's CryptoNote miner (2017): a wallet login without any agent
+    "claymore cryptonote login": (_line('{"method": "login", "params": {"login": "<wallet>", "pass": "x"}, "id": 1}',
+                                        wallet=XMR_WALLET), "login", None),
+    # ethminer's stratum mode authorizes right after subscribing: a worker named by its payout address
+    "authorize by wallet": (_line('{"id": 2, "method": "mining.authorize", "params": ["<wallet>.rig3", "x"]}',
+                                  wallet=ETH_WALLET), "mining.authorize", None),
     # Claymore/PhoenixMiner ethproxy
     "eth_submitLogin": (_line('{"worker": "eth1.0", "jsonrpc": "2.0", "params": ["<wallet>.rig1", "x"], "id": 2, '
                               '"method": "eth_submitLogin"}', wallet=ETH_WALLET), "eth_submitLogin", None),
@@ -97,6 +103,8 @@ NOT_LONE = {
     "eth node": _line('{"id": 1, "jsonrpc": "2.0", "method": "eth_subscribe", "params": ["newHeads"]}'),
     # a chat login with a user name and a client agent
     "chat login": _line('{"id":1,"method":"login","params":{"login":"alice","pass":"secret","agent":"MyChat/2.1"}}'),
+    # an authorize by a user name, with no miner sign (a generic service that borrowed the method name)
+    "authorize by name": _line('{"id": 2, "method": "mining.authorize", "params": ["alice", "secret"]}'),
     # a subscribe without any miner agent (a pub/sub service)
     "plain subscribe": _line('{"id": 1, "method": "mining.subscribe", "params": []}'),
     # a block-template request without capabilities from a monitoring script

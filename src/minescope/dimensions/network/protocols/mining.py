@@ -24,8 +24,9 @@ A *lone miner request* decides too, answered or not: one client request that onl
 in its dialect (``MiningStream.miner_request``). Failover miners dial dead pools, probes are refused, and a
 solo miner's template request may go unanswered; the request alone is mining activity of its sender:
     * ``mining.subscribe`` whose first parameter is a miner agent (cgminer/…, XMRig/…, lolMiner …);
-    * CryptoNote ``login`` with a login and an agent, where the agent is a miner's or the login is a
-      coin address (XMRig sends ``login``, ``pass``, ``agent``, ``algo``, ``rigid``);
+    * CryptoNote ``login`` with a miner's agent, or whose login is a coin address (XMRig sends ``login``,
+      ``pass``, ``agent``, ``algo``, ``rigid``; Claymore's CryptoNote miner no agent);
+    * ``mining.authorize`` whose worker is a coin address (``wallet.worker``);
     * ``eth_submitLogin`` whose login is an Ethereum address;
     * ``getwork`` (no parameters) in an HTTP request with a miner User-Agent or X-Mining-Extensions;
     * ``getblocktemplate`` with a BIP 22/23 template request (``capabilities`` or ``rules``), or with
@@ -959,6 +960,9 @@ class MiningStream:
         self._login = params[0][:256]
         if len(params) > 1 and isinstance(params[1], str):
             self._password = params[1][:128]
+        wallet = split_login(self._login)[0]
+        if wallet and _is_coin_address(wallet):  # a worker named by its payout address
+            self._lone("mining.authorize")
         return _Pending("authorize")
 
     def _submit(self, side: int, ts: float, msg: dict[str, Any], params: Any) -> _Pending | None:
@@ -1091,10 +1095,12 @@ class MiningStream:
         if isinstance(algo, list) and len(algo) == 1 and isinstance(algo[0], str):
             self._cn_algo = self._cn_algo or algo[0][:32]
         agent = params.get("agent")
-        if isinstance(agent, str) and agent.strip() and self._login.strip():
-            wallet = split_login(self._login)[0]
-            if _MINER_AGENT.search(agent[:128]) or (wallet and _is_coin_address(wallet)):
-                self._lone("login")
+        wallet = split_login(self._login)[0] if self._login.strip() else None
+        # a miner's agent with a login, or a coin address as the login (Claymore's CryptoNote miner sends
+        # no agent): nobody but a miner logs in so
+        if (wallet and _is_coin_address(wallet)) or \
+                (self._login.strip() and isinstance(agent, str) and _MINER_AGENT.search(agent[:128])):
+            self._lone("login")
         return _Pending("login")
 
     def _cn_job(self, side: int, ts: float, job: dict[str, Any]) -> bool:
