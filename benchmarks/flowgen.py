@@ -1,7 +1,7 @@
 """A carrier-scale synthetic flow dataset with planted mining sessions, for benchmarking the flow-log detectors.
 
     python benchmarks/flowgen.py OUT_DIR --flows 50000000 [--seed 1] [--hours 24]
-                                 [--start 2026-11-01T00:00:00Z] [--planted 200]
+                                 [--start 2026-11-01T00:00:00Z] [--planted 200] [--benign N]
     python benchmarks/flowgen.py OUT_DIR --check          # read an existing dataset back, print figures
 
 Writes, under OUT_DIR (the columns inside the files are exactly ``minescope.dimensions.network.tables.FLOWS`` and
@@ -72,8 +72,28 @@ Decoys (truth.json ``decoys``; the connection they describe must not be found):
   DNS-question finding; no connection finding).
 - ``mqtt_keepalive`` (8883) and ``ssh_keepalive`` (22): benign long-lived, low-rate sessions.
 
+Benign long-lived sessions (truth.json ``benign``, ``benign_counts``; rows counted in
+``rows.benign_flow_rows``, not among the planted ones): what a carrier sees all day that holds one TCP
+connection open with a keep-alive now and then — the shape the behaviour model looks for — and is not
+mining. One session per ``BENIGN_PER_FLOWS`` (5,000) flows unless ``--benign N``; drawn from their own
+seed after the planted sessions, which do not change with their number. Each class (``BENIGN_CLASSES``)
+has its ports, its packets per minute and bytes per packet each way, and a few server addresses that
+many clients share (a broker, a push service, a vendor cloud), except SSH (one server per session):
+
+- ``mqtt`` (1883, 8883; 25 %): an IoT device's broker connection, PINGREQ/PINGRESP every keep-alive and
+  telemetry PUBLISHes up (70–160 B up, 54–90 B down); 24 brokers.
+- ``push`` (5228 FCM, 5223 APNs; 25 %): a phone's push channel, a heartbeat every 2–10 min and now and
+  then a notification down; 16 servers.
+- ``iot_heartbeat`` (6668, 7100, 8600, 9530, 12001 — made up; 15 %): a device's vendor-cloud heartbeat on
+  a port no list names (the ranking cannot know it by port), 56–90 B packets; 8 servers.
+- ``xmpp`` (5222; 10 %), ``ssh`` (22; 10 %), ``websocket`` (443, pings every 25 s and pushed updates; 10 %),
+  ``vpn`` (OpenVPN over TCP 1194, PPTP 1723: an idle tunnel's keep-alives; 5 %).
+
+None uses a stratum port (server or client side). UDP classes (NTP, IKE, QUIC) are in the background
+already and are never behaviour candidates (TCP only).
+
 Python API (``benchmarks`` is no package; put this directory on ``sys.path``):
-``generate(out_dir, flows, seed=1, hours=24, start=None, planted=200, progress=True) -> truth``
+``generate(out_dir, flows, seed=1, hours=24, start=None, planted=200, progress=True, benign=None) -> truth``
 and ``summary(out_dir) -> dict`` (rows, files, partitions, distinct addresses, bytes on disk).
 """
 
@@ -182,6 +202,7 @@ NAME_TLDS = ("com", "net", "cn", "com.cn", "org", "io")
 EDGE_DOMAINS = ("edgecache-cdn.net", "fastedge.net", "globalcdn.com")
 
 TS_MS = pa.timestamp("ms", tz="UTC")
+STRATUM_AVOID = np.array(sorted(pool_ports()), dtype=np.int32)  # no client port of a session is a stratum port
 
 
 # ------------------------------------------------------------------------------------ pools
@@ -582,7 +603,7 @@ class Planter:
         ``up``/``down``: (packets per minute low, high, bytes per packet low, high).
         """
         rng = self.rng
-        sport = int(rng.integers(32768, 65536))
+        sport = int(_off(np.array([rng.integers(32768, 65536)], dtype=np.int32), STRATUM_AVOID)[0])
         timeout_ms = exporter.active_timeout * 1000
         t = start_ms
         records: list[tuple[int, int]] = []
@@ -640,8 +661,11 @@ MINING_DOWN = (1.5, 3.0, 180.0, 320.0)
 
 
 def plant(rng: np.random.Generator, pools: Pools, t0_ms: int, t1_ms: int, planted: int,
-          names: list[str]) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
-    """The planted sessions and decoys: (flows rows, dns rows, truth parts)."""
+          names: list[str], benign: int = 0,
+          benign_rng: np.random.Generator | None = None) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+    """The planted sessions and decoys: (flows rows, dns rows, truth parts); and ``benign`` benign
+    long-lived sessions (``plant_benign``, drawn from ``benign_rng`` after everything else, so the planted
+    sessions do not depend on their number) as ``parts["benign_flows"]`` and ``parts["benign"]``."""
     p = Planter(rng, pools, t0_ms, t1_ms)
     n_behaviour = max(1, round(planted * 0.10)) if planted >= 3 else 0
     n_pdns = round(planted * 0.35) if names else 0
@@ -734,11 +758,11 @@ def plant(rng: np.random.Generator, pools: Pools, t0_ms: int, t1_ms: int, plante
                                            "client_ip": asker},
                        "why": "a pool name was resolved but no flow goes to its addresses",
                        "expected": "no connection finding; the asker is a DNS-question finding"})
-    benign = (("mqtt_keepalive", 8883, (1.0, 1.2, 60.0, 90.0), (1.0, 1.2, 60.0, 90.0),
-               "MQTT over TLS: an IoT device's keep-alive PINGREQ/PINGRESP every 60 s"),
-              ("ssh_keepalive", 22, (1.0, 2.2, 90.0, 150.0), (1.0, 2.2, 90.0, 150.0),
-               "an idle SSH session with ServerAliveInterval 30–60 s"))
-    for kind, port, up, down, why in benign:
+    keepalives = (("mqtt_keepalive", 8883, (1.0, 1.2, 60.0, 90.0), (1.0, 1.2, 60.0, 90.0),
+                   "MQTT over TLS: an IoT device's keep-alive PINGREQ/PINGRESP every 60 s"),
+                  ("ssh_keepalive", 22, (1.0, 2.2, 90.0, 150.0), (1.0, 2.2, 90.0, 150.0),
+                   "an idle SSH session with ServerAliveInterval 30–60 s"))
+    for kind, port, up, down, why in keepalives:
         for i in range(n_decoy):
             v6 = rng.random() < 0.1
             start, end = p.span(3600_000, 6.0)
@@ -749,9 +773,78 @@ def plant(rng: np.random.Generator, pools: Pools, t0_ms: int, t1_ms: int, plante
 
     flows = p.table(FLOWS, p.flows)
     dns = p.table(DNS, p.dns)
+    p.flows = {f.name: [] for f in FLOWS}
+    p.rng = benign_rng if benign_rng is not None else p.rng
+    benign_sessions = plant_benign(p, benign)
     return flows, dns, {"sessions": sessions, "decoys": decoys, "feed_addresses": feed,
                         "listed_pools": listed_pools,
-                        "pdns_names": {n: a[False] + a[True] for n, a in name_addrs.items()}}
+                        "pdns_names": {n: a[False] + a[True] for n, a in name_addrs.items()},
+                        "benign": benign_sessions, "benign_flows": p.table(FLOWS, p.flows)}
+
+
+@dataclass(frozen=True)
+class BenignClass:
+    """Long-lived TCP sessions a carrier sees all day that are not mining: ground truth negatives."""
+    kind: str
+    share: float  # of the benign sessions
+    ports: tuple[tuple[int, float], ...]
+    up: tuple[float, float, float, float]  # packets per minute low, high; mean bytes per packet low, high
+    down: tuple[float, float, float, float]
+    servers: int  # distinct server addresses the class's sessions go to (0: a fresh one per session)
+    median_h: float  # session length
+    why: str
+
+
+# IP bytes per packet: an ACK-only packet is 52 (IPv4, TCP timestamps), an MQTT PINGRESP 54, a ping
+# wrapped in TLS about 85. Rates count both pings and their ACKs.
+BENIGN_CLASSES = (
+    BenignClass("mqtt", 0.25, ((1883, 0.4), (8883, 0.6)), (1.5, 3.0, 70.0, 160.0), (1.0, 2.0, 54.0, 90.0), 24, 12.0,
+                "an IoT device's MQTT connection to its cloud broker: PINGREQ/PINGRESP every keep-alive "
+                "(MQTT 3.1.1 section 3.1.2.10, commonly 60 s) and telemetry PUBLISHes up, acknowledged down"),
+    BenignClass("push", 0.25, ((5228, 0.6), (5223, 0.4)), (0.1, 0.5, 80.0, 110.0), (0.1, 0.6, 80.0, 300.0), 16,
+                12.0, "a phone's push channel, Google FCM (5228) or Apple APNs (5223): a heartbeat every 2-10 min "
+                      "and now and then a notification down"),
+    BenignClass("iot_heartbeat", 0.15, ((6668, 0.2), (7100, 0.2), (8600, 0.2), (9530, 0.2), (12001, 0.2)),
+                (0.5, 2.0, 60.0, 90.0), (0.5, 2.0, 56.0, 80.0), 8, 12.0,
+                "a camera's or plug's heartbeat to its vendor cloud on a vendor port (made up here: a service "
+                "the ranking's port list does not know)"),
+    BenignClass("xmpp", 0.10, ((5222, 1.0),), (0.5, 2.0, 70.0, 160.0), (0.5, 2.5, 70.0, 300.0), 12, 6.0,
+                "a chat app on XMPP's port 5222: whitespace keep-alives (RFC 6120 section 4.6.1) and short "
+                "messages"),
+    BenignClass("ssh", 0.10, ((22, 1.0),), (1.0, 2.2, 90.0, 150.0), (1.0, 2.2, 90.0, 150.0), 0, 3.0,
+                "an idle SSH session with ServerAliveInterval 30-60 s"),
+    BenignClass("websocket", 0.10, ((443, 1.0),), (2.0, 3.0, 70.0, 120.0), (2.0, 6.0, 100.0, 900.0), 16, 2.0,
+                "a web app's WebSocket over TLS: a ping every 25 s (Socket.IO's default) and pushed updates"),
+    BenignClass("vpn", 0.05, ((1194, 0.6), (1723, 0.4)), (6.0, 12.0, 80.0, 140.0), (6.0, 12.0, 80.0, 160.0), 20,
+                4.0, "an idle VPN tunnel: OpenVPN over TCP (a keep-alive ping every 10 s) or a PPTP control "
+                     "channel"),
+)
+BENIGN_PER_FLOWS = 5000  # one benign long-lived session per this many flow rows (default)
+
+
+def plant_benign(p: Planter, n: int) -> list[dict[str, Any]]:
+    """``n`` benign long-lived sessions of ``BENIGN_CLASSES`` into ``p``'s flows; their truth entries."""
+    rng = p.rng
+    if n <= 0:
+        return []
+    shares = np.array([c.share for c in BENIGN_CLASSES])
+    servers = {c.kind: [p.fresh_address(rng.random() < 0.12) for _ in range(c.servers)] for c in BENIGN_CLASSES}
+    out = []
+    for i in range(n):
+        c = BENIGN_CLASSES[int(rng.choice(len(BENIGN_CLASSES), p=shares / shares.sum()))]
+        if servers[c.kind]:
+            peer = servers[c.kind][int(rng.integers(0, len(servers[c.kind])))]
+            v6 = ":" in peer
+        else:
+            v6 = rng.random() < 0.1
+            peer = p.fresh_address(v6)
+        start, end = p.span(3600_000, c.median_h)
+        client = p.pools.client_text(int(p.pools.n_c4 + rng.integers(0, p.pools.n_c6)) if v6
+                                     else int(rng.integers(0, p.pools.n_c4)))
+        s = p.session(client, peer, p.port(c.ports), start, end, p.exporter(), c.up, c.down)
+        s["peer_ip"] = s.pop("pool_ip")
+        out.append({"id": f"benign-{i:05d}", "kind": c.kind, **s, "why": c.why, "expected": "not mining"})
+    return out
 
 
 def _iso(ms: int) -> str:
@@ -836,11 +929,13 @@ def _ts_us(table: pa.Table) -> np.ndarray:
 
 
 def generate(out_dir: Path, flows: int, *, seed: int = 1, hours: int = 24, start: dt.datetime | None = None,
-             planted: int = 200, progress: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
+             planted: int = 200, progress: bool = True, chunk_rows: int = CHUNK_ROWS,
+             benign: int | None = None) -> dict[str, Any]:
     """Write the dataset under ``out_dir`` (see the module docstring) and return the truth dict.
 
-    ``flows`` is the total of flow rows (background plus planted rows); ``planted`` the number of
-    mining sessions. ``start`` must be on a whole UTC hour. Refuses a non-empty ``out_dir/flows``.
+    ``flows`` is the total of flow rows (background, planted and benign long-lived rows); ``planted`` the
+    number of mining sessions; ``benign`` the number of benign long-lived sessions (default: one per
+    ``BENIGN_PER_FLOWS`` flows). ``start`` must be on a whole UTC hour. Refuses a non-empty ``out_dir/flows``.
     """
     start = start or DEFAULT_START
     if start.tzinfo is None:
@@ -848,15 +943,15 @@ def generate(out_dir: Path, flows: int, *, seed: int = 1, hours: int = 24, start
     start = start.astimezone(dt.UTC)
     if start.minute or start.second or start.microsecond:
         raise ValueError(f"start {start.isoformat()} is not on a whole hour (partitions are hours)")
-    if hours < 1 or flows < 0 or planted < 0 or chunk_rows < 1000:
-        raise ValueError("hours must be ≥ 1, flows and planted ≥ 0, chunk_rows ≥ 1000")
+    if hours < 1 or flows < 0 or planted < 0 or chunk_rows < 1000 or (benign is not None and benign < 0):
+        raise ValueError("hours must be ≥ 1, flows, planted and benign ≥ 0, chunk_rows ≥ 1000")
     out_dir = Path(out_dir)
     for sub in ("flows", "dns"):
         if (out_dir / sub).exists() and any((out_dir / sub).iterdir()):
             raise ValueError(f"{out_dir / sub} is not empty; remove it first (or use --overwrite)")
     began = time.monotonic()
     seeds = np.random.SeedSequence(seed)
-    pools_seed, plant_seed, chunk_seed = seeds.spawn(3)
+    pools_seed, plant_seed, chunk_seed, benign_seed = seeds.spawn(4)
     console = Console(stderr=True)
 
     intel = PoolIntel.load(user_feeds=False)
@@ -871,11 +966,15 @@ def generate(out_dir: Path, flows: int, *, seed: int = 1, hours: int = 24, start
     pools = build_pools(np.random.default_rng(pools_seed), flows)
     t0_ms = int(start.timestamp() * 1000)
     t1_ms = t0_ms + hours * HOUR_S * 1000
-    p_flows, p_dns, parts = plant(np.random.default_rng(plant_seed), pools, t0_ms, t1_ms, planted, names)
+    n_benign = round(flows / BENIGN_PER_FLOWS) if benign is None else benign
+    p_flows, p_dns, parts = plant(np.random.default_rng(plant_seed), pools, t0_ms, t1_ms, planted, names,
+                                  n_benign, np.random.default_rng(benign_seed))
+    b_flows = parts.pop("benign_flows")
+    extra_flows = pa.concat_tables([p_flows, b_flows]).sort_by("ts").combine_chunks()
     write_feed(out_dir / "feeds" / "pool-addresses.txt", parts["feed_addresses"])
-    p_flows_us, p_dns_us = _ts_us(p_flows), _ts_us(p_dns)
+    extra_us, p_dns_us = _ts_us(extra_flows), _ts_us(p_dns)
 
-    background = max(0, flows - p_flows.num_rows)
+    background = max(0, flows - extra_flows.num_rows)
     per_hour = _hour_counts(background, start, hours)
     written = {"flows": 0, "dns": 0}
     writer = Writer()
@@ -884,7 +983,7 @@ def generate(out_dir: Path, flows: int, *, seed: int = 1, hours: int = 24, start
                TextColumn("flows"), TimeElapsedColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=console, disable=not progress) as bar:
-            task = bar.add_task("flowgen", total=background + p_flows.num_rows)
+            task = bar.add_task("flowgen", total=background + extra_flows.num_rows)
             for h, n_h in enumerate(per_hour):
                 hour_start = start + dt.timedelta(hours=h)
                 bar.update(task, description=f"{hour_start:%Y-%m-%d %H}h")
@@ -901,7 +1000,7 @@ def generate(out_dir: Path, flows: int, *, seed: int = 1, hours: int = 24, start
                                                                        spawn_key=(*chunk_seed.spawn_key, chunk_no)))
                     chunk_no += 1
                     ftab = background_flows(rng, pools, n, a_ms, b_ms)
-                    extra = _slice(p_flows, p_flows_us, a_ms * 1000, b_ms * 1000)
+                    extra = _slice(extra_flows, extra_us, a_ms * 1000, b_ms * 1000)
                     if extra.num_rows:
                         ftab = pa.concat_tables([ftab, extra]).sort_by("ts").combine_chunks()
                     dtab = background_dns(rng, pools, round(n / DNS_PER_FLOWS), a_ms, b_ms)
@@ -927,7 +1026,8 @@ def generate(out_dir: Path, flows: int, *, seed: int = 1, hours: int = 24, start
                    "dns": "dns/day=YYYY-MM-DD/hour=HH/part-00000.parquet", "partitioning": "hive (UTC of ts)",
                    "feed": "feeds/pool-addresses.txt"},
         "rows": {"flows": written["flows"], "dns": written["dns"], "background_flows": background,
-                 "planted_flow_rows": p_flows.num_rows, "planted_dns_rows": p_dns.num_rows},
+                 "planted_flow_rows": p_flows.num_rows, "planted_dns_rows": p_dns.num_rows,
+                 "benign_flow_rows": b_flows.num_rows},
         "pools": {"clients": pools.n_clients, "servers": pools.n_s4 + pools.n_s6, "names": len(pools.names)},
         "exporters": [asdict(e) for e in EXPORTERS],
         "pool_names": names,
@@ -937,13 +1037,16 @@ def generate(out_dir: Path, flows: int, *, seed: int = 1, hours: int = 24, start
         "counts": {k: sum(1 for s in sessions if s["kind"] == k) for k in ("listed", "pdns", "behaviour")},
         "sessions": sessions,
         "decoys": parts["decoys"],
+        "benign_counts": {c.kind: sum(1 for b in parts["benign"] if b["kind"] == c.kind) for c in BENIGN_CLASSES},
+        "benign": parts["benign"],
     }
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     if progress:
         size = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
         console.print(f"wrote {written['flows']:,} flows and {written['dns']:,} DNS rows in {seconds} s, "
                       f"{size / 1e9:.2f} GB; planted {len(sessions)} sessions ({truth['counts']}), "
-                      f"{len(parts['decoys'])} decoys")
+                      f"{len(parts['decoys'])} decoys, {len(parts['benign'])} benign long-lived sessions "
+                      f"({b_flows.num_rows:,} rows)")
     return truth
 
 
@@ -1035,6 +1138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--start", type=_parse_start, default=DEFAULT_START, help="ISO time on a whole UTC hour")
     parser.add_argument("--planted", type=int, default=200, help="planted mining sessions")
+    parser.add_argument("--benign", type=int, default=None,
+                        help=f"benign long-lived sessions (default: one per {BENIGN_PER_FLOWS} flows)")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows generated and written at once")
     parser.add_argument("--overwrite", action="store_true", help="replace flows/, dns/, feeds/, truth.json there")
     parser.add_argument("--check", action="store_true", help="only read the dataset back and print its figures")
@@ -1048,7 +1153,8 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.rmtree(args.out_dir / sub, ignore_errors=True)
                 (args.out_dir / "truth.json").unlink(missing_ok=True)
             generate(args.out_dir, args.flows, seed=args.seed, hours=args.hours, start=args.start,
-                     planted=args.planted, progress=not args.quiet, chunk_rows=args.chunk_rows)
+                     planted=args.planted, progress=not args.quiet, chunk_rows=args.chunk_rows,
+                     benign=args.benign)
         else:
             if not (args.out_dir / "flows").is_dir():
                 raise ValueError(f"{args.out_dir} holds no flows/ dataset")

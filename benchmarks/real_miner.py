@@ -59,8 +59,9 @@ MONEROD = "127.0.0.5"
 SOCKS = "127.0.0.6"
 API_PORT, API_TOKEN = 18088, "recording"  # XMRig's HTTP API, used by the keepalive recording only
 SOCKS_POOL_NAME = "pool.example.net"  # the SOCKS5 request names the pool; nothing resolves it
-# Share difficulty per algorithm: a few shares a second from one thread (cn-pico ~1 kH/s, rx/0 light ~50 H/s).
-DIFFICULTY = {"cn-pico": 400, "rx/0": 20}
+# Share difficulty per algorithm: a few shares a second from one thread (cn-pico ~1 kH/s, rx/0 light ~50 H/s),
+# and still some on a machine busy with other work.
+DIFFICULTY = {"cn-pico": 400, "rx/0": 4}
 
 CONFIGS: dict[str, str] = {
     "plain_3333": "clear-text pool on port 3333: login (XMRig offers its ~30 algorithms, the pool picks "
@@ -151,7 +152,7 @@ def setup(config: str) -> Setup:
     if config == "rig_id":
         return Setup([_pool(f"{POOL}:3333", **{"rig-id": RIG_ID})], [plain], _shares(3), 15)
     if config == "rx0_monero":
-        return Setup([_pool(f"{POOL}:3333", algo="rx/0")], [plain], _shares(2), 30, algo="rx/0")
+        return Setup([_pool(f"{POOL}:3333", algo="rx/0")], [plain], _shares(2), 60, algo="rx/0")
     if config == "failover":
         return Setup([_pool(f"{REFUSING}:3333"), _pool(f"{SILENT}:3333"), _pool(f"{POOL}:3333")],
                      [Server("silent", SILENT, 3333), plain], _shares(2), 45)
@@ -165,11 +166,11 @@ def setup(config: str) -> Setup:
         # coin monero: XMRig 6.16 mines a solo template as Monero's (RandomX) even when told another algorithm
         return Setup([_pool(f"{MONEROD}:18081", daemon=True, coin="monero", **{"daemon-poll-interval": 500})],
                      [Server("monerod", MONEROD, 18081)],
-                     lambda seen: seen["submitblock"] >= 2 and seen["getheight"] >= 1, 30, algo="rx/0")
+                     lambda seen: seen["submitblock"] >= 2 and seen["getheight"] >= 1, 60, algo="rx/0")
     if config == "self_select":
         return Setup([_pool(f"{POOL}:3333", **{"self-select": f"{MONEROD}:18081"})],
                      [Server("pool", POOL, 3333, mode="self-select"), Server("monerod", MONEROD, 18081)],
-                     lambda seen: seen["block_template"] >= 1 and seen["submit"] >= 2, 30, algo="rx/0")
+                     lambda seen: seen["block_template"] >= 1 and seen["submit"] >= 2, 60, algo="rx/0")
     if config == "socks5":
         return Setup([_pool(f"{SOCKS_POOL_NAME}:3333", socks5=f"{SOCKS}:1080")],
                      [Server("socks5", SOCKS, 1080), Server("pool", SOCKS_POOL_NAME, 3333)], _shares(3), 15)

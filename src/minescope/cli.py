@@ -224,9 +224,12 @@ def main() -> None:
 @click.option("--behaviour/--no-behaviour", default=True, show_default=True,
               help="流日志的行为模型线索（低危，需人工核实）/ "
                    "the behaviour model's leads on flow logs (low, to verify)")
+@click.option("--leads-top", type=click.IntRange(min=1), default=None,
+              help="只保留排序最前的 N 条行为线索（每个抓包、全部流日志各一组）/ keep only the N best-ranked "
+                   "behaviour leads (of each capture, and of all flow logs together)")
 def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str, no_store: bool,
          feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
-         duration: float | None, engine: str, all_partitions: bool, behaviour: bool) -> None:
+         duration: float | None, engine: str, all_partitions: bool, behaviour: bool, leads_top: int | None) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
     scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
     from minescope.pipeline import Scanner, ScanOptions
@@ -252,7 +255,8 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
 
         lists.append(confirmed_list(store))
     scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
-                                  engine=engine, seen_files=seen, behaviour=behaviour, lists=lists))
+                                  engine=engine, seen_files=seen, behaviour=behaviour, lists=lists,
+                                  leads_top=leads_top))
     if interface:
         from minescope.pipeline import scan_interface
 

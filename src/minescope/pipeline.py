@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from minescope.dimensions.network.capture.flows import FlowTracker
 from minescope.dimensions.network.detectors.flowlog import EXPLAINED, FlowLogDetector
 from minescope.dimensions.network.detectors.payload import CaptureDetector, flows_from_table
-from minescope.dimensions.network.readers.capture_flows import dns_from_capture, flows_from_capture
+from minescope.dimensions.network.readers.capture_flows import dns_from_capture, flows_from_capture, tls_from_capture
 from minescope.dimensions.network.readers.dataset import (
     DatasetFile,
     FlowDataset,
@@ -63,6 +63,7 @@ class ScanOptions:
     registry: Path | None = None
     engine: str = "duckdb"  # for flow logs and datasets: "duckdb" or "spark"
     behaviour: bool = True  # the behaviour model's leads beside the list detectors (flow logs)
+    leads_top: int | None = None  # keep only this many leads of each detector run, best ranked first
     # dataset id → keys (DatasetFile.key) of its files already scanned; None reads every file
     seen_files: Callable[[str], set[str]] | None = None
     lists: list[LoadedList] = field(default_factory=list)  # pool lists not from files: the store's confirmed pools
@@ -127,7 +128,7 @@ class Scanner:
                 summaries.append(summary)
                 if progress is not None and path.is_file():
                     progress(path.stat().st_size)
-            found = detector.run(self.options.behaviour)
+            found = detector.run(self.options.behaviour, leads_top=self.options.leads_top)
             self.hosts_seen |= detector.hosts()
         finally:
             detector.close()
@@ -197,8 +198,10 @@ class Scanner:
         try:
             detector.add("flows", flows_from_capture(table, tracker.payload, name))
             detector.add("dns", dns_from_capture(tracker.dns_seen, name))
+            detector.add("tls", tls_from_capture(table, tracker.payload, name))
             found += detector.run(self.options.behaviour, pa.table(
-                {"sensor_uid": [str(s) for s in explained], "input": [name] * len(explained)}, schema=EXPLAINED))
+                {"sensor_uid": [str(s) for s in explained], "input": [name] * len(explained)}, schema=EXPLAINED),
+                leads_top=self.options.leads_top)
         finally:
             detector.close()
         return [self._enrich(f) for f in found]

@@ -43,16 +43,20 @@ CONFIDENCE_FACTOR_NOT_POOL = 0.5  # it answered as something else: halved
 
 
 def suspected_endpoints(store: Engine, kinds: Iterable[str] = SUSPECT_KINDS) -> list[Endpoint]:
-    """The peers of stored findings of ``kinds``, each with the findings that point at it."""
+    """The peers of stored findings of ``kinds``, each with the findings that point at it: endpoints not yet
+    confirmed before those already confirmed, then the most confident first (behaviour leads by their rank:
+    their confidence is 0.6 × rank), then by first sighting, so ``--budget`` probes the top of the list."""
     from minescope.dimensions.network.probe import Endpoint, merge_endpoints
 
     query = (select(findings.c.id, findings.c.peer_ip, findings.c.peer_port, findings.c.peer_host)
              .where(findings.c.kind.in_(list(kinds)), findings.c.peer_ip.is_not(None), findings.c.peer_ip != "",
                     findings.c.peer_port > 0)
-             .order_by(findings.c.first_seen, findings.c.id))
+             .order_by(findings.c.confidence.desc(), findings.c.first_seen, findings.c.id))
     with store.connect() as conn:
         rows = conn.execute(query).all()
-    return merge_endpoints(Endpoint(r.peer_ip, int(r.peer_port), r.peer_host or None, (r.id,)) for r in rows)
+        confirmed = set(conn.execute(select(confirmed_pools.c.ip, confirmed_pools.c.port)).tuples())
+    endpoints = merge_endpoints(Endpoint(r.peer_ip, int(r.peer_port), r.peer_host or None, (r.id,)) for r in rows)
+    return sorted(endpoints, key=lambda e: (e.ip, e.port) in confirmed)  # stable: the order above holds
 
 
 def record_probes(store: Engine, results: Iterable[ProbeResult]) -> tuple[int, int]:

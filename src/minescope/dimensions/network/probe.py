@@ -489,7 +489,8 @@ def read_endpoint_list(path: Path) -> tuple[list[Endpoint], list[tuple[int, str]
 
 
 def merge_endpoints(endpoints: Iterable[Endpoint]) -> list[Endpoint]:
-    """One endpoint per (ip, port), in first-seen order, with every finding that pointed at it."""
+    """One endpoint per (ip, port), in the order its first mention comes (``suspected_endpoints``: the
+    most confident finding first), with every finding that pointed at it."""
     merged: dict[tuple[str, int], Endpoint] = {}
     for e in endpoints:
         known = merged.get(e.key)

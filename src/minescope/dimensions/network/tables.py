@@ -95,6 +95,28 @@ ALERTS = pa.schema([
 
 TABLES: dict[str, pa.Schema] = {"flows": FLOWS, "dns": DNS, "alerts": ALERTS}
 
+# ``tls`` — optional, one row per encrypted connection with a sign of mining traffic (``TLS_MIN_EXCHANGES``
+# exchanges or a Stratum V2 handshake), for what its first bytes and message sizes show
+# (``detectors.encrypted``). Captures fill it (``readers.capture_flows.tls_from_capture``); flow logs that
+# carry ClientHello fingerprints (Zeek ssl.log ``ja3``/``ja4``, Suricata ``tls.ja3``/``tls.ja4``) can fill the
+# first two columns. Not part of flow datasets (``TABLES``): a dataset keeps no payload-derived columns.
+#   sensor_uid, input  the connection's ``flows`` row
+#   ja3, ja4           ClientHello fingerprints (``protocols.tls``)
+#   exchanges          initiator messages answered at once by a message at most half their size
+#                      (``capture.packets``: XCHG_*, ACK_*): shares and their acknowledgements
+#   exchange_min, exchange_max, answer_min, answer_max   their sizes in bytes (TLS records)
+#   exchange_cv        coefficient of variation of the times between exchanges (null below 2 intervals)
+#   pushes             responder messages sent unasked (``capture.packets``: PUSH_*): pool jobs
+#   handshake          ``sv2_noise`` (Stratum V2 Noise NX handshake sizes), ``sv2_plain`` (clear-text
+#                      SetupConnection), or null
+TLS_MIN_EXCHANGES = 2  # fewer share-like exchanges are no sign of mining traffic: the connection is not scored
+TLS = pa.schema([
+    ("sensor_uid", pa.string()), ("input", pa.string()), ("ja3", pa.string()), ("ja4", pa.string()),
+    ("exchanges", pa.int32()), ("exchange_min", pa.int32()), ("exchange_max", pa.int32()),
+    ("answer_min", pa.int32()), ("answer_max", pa.int32()), ("exchange_cv", pa.float64()),
+    ("pushes", pa.int32()), ("handshake", pa.string()),
+])
+
 # Values of the ``source`` column, one per reader kind.
 SOURCES = ("netflow_v5", "netflow_v9", "ipfix", "nfdump", "zeek_conn", "zeek_ssl", "zeek_http", "zeek_dns",
            "zeek_notice", "suricata_flow", "suricata_netflow", "suricata_tls", "suricata_http", "suricata_dns",

@@ -5,19 +5,25 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
 from helpers import FLOWLOGS as DATA
-from helpers import MINING_PCAP, STRATUM_PCAP, capture_tables, table
+from helpers import MINING_PCAP, STRATUM_PCAP, capture_tables, table, zeek_json
+from minescope.cli import main
 from minescope.dimensions.network.detectors.behaviour import (
     CONFIDENCE_CAP,
     FEATURES,
     MODEL_PATH,
+    RANK_TERMS,
+    RANK_WEIGHTS,
+    SERVICE_PORTS,
     SIDES_SQL,
     behaviour_findings,
     parse_model,
@@ -27,8 +33,10 @@ from minescope.dimensions.network.kinds import MINING_BEHAVIOUR_SUSPECT
 from minescope.dimensions.network.readers.inputs import read_flow_log
 from minescope.dimensions.network.tables import FLOWS
 from minescope.engines.sql import DuckDBEngine, SqlEngine
-from minescope.knowledge.pools import PoolIntel
+from minescope.knowledge.pools import PoolIntel, stratum_ports
 from minescope.model import Finding, Severity
+from minescope.store.findings import open_store
+from minescope.store.intel import suspected_endpoints
 
 NETFLOW = DATA / "netflow"
 # the four mining sessions of nDPI's mining capture (ground-truth.json): client, pool, pool port
@@ -107,6 +115,18 @@ def test_benign_logs_are_not_flagged() -> None:
     assert findings(log_flows(*paths)) == []
 
 
+def _unranked(f: Finding) -> dict[str, Any]:
+    """A finding without what depends on the other leads: its place in the ranking."""
+    d = f.to_dict()
+    d.pop("confidence")
+    d["reasons"] = d["reasons"][1:]
+    for e in d["evidence"]:
+        e["summary"] = e["summary"].split(", lead")[0]
+        for k in ("position", "leads"):
+            e["detail"]["rank"].pop(k)
+    return d
+
+
 def test_exclude_drops_reported_endpoints(intel: PoolIntel) -> None:
     flows = [capture_tables(MINING_PCAP, intel)[0][1]]
     every = findings(flows)
@@ -114,7 +134,110 @@ def test_exclude_drops_reported_endpoints(intel: PoolIntel) -> None:
     done = {("192.168.2.148", "94.23.199.191", 3333, inp), ("192.168.2.92", "178.32.196.217", 9050, inp)}
     rest = findings(flows, exclude=done)
     assert keys(rest) == MINING_SESSIONS - {k[:3] for k in done}
-    assert [f.to_dict() for f in rest] == [f.to_dict() for f in every if (*keys([f]).pop(), inp) not in done]
+    assert [_unranked(f) for f in rest] == [_unranked(f) for f in every if (*keys([f]).pop(), inp) not in done]
+    # the rest keep their order and are ranked among themselves
+    assert [f.evidence[0].detail["rank"]["position"] for f in rest] == [1, 2]
+    assert [f.evidence[0].detail["rank"]["leads"] for f in every] == [4] * 4
+    order = [keys([f]).pop() for f in every]
+    assert [keys([f]).pop() for f in rest] == [k for k in order if (*k, inp) not in done]
+
+
+# --- the ranking of leads ------------------------------------------------------------------------------
+
+MINER = ("10.1.0.5", "198.51.100.7", 3333)  # work handed down: 250-byte packets from the pool
+BROKER = ("10.1.0.6", "203.0.113.8", 8883)  # MQTT keep-alives: a known service, pings only
+HEARTBEAT = ("10.1.0.7", "203.0.113.9", 7100)  # a vendor heartbeat on a port no list names: pings only
+
+
+def _session(uid: str, endpoint: tuple[str, str, int], records: int, up: tuple[float, int], down: tuple[float, int],
+             t0: float = 1_700_000_000.0, length: float = 1800.0) -> list[dict[str, Any]]:
+    """Zeek conn rows of one long session cut into ``records`` pieces; ``up``/``down``: (packets a
+    minute, bytes a packet)."""
+    client, server, port = endpoint
+    minutes = length / 60
+    return [{"ts": t0 + i * (length + 5), "uid": f"{uid}{i}", "id.orig_h": client, "id.orig_p": 50000 + i,
+             "id.resp_h": server, "id.resp_p": port, "proto": "tcp", "duration": length, "conn_state": "SF",
+             "orig_pkts": round(minutes * up[0]), "orig_ip_bytes": round(minutes * up[0] * up[1]),
+             "resp_pkts": round(minutes * down[0]), "resp_ip_bytes": round(minutes * down[0] * down[1])}
+            for i in range(records)]
+
+
+@pytest.fixture(scope="module")
+def carrier_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A miner among two longer, quieter keep-alive sessions the model likes better."""
+    return zeek_json(tmp_path_factory.mktemp("ranked") / "conn.log",
+                     _session("Cmine", MINER, 4, (3.0, 150), (2.5, 250))
+                     + _session("Cmqtt", BROKER, 12, (1.1, 70), (1.1, 62))
+                     + _session("Cbeat", HEARTBEAT, 12, (1.0, 66), (1.0, 58)))
+
+
+def test_leads_are_ranked_keep_alives_last(carrier_log: Path) -> None:
+    found = findings(log_flows(carrier_log))
+    assert [keys([f]).pop() for f in found] == [MINER, HEARTBEAT, BROKER]
+    rank = {keys([f]).pop(): f.evidence[0].detail["rank"] for f in found}
+    score = {keys([f]).pop(): f.evidence[0].detail["score"] for f in found}
+    # today's order (the model's score) would put both keep-alives first
+    assert score[BROKER] > score[MINER] and score[HEARTBEAT] > score[MINER]
+    assert [r["position"] for r in rank.values()] == [1, 2, 3] and {r["leads"] for r in rank.values()} == {3}
+    assert rank[MINER]["terms"]["service"] == rank[MINER]["terms"]["heartbeat"] == 0
+    assert rank[BROKER]["terms"]["service"] == RANK_WEIGHTS["service"] and rank[BROKER]["service"] == "MQTT over TLS"
+    assert rank[HEARTBEAT]["terms"]["service"] == 0 and rank[HEARTBEAT]["service"] is None
+    assert rank[HEARTBEAT]["terms"]["heartbeat"] == rank[BROKER]["terms"]["heartbeat"] == RANK_WEIGHTS["heartbeat"]
+    for r in rank.values():  # the rank is the model's log-odds plus the terms, all in the evidence
+        assert set(r["terms"]) == set(RANK_TERMS)
+        assert r["z"] == pytest.approx(sum(r["terms"].values()), abs=1e-4)
+        assert r["rank"] == pytest.approx(1 / (1 + math.exp(-r["z"])), rel=1e-5)
+    # confidence follows the rank (reports and the probe take leads by confidence)
+    assert [f.confidence for f in found] == sorted((f.confidence for f in found), reverse=True)
+    assert all(f.confidence == pytest.approx(CONFIDENCE_CAP * rank[keys([f]).pop()]["rank"], abs=1e-4)
+               for f in found)
+    assert all(f.severity == Severity.LOW for f in found)
+    broker = found[2]
+    assert "lead 3 of 3" in broker.reasons[0].en and "第 3/3 位" in broker.reasons[0].zh
+    assert "known long-lived service (MQTT over TLS)" in broker.reasons[1].en
+    assert "已知的长连接服务" in broker.reasons[1].zh
+    assert "keep-alive-sized packets (62 B mean)" in broker.reasons[2].en and "心跳大小的包" in broker.reasons[2].zh
+    assert not any("keep-alive-sized" in r.en or "known long-lived" in r.en for r in found[0].reasons)
+
+
+def test_leads_top_keeps_the_best(carrier_log: Path) -> None:
+    found = findings(log_flows(carrier_log), top=1)
+    assert keys(found) == {MINER}
+    assert found[0].evidence[0].detail["rank"]["position"] == 1 and found[0].evidence[0].detail["rank"]["leads"] == 3
+    assert found[0].flows  # its flow references are sampled as before
+
+
+def test_fan_in_is_told_not_weighed(tmp_path: Path) -> None:
+    """Other hosts holding pool-like sessions with the same endpoint are said (one probe checks them all),
+    but do not move the rank (RANK_WEIGHTS: at a carrier the most shared endpoints are services)."""
+    other = ("10.1.0.8", MINER[1], MINER[2])
+    rows = _session("Ca", MINER, 4, (3.0, 150), (2.5, 250)) + _session("Cb", other, 4, (3.0, 150), (2.5, 250))
+    found = findings(log_flows(zeek_json(tmp_path / "conn.log", rows)))
+    assert keys(found) == {MINER, other}
+    for f in found:
+        r = f.evidence[0].detail["rank"]
+        assert r["fan_in"] == 2 and r["features"]["fan_in"] == pytest.approx(math.log(2), rel=1e-5)
+        assert r["terms"]["fan_in"] == 0
+        assert any("1 other host(s) hold pool-like sessions" in t.en and "另有 1 台主机" in t.zh for t in f.reasons)
+
+
+def test_service_ports_are_no_pool_ports() -> None:
+    assert not set(SERVICE_PORTS) & set(stratum_ports())
+    assert all(name and source for name, source in SERVICE_PORTS.values())
+
+
+def test_scan_keeps_the_top_leads_and_probe_takes_them_first(carrier_log: Path, tmp_path: Path) -> None:
+    """``minescope scan --leads-top N`` stores the N best leads; ``probe --from-findings`` lists the most
+    confident first, so its budget goes to the top of the ranking."""
+    env = {"MINESCOPE_LANG": "en", "MINESCOPE_DB": None, "MINESCOPE_DEBUG": None}
+    every, top = tmp_path / "every.db", tmp_path / "top.db"
+    for db, extra in ((every, []), (top, ["--leads-top", "2"])):
+        result = CliRunner().invoke(main, ["scan", str(carrier_log), "--db", str(db), "--format", "json",
+                                           "-o", str(tmp_path / "out.json"), *extra], env=env)
+        assert result.exit_code == 0, result.output
+    assert [(e.ip, e.port) for e in suspected_endpoints(open_store(every))] == [x[1:] for x in
+                                                                              (MINER, HEARTBEAT, BROKER)]
+    assert [(e.ip, e.port) for e in suspected_endpoints(open_store(top))] == [x[1:] for x in (MINER, HEARTBEAT)]
 
 
 def test_unidirectional_records_are_paired() -> None:

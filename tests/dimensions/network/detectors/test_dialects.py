@@ -213,6 +213,11 @@ def test_stratum_through_a_tunnel(scan, tunnel) -> None:  # type: ignore[no-unty
     messages = tunnel("stratum.pool.example", 3333) + _shifted(SLUSH, 0.5)
     (f,) = scan([Conversation(MINER, 41301, "192.0.2.80", 1080, messages)])
     assert f.subject_ip == MINER and f.mining is not None and f.mining.shares_accepted == 4
+    # the peer is the proxy; the pool is where the tunnel goes
+    assert f.peer is not None and f.peer.ip == "192.0.2.80" and f.peer.host == "stratum.pool.example"
+    (through,) = [e for e in f.evidence if e.type == "tunnel"]
+    assert through.detail["target"] == "stratum.pool.example:3333"
+    assert any("stratum.pool.example:3333" in r.en and "代理" in r.zh for r in f.reasons)
 
 
 @pytest.mark.parametrize("name", ["getblocktemplate", "monerod get_block_template", "getwork"])

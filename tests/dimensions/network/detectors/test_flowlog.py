@@ -158,15 +158,27 @@ COINHIVE_PCAP = CORPUS / "mining" / "zeekcm_coinhive.pcap"  # a browser miner ov
 
 
 def test_a_capture_scanned_or_imported_gives_the_same_findings(intel: PoolIntel) -> None:
-    """Without a mining protocol in the payload, `scan FILE` and `flows import` + scan agree finding by finding."""
+    """Without a mining protocol in the payload, `scan FILE` and `flows import` + scan agree finding by finding,
+    but for what only payload shows: the encrypted-mining classifier's evidence (message shapes, ClientHello),
+    its reasons and the confidence it adds."""
     scanned = Scanner(ScanOptions(feeds=[Path(NO_FEEDS)])).scan([COINHIVE_PCAP]).findings
     imported = detect_tables(intel, capture_tables(COINHIVE_PCAP, intel))
+    classified = "detectors.encrypted"
 
     def plain(findings: list[Finding]) -> list[dict[str, Any]]:
-        return sorted(({k: v for k, v in f.to_dict().items() if k != "attribution"} for f in findings),
-                      key=lambda d: d["id"])
+        out = []
+        for f in findings:
+            d = {k: v for k, v in f.to_dict().items() if k not in ("attribution", "reasons", "confidence")}
+            d["evidence"] = [e for e in d["evidence"] if e["source"] != classified]
+            out.append(d)
+        return sorted(out, key=lambda d: d["id"])
 
     assert plain(scanned) == plain(imported)
+    by_id = {f.id: f for f in imported}
+    for f in scanned:
+        assert set(by_id[f.id].reasons) <= set(f.reasons) and f.confidence >= by_id[f.id].confidence
+    assert any(e.source == classified for f in scanned for e in f.evidence)
+    assert not any(e.source == classified for f in imported for e in f.evidence)
     kinds = sorted(f.kind for f in scanned)
     assert kinds == ["encrypted_mining_suspect", "encrypted_mining_suspect", "pool_contact", "pool_contact"]
     # the TLS connections to one endpoint are one finding; the DNS questions name the asking client

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +23,8 @@ from minescope.dimensions.network.protocols import nodes
 from minescope.dimensions.network.protocols.dns import DnsMessage, parse_dns
 from minescope.dimensions.network.protocols.http import request_head
 from minescope.dimensions.network.protocols.mining import MiningStream
-from minescope.dimensions.network.protocols.tls import client_hello_sni
+from minescope.dimensions.network.protocols.tls import ClientHello, client_hello
+from minescope.dimensions.network.protocols.tunnels import TunnelTarget, tunnel_target
 from minescope.dimensions.network.readers.pcap import Block
 from minescope.knowledge.pools import capture_ports
 
@@ -34,6 +35,23 @@ KEEP_MIN_DURATION = 300.0
 POOL_PORTS = np.array(sorted(capture_ports()), dtype=np.uint16)
 CLASSIFIED = [pk.C_JSON, pk.C_HTTP, pk.C_TLS, pk.C_NODE_BTC, pk.C_NODE_XMR, pk.C_NODE_ETH, pk.C_NODE_NANO]
 TLS_HEAD_BYTES = 16384
+# Stratum V2's Noise NX handshake (sv2-spec "Protocol Security"), as (initiator's, responder's) first payload:
+# the initiator's ephemeral key (64-byte ElligatorSwift encoding), then the responder's ephemeral key (64),
+# encrypted static key + MAC (80) and encrypted SIGNATURE_NOISE_MESSAGE + MAC (74 + 16) = 234 bytes; the
+# spec's earlier drafts, with 32-byte x-only keys, had 32 and 170.
+SV2_HANDSHAKE = ((64, 234), (32, 170))
+
+
+def sv2_shape(t: Mapping[str, np.ndarray], rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Flows that open as Stratum V2 does: the first payloads of ``SV2_HANDSHAKE`` (Noise NX), or a clear-text
+    SetupConnection from the initiator (the engine's ``sv2``)."""
+    a_first = t["initiator"][rows] == 0
+    first_i = np.where(a_first, t["first_ab"][rows], t["first_ba"][rows])
+    first_r = np.where(a_first, t["first_ba"][rows], t["first_ab"][rows])
+    shape = t["sv2"][rows] == 1
+    for mine, theirs in SV2_HANDSHAKE:
+        shape |= (first_i == mine) & (first_r == theirs)
+    return shape
 
 
 def ip_str(hi: int, lo: int) -> str:
@@ -53,8 +71,10 @@ class FlowPayload:
     tls_head: bytes = b""
     sni: str | None = None
     alpn: list[str] = field(default_factory=list)
+    hello: ClientHello | None = None  # its JA3 and JA4 are worked out when asked for (``protocols.tls``)
     http: dict[str, str] | None = None
     node: dict[str, str] | None = None
+    tunnel: TunnelTarget | None = None  # where a proxy tunnel this flow opened goes
 
 
 @dataclass
@@ -182,6 +202,7 @@ class FlowTracker:
         keep = np.isin(cls, CLASSIFIED)
         keep |= (t["last_ts"][slots] - t["first_ts"][slots]) >= KEEP_MIN_DURATION
         keep |= np.isin(t["a_port"][slots], POOL_PORTS) | np.isin(t["b_port"][slots], POOL_PORTS)
+        keep |= sv2_shape(t, slots)
         if self.dns_hits:
             keep |= np.isin(serial, np.fromiter(self.dns_hits, np.int64, len(self.dns_hits)))
         if self._dns_pending:
@@ -239,17 +260,23 @@ class FlowTracker:
             elif cls == pk.C_TLS:
                 if side == 0 and state.sni is None and len(state.tls_head) < TLS_HEAD_BYTES:
                     state.tls_head += data
-                    parsed = client_hello_sni(state.tls_head)
-                    if parsed is not None:
-                        state.sni, state.alpn = parsed
+                    hello = client_hello(state.tls_head)
+                    if hello is not None:
+                        state.sni, state.alpn, state.hello = hello.sni, list(hello.alpn), hello
                         state.tls_head = b""
+            elif cls == pk.C_OTHER:  # kept only as a proxy's CONNECT request (``packets._tunnel_request``)
+                if side == 0 and state.tunnel is None:
+                    state.tunnel = tunnel_target(data)
+                continue
             elif state.node is None:
                 state.node = nodes.describe(pk.CLASS_NAMES[cls], data)
             state.cls = cls
 
     @staticmethod
     def _in_order(state: FlowPayload, side: int, seq: int, data: bytes) -> bytes:
-        """Drop retransmitted bytes; TCP sequence numbers wrap at 2**32."""
+        """Drop retransmitted bytes; TCP sequence numbers wrap at 2**32. Datagrams come whole."""
+        if seq >= pk.DATAGRAM_SEQ:
+            return data
         expected = state.next_seq[side]
         if expected is not None:
             ahead = (seq - expected) % (1 << 32)

@@ -30,6 +30,9 @@ HEAD_PACKETS = 4
 HTTP_KEEP_BYTES = 262144
 
 FLOW_KEY = types.UniTuple(types.uint64, 5)
+# The sequence number kept for a UDP payload: past any TCP one (32 bits), so the reader takes each datagram
+# whole rather than as a stream.
+DATAGRAM_SEQ = np.uint64(1 << 32)
 
 # Columns of the flow table, in one place so Python and numba agree.
 FLOW_FIELDS = (
@@ -41,7 +44,25 @@ FLOW_FIELDS = (
     ("payload_ab", np.int64), ("payload_ba", np.int64),
     ("cls", np.uint8), ("head_ab", np.uint8), ("head_ba", np.uint8),
     ("syn", np.uint8), ("closed", np.uint8),
+    # What encrypted sessions show without decryption (``detectors.encrypted``). The first payload length of
+    # each side (Stratum V2's Noise NX handshake: 64 bytes, then 234), and a plain-text Stratum V2
+    # SetupConnection as the initiator's first payload (``sv2`` = 1).
+    ("first_ab", np.int32), ("first_ba", np.int32), ("sv2", np.uint8),
+    # TLS flows, from TCP segments that hold exactly one whole application-data record (a message):
+    # exchanges — an initiator record of XCHG_MIN..XCHG_MAX bytes answered by the very next payload, a
+    # responder record of ACK_MIN..ACK_MAX bytes at most half its size (a share and its acknowledgement),
+    # with the smallest and largest of both sizes and the sum and sum of squares of the times between
+    # exchanges; pushes — responder records of PUSH_MIN..PUSH_MAX bytes that follow a responder payload (a
+    # job the pool sends unasked). prev_side/prev_rec: who sent the last payload (1 initiator, 2 responder)
+    # and its record size when it was a request-sized record.
+    ("xchg", np.int32), ("xchg_min", np.int32), ("xchg_max", np.int32), ("ack_min", np.int32),
+    ("ack_max", np.int32), ("push", np.int32), ("xchg_t", np.float64), ("gap_sum", np.float64),
+    ("gap_sq", np.float64), ("prev_side", np.uint8), ("prev_rec", np.int32),
 )
+# Record sizes (bytes on the wire, the 5-byte record header included) of those TLS messages.
+XCHG_MIN, XCHG_MAX = 100, 600  # a share: CryptoNote submit, Stratum mining.submit, eth_submitWork
+ACK_MIN, ACK_MAX = 40, 160  # the pool's answer: {"id":4,"result":true,"error":null} and kin
+PUSH_MIN, PUSH_MAX = 160, 1600  # a job: CryptoNote job, mining.notify
 
 
 def new_flow_table(capacity: int) -> dict[str, np.ndarray]:
@@ -302,15 +323,35 @@ _BTC_MAGICS = np.array(
 )
 
 
+_CONNECT = np.frombuffer(b"CONNECT ", dtype=np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def _tunnel_request(buf, off, end):
+    """A SOCKS5 or SOCKS4 CONNECT request, or an HTTP CONNECT (``protocols.tunnels`` reads the target)."""
+    n = end - off
+    if n >= 10 and buf[off] == 5 and buf[off + 1] == 1 and buf[off + 2] == 0 and 1 <= buf[off + 3] <= 4:
+        return True
+    if n >= 9 and buf[off] == 4 and buf[off + 1] == 1 and buf[end - 1] == 0:
+        return True
+    return _starts(buf, off, end, _CONNECT)
+
+
 @njit(cache=True, nogil=True)
 def classify_payload(buf, off, end, proto, sport, dport):
     """Payload class from the first payload bytes of a flow side (see module docstring)."""
     n = end - off
     if n <= 0:
         return C_NONE
+    # a JSON object ('{' then '"'): content decides over the port, also on 53 (a DNS-over-TCP length of
+    # 0x7B22 = 31522 bytes would have to be followed by more JSON to be read as such)
+    i = off
+    while i < end and i < off + 16 and _is_ws(buf[i]):
+        i += 1
+    json_like = i + 1 < end and buf[i] == 0x7B and (buf[i + 1] == 0x22 or _is_ws(buf[i + 1]))
     if proto == 17 and (sport == 53 or dport == 53 or sport == 5353 or dport == 5353):
         return C_DNS
-    if proto == 6 and (sport == 53 or dport == 53):
+    if proto == 6 and (sport == 53 or dport == 53) and not json_like:
         return C_DNS
     # Bitcoin-family: magic + printable command + NUL padding
     if n >= 24:
@@ -342,12 +383,60 @@ def classify_payload(buf, off, end, proto, sport, dport):
             return C_TLS
         if _starts(buf, off, end, _POST) or _starts(buf, off, end, _GET) or _starts(buf, off, end, _HTTP):
             return C_HTTP
-        i = off
-        while i < end and i < off + 16 and _is_ws(buf[i]):
-            i += 1
         if i < end and buf[i] == 0x7B:  # '{' — JSON-RPC mining protocols and their kin
             return C_JSON
+    elif proto == 17 and json_like:  # JSON over UDP: rare, but the port does not decide
+        return C_JSON
     return C_OTHER
+
+
+@njit(cache=True, nogil=True)
+def _track_messages(buf, pay, plen, t, slot, side, fwd, tls, first_ab, first_ba, sv2, xchg, xchg_min, xchg_max,
+                    ack_min, ack_max, push, xchg_t, gap_sum, gap_sq, prev_side, prev_rec):
+    """What one TCP payload packet adds to the flow's message shape (the FLOW_FIELDS above); side 0 is the
+    initiator's."""
+    first = first_ab if fwd else first_ba
+    if first[slot] == 0:
+        first[slot] = plen
+        # Stratum V2 SetupConnection in clear text: frame header (extension type u16 without the channel
+        # bit, message type 0x00, payload length u24, all little-endian), then protocol (0-2) and
+        # min/max version 2 (u16)
+        if side == 0 and plen >= 15 and buf[pay] == 0 and (buf[pay + 1] & 0x7F) == 0 and buf[pay + 2] == 0 \
+                and (np.int64(buf[pay + 3]) | (np.int64(buf[pay + 4]) << 8) | (np.int64(buf[pay + 5]) << 16)) \
+                == plen - 6 and buf[pay + 6] <= 2 and buf[pay + 7] == 2 and buf[pay + 8] == 0 \
+                and buf[pay + 9] == 2 and buf[pay + 10] == 0:
+            sv2[slot] = 1
+    if not tls:
+        return
+    rec = 0  # the record's size when the segment holds exactly one application-data record
+    if plen >= 6 and buf[pay] == 0x17 and buf[pay + 1] == 0x03 and _be16(buf, pay + 3) == plen - 5:
+        rec = plen
+    if side == 0:
+        prev_side[slot] = 1
+        prev_rec[slot] = rec if XCHG_MIN <= rec <= XCHG_MAX else 0
+        return
+    if prev_side[slot] == 1 and prev_rec[slot] > 0 and ACK_MIN <= rec <= ACK_MAX and 2 * rec <= prev_rec[slot]:
+        n = xchg[slot]
+        req = prev_rec[slot]
+        if n == 0:
+            xchg_min[slot] = req
+            xchg_max[slot] = req
+            ack_min[slot] = rec
+            ack_max[slot] = rec
+        else:
+            xchg_min[slot] = min(xchg_min[slot], req)
+            xchg_max[slot] = max(xchg_max[slot], req)
+            ack_min[slot] = min(ack_min[slot], rec)
+            ack_max[slot] = max(ack_max[slot], rec)
+            gap = t - xchg_t[slot]
+            gap_sum[slot] += gap
+            gap_sq[slot] += gap * gap
+        xchg[slot] = n + 1
+        xchg_t[slot] = t
+    elif prev_side[slot] == 2 and PUSH_MIN <= rec <= PUSH_MAX:
+        push[slot] += 1
+    prev_side[slot] = 2
+    prev_rec[slot] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -366,7 +455,9 @@ def decode_and_track(
     Returns (kept, n_free, next_serial, ip_packets, n_ended).
     """
     (serial, a_hi, a_lo, b_hi, b_lo, a_port, b_port, proto_a, ipver, initiator, first_ts, last_ts,
-     pkts_ab, pkts_ba, bytes_ab, bytes_ba, payload_ab, payload_ba, cls, head_ab, head_ba, syn, closed) = table
+     pkts_ab, pkts_ba, bytes_ab, bytes_ba, payload_ab, payload_ba, cls, head_ab, head_ba, syn, closed,
+     first_ab, first_ba, sv2, xchg, xchg_min, xchg_max, ack_min, ack_max, push, xchg_t, gap_sum, gap_sq,
+     prev_side, prev_rec) = table
     kept = 0
     ip_packets = 0
     n_ended = 0
@@ -437,6 +528,7 @@ def decode_and_track(
         elif l4 >= 0 and proto == 17 and l4 + 8 <= ip_end:
             sport = _be16(buf, l4)
             dport = _be16(buf, l4 + 2)
+            seq = DATAGRAM_SEQ
             pay = l4 + 8
             pay_end = ip_end
         elif l4 >= 0 and (proto == 1 or proto == 58) and l4 + 2 <= ip_end:
@@ -489,6 +581,20 @@ def decode_and_track(
             head_ba[slot] = 0
             syn[slot] = 0
             closed[slot] = 0
+            first_ab[slot] = 0
+            first_ba[slot] = 0
+            sv2[slot] = 0
+            xchg[slot] = 0
+            xchg_min[slot] = 0
+            xchg_max[slot] = 0
+            ack_min[slot] = 0
+            ack_max[slot] = 0
+            push[slot] = 0
+            xchg_t[slot] = 0.0
+            gap_sum[slot] = 0.0
+            gap_sq[slot] = 0.0
+            prev_side[slot] = 0
+            prev_rec[slot] = 0
         if t > last_ts[slot]:
             last_ts[slot] = t
         if t < first_ts[slot]:
@@ -527,6 +633,12 @@ def decode_and_track(
                 if c2 == C_JSON or c2 == C_HTTP or c2 == C_TLS:
                     keep = True
                     cls[slot] = c2
+                elif heads < 2 and proto == 6 and _tunnel_request(buf, pay, pay_end):
+                    keep = True  # a proxy CONNECT: Python reads where the tunnel goes
+            if proto == 6:
+                _track_messages(buf, pay, plen_, t, slot, (0 if fwd else 1) ^ initiator[slot], fwd, cls[slot] == C_TLS,
+                                first_ab, first_ba, sv2, xchg, xchg_min, xchg_max, ack_min, ack_max, push, xchg_t,
+                                gap_sum, gap_sq, prev_side, prev_rec)
             if heads < 255:
                 if fwd:
                     head_ab[slot] = heads + 1

@@ -35,6 +35,14 @@ stored in the model file):
   high_port   the server port is not a well-known one (≥ 1024): pools listen on registered ports,
               web and mail on well-known ones (pools on 443 are missed by this feature)
   pool_port   the server port is a conventional stratum port (weak prior; not a list lookup)
+
+Ranking (``rank_sql``, ``rank_leads``): the flagged endpoints the list detectors did not report are the
+leads, ordered by rank_z = the model's log-odds + fixed terms (``RANK_WEIGHTS``): a known long-lived
+service's port (``SERVICE_PORTS``: MQTT, push, XMPP, SSH, VPN, node P2P, …) ranks a lead down, so do
+keep-alive-sized packets from the server (a pool hands work down), a steady client cadence ranks it up;
+how many hosts share the endpoint is told, not weighed. Confidence = CONFIDENCE_CAP × sigmoid(rank_z),
+so reports and ``minescope probe --from-findings`` take the leads best first; ``top`` keeps the first N.
+The set of leads is the model's (score ≥ threshold), whatever the rank.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from minescope.dimensions.network.detectors.flowlog import SAMPLE_FLOWS, _flow_ref, _name
 from minescope.dimensions.network.kinds import MINING_BEHAVIOUR_SUSPECT
@@ -64,8 +74,58 @@ STRATUM_PORTS = tuple(sorted(stratum_ports()))
 
 EPHEMERAL_PORTS = 32768  # start of the ephemeral range of Linux (32768) and Windows (49152)
 MIN_ACTIVE_S = 20.0  # candidates: TCP, packets both ways, active this long (shorter shows no rhythm)
+CADENCE_MIN_S = 10.0  # records shorter than this say nothing about the client's packets per minute
 
 Key = tuple[str, str, int, str]
+
+# --- the ranking of leads ---------------------------------------------------------------------------
+# Services whose clients hold one TCP connection open for hours with a keep-alive now and then — the
+# shape the model looks for — on the port their registry entry or their vendor names. A long, quiet
+# session to one of them is explained by the service; none of these ports is a pool's (checked against
+# knowledge/data/pools/pool-ports.txt by the tests). UDP services (NTP 123, IKE/IPsec 500/4500,
+# WireGuard 51820, QUIC) need no entry: the model only scores TCP.
+SERVICE_PORTS: dict[int, tuple[str, str]] = {
+    22: ("SSH", "IANA ssh; OpenSSH ServerAliveInterval/ClientAliveInterval keep-alives (ssh_config(5))"),
+    143: ("IMAP IDLE", "IANA imap; RFC 2177 IDLE holds the connection up to 29 min between re-issues"),
+    993: ("IMAP IDLE over TLS", "IANA imaps; RFC 2177"),
+    1194: ("OpenVPN over TCP", "IANA openvpn; OpenVPN --keepalive (a ping every 10 s by default in server mode)"),
+    1723: ("PPTP VPN control", "IANA pptp; RFC 2637 Echo-Request keep-alive every 60 s"),
+    1883: ("MQTT", "IANA mqtt; MQTT 3.1.1 section 3.1.2.10 Keep Alive (PINGREQ/PINGRESP)"),
+    8883: ("MQTT over TLS", "IANA secure-mqtt; MQTT 3.1.1 section 3.1.2.10"),
+    3389: ("remote desktop (RDP)", "IANA ms-wbt-server; MS-RDPBCGR keep-alive PDUs of idle sessions"),
+    5222: ("XMPP chat", "IANA xmpp-client; RFC 6120 section 4.6.1 whitespace keep-alives"),
+    5223: ("Apple push (APNs)", "Apple: devices reach APNs over TCP 5223 (support.apple.com/102266)"),
+    5228: ("Google push (FCM)", "Firebase Cloud Messaging uses TCP 5228, 5229 and 5230 (firebase.google.com)"),
+    5229: ("Google push (FCM)", "Firebase Cloud Messaging, as 5228"),
+    5230: ("Google push (FCM)", "Firebase Cloud Messaging, as 5228"),
+    5938: ("TeamViewer", "TeamViewer: outgoing TCP 5938 to its master servers, held open"),
+    8009: ("Google Cast / AJP", "Google Cast CASTV2 on TCP 8009 (PING/PONG heartbeat every 5 s); Tomcat AJP13"),
+    8333: ("Bitcoin node peer-to-peer", "Bitcoin Core's default P2P port: node traffic (crypto_node), not mining"),
+    9333: ("Litecoin node peer-to-peer", "Litecoin Core's default P2P port: node traffic, not mining"),
+    18080: ("Monero node peer-to-peer", "monerod's default P2P port: node traffic, not mining"),
+    22556: ("Dogecoin node peer-to-peer", "Dogecoin Core's default P2P port: node traffic, not mining"),
+    30303: ("Ethereum node peer-to-peer", "devp2p's default port (geth): node traffic, not mining"),
+}
+# The rank: the model's log-odds plus these terms (log-odds too), fixed by reasoning, not fitted — 18
+# sessions cannot fit four more weights. Every term is in the finding's evidence.
+RANK_WEIGHTS: dict[str, float] = {
+    "service": -3.0,  # the port is a known long-lived service (SERVICE_PORTS): the service explains the session
+    "heartbeat": -2.0,  # × how far the server's packets are keep-alive-sized: no work is handed down
+    "steady": 1.0,  # × steadiness of the client's packets per minute over ≥ 3 records: a share cadence
+    # × ln(hosts holding pool-like sessions with the same endpoint, at most FAN_IN_CAP). A pool has many
+    # miners, but at a carrier the most shared long-lived endpoints are push, broker and vendor clouds:
+    # at +0.25 it halved the precision at 100 on the synthetic carrier day (benchmarks/flow_behaviour_eval.py)
+    # and changed nothing on the real flows. Kept at 0: in the evidence and the reasons, not in the rank.
+    "fan_in": 0.0,
+}
+RANK_TERMS = ("model", *RANK_WEIGHTS)
+# A pool hands work down: a job notice is hundreds of bytes and a share's answer ~60 bytes of JSON, so
+# pool → miner packets average ≥ ~100 bytes (IP). Keep-alives are ACKs (52) and pings (MQTT PINGRESP 54,
+# a TLS-wrapped ping ~85). Full weight at or under the first size, none from the second up (IP bytes;
+# captures count frames, 14 more).
+HEARTBEAT_BYTES = (64.0, 96.0)
+FAN_IN_CAP = 50
+STEADY_MIN_RECORDS = 3
 
 # --- the features, as SQL over the per-endpoint aggregates (table ``g``) -------------------------
 
@@ -141,6 +201,11 @@ SELECT client_ip AS subject, server_ip AS peer_ip, server_port AS peer_port, inp
        STDDEV_SAMP(CASE WHEN up_pk > 0 THEN up_b / up_pk END) AS up_bpp_sd,
        CAST(SUM(CASE WHEN proto = 6 THEN 1 ELSE 0 END) AS DOUBLE) AS tcp_records,
        MAX(CASE WHEN proto = 6 AND t_end - t_start >= {min_active} THEN 1 ELSE 0 END) AS long_tcp,
+       SUM(CASE WHEN up_pk > 0 AND t_end - t_start >= {cadence_min} THEN 1 ELSE 0 END) AS cadence_records,
+       AVG(CASE WHEN up_pk > 0 AND t_end - t_start >= {cadence_min} THEN 6.0E1 * up_pk / (t_end - t_start) END)
+         AS up_rate_mean,
+       STDDEV_SAMP(CASE WHEN up_pk > 0 AND t_end - t_start >= {cadence_min} THEN 6.0E1 * up_pk / (t_end - t_start)
+                   END) AS up_rate_sd,
        CAST(SUM(CASE WHEN client_port >= 1024 AND server_port < client_port THEN 1 ELSE 0 END) AS DOUBLE)
          AS initiated_records
 FROM sides
@@ -169,7 +234,8 @@ PAIR_RECORDS = ("(SELECT f.* FROM flows f JOIN behaviour_pairs p ON LEAST(f.src_
 
 GROUP_COLUMNS = ("subject", "peer_ip", "peer_port", "input", "records", "client_ports", "first_seen", "last_seen",
                  "span_s", "longest_s", "active_s", "up_packets", "down_packets", "up_bytes", "down_bytes",
-                 "up_records", "up_bpp_mean", "up_bpp_sd", "tcp_records", "long_tcp")
+                 "up_records", "up_bpp_mean", "up_bpp_sd", "tcp_records", "long_tcp", "cadence_records",
+                 "up_rate_mean", "up_rate_sd")
 
 
 _CANDIDATE = (f"CASE WHEN g.long_tcp = 1 AND g.up_packets > 0 AND g.down_packets > 0 AND g.active_s >= "
@@ -186,7 +252,8 @@ def features_sql(sides: str | None = None) -> str:
     ``sides_sql`` rows; default: all of ``flows``, as the training tools read it)."""
     raw = ", ".join(f"{expr} AS x_{name}" for name, expr in FEATURES.items())
     source = f"WITH sides AS ({SIDES_SQL}), " if sides is None else f"WITH sides AS (SELECT * FROM {sides}), "
-    return (f"{source}groups AS ({_GROUPS.format(min_active=repr(MIN_ACTIVE_S))})\n"
+    groups = _GROUPS.format(min_active=repr(MIN_ACTIVE_S), cadence_min=repr(CADENCE_MIN_S))
+    return (f"{source}groups AS ({groups})\n"
             f"SELECT {', '.join('g.' + c for c in GROUP_COLUMNS)}, {_CANDIDATE} AS candidate, {raw} FROM groups g")
 
 
@@ -222,13 +289,55 @@ def load_model(path: Path = MODEL_PATH) -> Model:
 
 
 def scores_sql(model: Model, sides: str | None = None) -> str:
-    """Endpoints scoring at least the threshold, with every contribution ``c_<feature>``."""
+    """Endpoints scoring at least the threshold, with every contribution ``c_<feature>`` and the
+    log-odds ``z`` (bounded to ±50) the score is made of."""
     contrib = {n: f"{_lit(model.weights[n])} * (x_{n} - {_lit(model.means[n])}) / {_lit(model.sds[n])}"
                for n in FEATURES}
     z = " + ".join([_lit(model.intercept), *(f"c_{n}" for n in FEATURES)])
-    return (f"SELECT * FROM (SELECT s.*, {_lit(1.0)} / ({_lit(1.0)} + EXP(-LEAST(GREATEST({z}, -5.0E1), 5.0E1))) "
-            f"AS score FROM (SELECT f.*, {', '.join(f'{e} AS c_{n}' for n, e in contrib.items())} "
-            f"FROM ({features_sql(sides)}) f WHERE f.candidate = 1) s) scored WHERE score >= {_lit(model.threshold)}")
+    return (f"SELECT * FROM (SELECT l.*, {_lit(1.0)} / ({_lit(1.0)} + EXP(-l.z)) AS score "
+            f"FROM (SELECT s.*, LEAST(GREATEST({z}, -5.0E1), 5.0E1) AS z "
+            f"FROM (SELECT f.*, {', '.join(f'{e} AS c_{n}' for n, e in contrib.items())} "
+            f"FROM ({features_sql(sides)}) f WHERE f.candidate = 1) s) l) scored "
+            f"WHERE score >= {_lit(model.threshold)}")
+
+
+# The rank terms, over a flagged endpoint ``k`` and its endpoint's fan-in ``n`` (see RANK_WEIGHTS).
+_RANK_FEATURES: dict[str, str] = {
+    "service": f"CASE WHEN k.peer_port IN ({', '.join(map(str, sorted(SERVICE_PORTS)))}) THEN 1.0E0 ELSE 0.0E0 END",
+    "heartbeat": (f"LEAST(1.0E0, GREATEST(0.0E0, ({_lit(HEARTBEAT_BYTES[1])} - k.down_bytes / "
+                  f"GREATEST(k.down_packets, 1.0E0)) / {_lit(HEARTBEAT_BYTES[1] - HEARTBEAT_BYTES[0])}))"),
+    "steady": (f"CASE WHEN k.cadence_records >= {STEADY_MIN_RECORDS} AND k.up_rate_mean > 0 THEN 1.0E0 - "
+               "LEAST(1.0E0, COALESCE(k.up_rate_sd, 0.0E0) / k.up_rate_mean) ELSE 0.0E0 END"),
+    "fan_in": f"LN(CAST(LEAST(n.fan_in, {FAN_IN_CAP}) AS DOUBLE))",
+}
+
+
+def rank_sql(flagged: str = "behaviour_flagged", exclude: str = "behaviour_exclude", top: int | None = None) -> str:
+    """The leads: the endpoints of ``flagged`` (``scores_sql`` rows) not in ``exclude`` (ex_subject,
+    ex_peer_ip, ex_peer_port, ex_input), each with its rank features ``f_<term>``, terms ``r_<term>``
+    (weight × feature; ``r_model`` is the model's log-odds), ``rank_z``, ``rank`` and its ``position``
+    (1 = first) among ``leads``; the first ``top`` when given. Fan-in counts the hosts of every flagged
+    endpoint, reported or not. Positions follow ``rank_z`` rounded to 6 decimals (engines that sum in
+    another order agree), then the endpoint."""
+    feats = ", ".join(f"{e} AS f_{n}" for n, e in _RANK_FEATURES.items())
+    terms = " + ".join(["t.z", *(f"{_lit(w)} * t.f_{n}" for n, w in RANK_WEIGHTS.items())])
+    each = ", ".join(["t.z AS r_model", *(f"{_lit(w)} * t.f_{n} AS r_{n}" for n, w in RANK_WEIGHTS.items())])
+    return f"""
+WITH flagged AS (SELECT * FROM {flagged}),
+fan AS (SELECT peer_ip AS fan_ip, peer_port AS fan_port, COUNT(DISTINCT subject) AS fan_in
+        FROM flagged GROUP BY peer_ip, peer_port),
+kept AS (SELECT f.* FROM flagged f LEFT JOIN {exclude} e ON f.subject = e.ex_subject AND f.peer_ip = e.ex_peer_ip
+         AND f.peer_port = e.ex_peer_port AND f.input = e.ex_input WHERE e.ex_subject IS NULL),
+terms AS (SELECT k.*, CAST(n.fan_in AS DOUBLE) AS fan_in, {feats}
+          FROM kept k JOIN fan n ON k.peer_ip = n.fan_ip AND k.peer_port = n.fan_port),
+ranked AS (SELECT t.*, {each}, {terms} AS rank_z FROM terms t),
+placed AS (
+  SELECT r.*, {_lit(1.0)} / ({_lit(1.0)} + EXP(-LEAST(GREATEST(r.rank_z, -5.0E1), 5.0E1))) AS rank,
+         ROW_NUMBER() OVER (ORDER BY ROUND(r.rank_z, 6) DESC, r.subject, r.peer_ip, r.peer_port, r.input) AS position,
+         COUNT(*) OVER () AS leads
+  FROM ranked r)
+SELECT * FROM placed{'' if top is None else f' WHERE position <= {int(top)}'}
+"""
 
 
 def samples_sql(flagged: str, sides: str) -> str:
@@ -299,20 +408,54 @@ def _reason(name: str, row: dict[str, Any]) -> Text:
                 en=f"a common stratum port {row['peer_port']} (weak prior)")
 
 
+def _rank_reason(name: str, row: dict[str, Any]) -> Text:
+    """One rank term in words, with the value it rests on."""
+    port = int(row["peer_port"] or 0)
+    if name == "service":
+        service = SERVICE_PORTS[port][0]
+        return Text(zh=f"端口 {port} 是已知的长连接服务（{service}），长而安静的会话可由该服务解释：排序靠后",
+                    en=f"port {port} is a known long-lived service ({service}), which explains a long, quiet "
+                       "session: ranked down")
+    if name == "heartbeat":
+        v = float(row["down_bytes"] or 0) / max(float(row["down_packets"] or 0), 1.0)
+        return Text(zh=f"服务端只发心跳大小的包（平均 {v:.0f} 字节），不像在下发挖矿任务：排序靠后",
+                    en=f"the server sends only keep-alive-sized packets ({v:.0f} B mean), not work being handed "
+                       "down: ranked down")
+    if name == "steady":
+        cv = float(row["up_rate_sd"] or 0) / max(float(row["up_rate_mean"] or 0), 1e-9)
+        return Text(zh=f"客户端发包节奏稳定：{int(row['cadence_records'])} 条记录每分钟包数的变异系数 {cv:.2f}"
+                       "（矿工按难度均匀提交份额）",
+                    en=f"a steady client cadence: packets per minute vary by CV {cv:.2f} over "
+                       f"{int(row['cadence_records'])} records (a miner submits shares at a steady pace)")
+    others = int(row["fan_in"]) - 1
+    return Text(zh=f"另有 {others} 台主机与同一端点 {row['peer_ip']}:{port} 有类似矿池的会话（一次探测可核实全部）",
+                en=f"{others} other host(s) hold pool-like sessions with the same endpoint {row['peer_ip']}:{port} "
+                   "(one probe checks them all)")
+
+
 def _key(row: dict[str, Any]) -> Key:
     return row["subject"], row["peer_ip"], int(row["peer_port"] or 0), row["input"]
 
 
 def _finding(row: dict[str, Any], refs: list[FlowRef]) -> Finding:
     subject, peer_ip, peer_port = row["subject"], row["peer_ip"], int(row["peer_port"] or 0)
-    score = float(row["score"])
+    score, rank = float(row["score"]), float(row["rank"])
+    position, leads = int(row["position"]), int(row["leads"])
     contributions = {n: _round(float(row[f"c_{n}"])) for n in FEATURES}
     top = sorted((n for n in FEATURES if contributions[n] > 0), key=lambda n: (-contributions[n], n))[:TOP_REASONS]
+    terms = {n: _round(float(row[f"r_{n}"])) for n in RANK_TERMS}
+    # the rank terms that moved it, in words: what ranks it down first, then what ranks it up; then
+    # the other hosts at the same endpoint (whatever its weight)
+    moved = [n for n in RANK_WEIGHTS if terms[n] < 0] + [n for n in RANK_WEIGHTS if terms[n] > 0 and n != "fan_in"]
+    if row["fan_in"] > 1:
+        moved.append("fan_in")
     zh, en = _duration(float(row["active_s"]))
-    texts = [Text(zh=f"{subject} 与 {peer_ip}:{peer_port} 的流量像矿池会话（评分 {score:.2f}，持续 {zh}）；"
-                     "未命中矿池名单，也无载荷：仅为线索，需人工核实",
+    texts = [Text(zh=f"{subject} 与 {peer_ip}:{peer_port} 的流量像矿池会话（评分 {score:.2f}，持续 {zh}；"
+                     f"线索排序第 {position}/{leads} 位）；未命中矿池名单，也无载荷：仅为线索，需人工核实",
                   en=f"traffic of {subject} with {peer_ip}:{peer_port} behaves like a pool session (score "
-                     f"{score:.2f}, {en}); no pool list match and no payload: a lead to verify, not proof")]
+                     f"{score:.2f}, {en}; lead {position} of {leads} by rank); no pool list match and no payload: "
+                     "a lead to verify, not proof")]
+    texts += [_rank_reason(n, row) for n in moved]
     texts += [_reason(n, row) for n in top]
     raw = {n: _round(float(row[f"x_{n}"])) for n in FEATURES}
     detail = {
@@ -323,36 +466,57 @@ def _finding(row: dict[str, Any], refs: list[FlowRef]) -> Finding:
         "bytes_up": int(row["up_bytes"]), "bytes_down": int(row["down_bytes"]),
         "first_seen": _round(float(row["first_seen"]), 15), "last_seen": _round(float(row["last_seen"]), 15),
         "features": raw, "contributions": contributions, "top": top, "model": MODEL_PATH.name,
+        "rank": {"rank": _round(rank), "z": _round(float(row["rank_z"])), "position": position, "leads": leads,
+                 "terms": terms, "features": {n: _round(float(row[f"f_{n}"])) for n in RANK_WEIGHTS},
+                 "fan_in": int(row["fan_in"]), "service": SERVICE_PORTS.get(peer_port, (None,))[0]},
     }
     return Finding(
         kind=MINING_BEHAVIOUR_SUSPECT, subject_ip=subject, peer=Peer(peer_ip, peer_port, None, known_pool=False),
-        flows=tuple(refs), confidence=round(min(CONFIDENCE_CAP, CONFIDENCE_CAP * score), 3), severity=Severity.LOW,
+        flows=tuple(refs), confidence=round(min(CONFIDENCE_CAP, CONFIDENCE_CAP * rank), 4), severity=Severity.LOW,
         reasons=tuple(texts),
-        evidence=(Evidence("behaviour", f"behaviour score {score:.2f} over {int(row['records'])} record(s)", detail,
-                           "behaviour model"),),
+        evidence=(Evidence("behaviour", f"behaviour score {score:.2f}, lead {position} of {leads} by rank, over "
+                                        f"{int(row['records'])} record(s)", detail, "behaviour model"),),
         source=_name(row["input"]), first_seen=float(row["first_seen"]), last_seen=float(row["last_seen"]),
     )
 
 
-def behaviour_findings(engine: SqlEngine, exclude: AbstractSet[Key] = frozenset()) -> list[Finding]:
-    """Endpoints of the engine's ``flows`` the model scores as pool-like, minus those in ``exclude``
-    (subject, peer_ip, peer_port, input) that the list detectors already reported.
+EXCLUDE = pa.schema([("ex_subject", pa.string()), ("ex_peer_ip", pa.string()), ("ex_peer_port", pa.int32()),
+                     ("ex_input", pa.string())])
 
-    Three tables are kept on the engine: the address pairs with a long TCP record, the oriented
-    records of those pairs, and the flagged endpoints (so each is computed once)."""
+
+def rank_leads(engine: SqlEngine, exclude: AbstractSet[Key] = frozenset(), top: int | None = None,
+               ) -> list[dict[str, Any]]:
+    """The leads of the engine's ``flows``, best first: endpoints the model scores as pool-like, minus
+    those in ``exclude`` (subject, peer_ip, peer_port, input) that the list detectors already reported,
+    ranked (``rank_sql``); the first ``top`` when given.
+
+    Kept on the engine: the address pairs with a long TCP record (``behaviour_pairs``), the oriented
+    records of those pairs (``behaviour_sides``), the flagged endpoints (``behaviour_flagged``) and the
+    ranked leads kept (``behaviour_leads``), each computed once."""
     model = load_model()
     engine.materialize("behaviour_pairs", SESSION_PAIRS_SQL)
     engine.materialize("behaviour_sides", sides_sql(PAIR_RECORDS))
     engine.materialize("behaviour_flagged", scores_sql(model, "behaviour_sides"))
-    rows = [r for r in engine.query("SELECT * FROM behaviour_flagged") if _key(r) not in exclude]
+    ex = sorted(exclude)
+    engine.register("behaviour_exclude", pa.table([pa.array([k[i] for k in ex], f.type) for i, f in enumerate(EXCLUDE)],
+                                                  schema=EXCLUDE))
+    engine.materialize("behaviour_leads", rank_sql("behaviour_flagged", "behaviour_exclude", top))
+    return sorted(engine.query("SELECT * FROM behaviour_leads"), key=lambda r: int(r["position"]))
+
+
+def behaviour_findings(engine: SqlEngine, exclude: AbstractSet[Key] = frozenset(),
+                       top: int | None = None) -> list[Finding]:
+    """``mining_behaviour_suspect`` findings for the leads of ``rank_leads``, best first (confidence
+    = CONFIDENCE_CAP × rank); only the first ``top`` when given."""
+    rows = rank_leads(engine, exclude, top)
     if not rows:
         return []
     samples: dict[Key, list[dict[str, Any]]] = defaultdict(list)
-    for s in engine.query(samples_sql("behaviour_flagged", "behaviour_sides")):
+    for s in engine.query(samples_sql("behaviour_leads", "behaviour_sides")):
         samples[_key(s)].append(s)
     out = []
     for row in rows:
         refs = [_flow_ref(s) for s in sorted(samples[_key(row)], key=lambda s: s["rn"])]
         if refs:
             out.append(_finding(row, refs))
-    return sorted(out, key=lambda f: (f.source, f.subject.value, f.endpoint.ip, f.endpoint.port, f.id))
+    return out

@@ -54,6 +54,11 @@ encrypted_mining_suspect (the same hits, on TLS connections)
     TLS to hide their wallets. False positives: pool web dashboards (HTTPS to the pool's site),
     services whose names contain pool words. Confidence 0.30–0.75: the list category (0.3 without
     one) plus 0.05 for each pool-like hint (name, port, long and slow).
+encrypted_mining_suspect (the classifier, ``detectors.encrypted``)
+    Signal: what an encrypted connection shows of itself — share-like exchanges, pool pushes, a Stratum
+    V2 handshake, a miner's TLS stack, no SNI or ALPN, the port, the name — scored against a threshold;
+    from the ``tls`` table, which captures fill (``readers.capture_flows``). An endpoint the rules above
+    report too gets one finding with both (``encrypted.joined``).
 """
 
 from __future__ import annotations
@@ -63,17 +68,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from minescope.dimensions.network.detectors.lists import CATEGORY_CONFIDENCE, list_evidence, list_reason
 from minescope.dimensions.network.kinds import ENCRYPTED_MINING_SUSPECT, POOL_CONTACT
-from minescope.dimensions.network.tables import DNS, FLOWS
+from minescope.dimensions.network.tables import DNS, FLOWS, TLS
 from minescope.engines.sql import Preparation, SqlEngine, Unnest, View, open_engine
 from minescope.knowledge.pools import LearnedPools, ListMatch, PoolIntel, normalise_domain, pool_likeness
 from minescope.knowledge.ranges import parse_ip
 from minescope.model import Evidence, Finding, FlowRef, Peer, Severity, Text
+
+if TYPE_CHECKING:
+    from minescope.dimensions.network.detectors.encrypted import Scored
 
 SAMPLE_FLOWS = 20  # flow references kept per finding (the counts cover all flows)
 PDNS_WINDOW_S = 3600.0  # a flow may follow a DNS answer by max(TTL, this)
@@ -113,11 +121,19 @@ SELECT CAST({epoch_us} AS DOUBLE) / 1000000 AS t, client_ip, resolver_ip, query,
 FROM {relation} WHERE query IS NOT NULL AND answer IS NOT NULL
 """
 
+# what encrypted connections showed of themselves (``tables.TLS``; captures only), for ``detectors.encrypted``
+TLS_VIEW_SQL = """
+SELECT sensor_uid AS tls_uid, input AS tls_input, ja3, ja4, exchanges, exchange_min, exchange_max, answer_min,
+       answer_max, exchange_cv, pushes, handshake
+FROM {relation}
+"""
+
 PREPARED = Preparation(
-    tables={"flows": FLOWS, "dns": DNS},
+    tables={"flows": FLOWS, "dns": DNS, "tls": TLS},
     views=(View("flows", "flows", FLOWS_VIEW_SQL),
            View("dns_questions", "dns", QUESTIONS_VIEW_SQL),
-           View("dns_answers", "dns", ANSWERS_VIEW_SQL, Unnest("answers", "ttls", "answer", "ttl"))),
+           View("dns_answers", "dns", ANSWERS_VIEW_SQL, Unnest("answers", "ttls", "answer", "ttl")),
+           View("tls_rows", "tls", TLS_VIEW_SQL)),
 )
 
 # pool_ips and pool_names are registered by the detector.
@@ -256,9 +272,11 @@ class FlowLogDetector:
         self.prepared = False
         # (subject, peer address, peer port, input) of the list detectors' findings
         self.reported: set[tuple[str, str, int, str]] = set()
+        # endpoints the encrypted-mining classifier scored (``detectors.encrypted``), by the same key
+        self.classified: dict[tuple[str, str, int, str], Scored] = {}
 
     def add(self, table: str, batch: pa.RecordBatch | pa.Table) -> None:
-        """A reader batch of ``flows`` or ``dns`` (``alerts`` are not used by these detectors yet)."""
+        """A reader batch of ``flows``, ``dns`` or ``tls`` (``alerts`` are not used by these detectors yet)."""
         schema = PREPARED.tables.get(table)
         if schema is not None and batch.num_rows:
             self.engine.append(table, batch if batch.schema.equals(schema) else batch.cast(schema))
@@ -347,13 +365,14 @@ class FlowLogDetector:
         self.engine.register(f"prefilter_{column}", pa.table({column: pa.array(values, pa.string())}))
         return f"{column} IN (SELECT {column} FROM prefilter_{column})"
 
-    def run(self, behaviour: bool = True, explained: pa.Table | None = None) -> list[Finding]:
+    def run(self, behaviour: bool = True, explained: pa.Table | None = None,
+            leads_top: int | None = None) -> list[Finding]:
         """The list detectors' findings, then (``behaviour``) the behaviour model's for endpoints
-        they did not report. ``explained`` (``EXPLAINED``: sensor_uid, input) names flows the payload
-        explained: no detector here judges them or their endpoints again."""
-        from minescope.dimensions.network.detectors.behaviour import (
-            behaviour_findings,  # it builds on this module's helpers
-        )
+        they did not report (the first ``leads_top`` by rank when given). ``explained`` (``EXPLAINED``:
+        sensor_uid, input) names flows the payload explained: no detector here judges them or their
+        endpoints again."""
+        from minescope.dimensions.network.detectors import encrypted  # both build on this module's helpers
+        from minescope.dimensions.network.detectors.behaviour import behaviour_findings
 
         self._prepare()
         has_explained = explained is not None and explained.num_rows > 0
@@ -361,17 +380,21 @@ class FlowLogDetector:
             self.engine.register("explained_flows", pa.table({
                 "explained_uid": explained.column("sensor_uid").cast(pa.string()),
                 "explained_input": explained.column("input").cast(pa.string())}))
+        self.classified = encrypted.classify(self.engine, has_explained)
         matches = self._match_tables(has_explained)
         found: list[Finding] = []
         if matches is not None:
             self.engine.materialize("hits", HITS_SQL.format(hits=" UNION ALL ".join(
                 f"SELECT {HIT_NAMES} FROM ({q}) h{i}" for i, q in enumerate(HIT_QUERIES))))
             found = self._endpoint_findings(matches) + self._asker_findings(matches)
+        # the classifier's endpoints the list detectors did not report
+        found += encrypted.findings(self.classified, skip=self.reported)
+        self.reported |= set(self.classified)
         if behaviour:
             exclude = set(self.reported)
             if has_explained:
                 exclude |= self._explained_endpoints()
-            found += behaviour_findings(self.engine, exclude)
+            found += behaviour_findings(self.engine, exclude, leads_top)
         return sorted(found, key=lambda f: (f.source, f.subject.value, f.endpoint.ip, f.endpoint.port, f.kind,
                                             f.endpoint.host or ""))
 
@@ -413,10 +436,11 @@ class FlowLogDetector:
         name = next((r["name"] for r in reasons if r["name"]), None)
         where = f"{name or peer_ip}:{peer_port}"
         n, nbytes = group["flows"], int(group["bytes"] or 0)
-        encrypted = bool(group["tls"])
+        scored = self.classified.get((subject, peer_ip, int(peer_port), group["input"]))
+        encrypted = bool(group["tls"]) or scored is not None  # a Stratum V2 handshake is encryption too
         slow = int(group["slow_flows"] or 0)
         name_hints, port_hints = (_name_likeness(name), _port_likeness(int(peer_port))) if encrypted else ([], [])
-        if not listed and not (name_hints and (port_hints or slow)):
+        if not listed and not (name_hints and (port_hints or slow)) and scored is None:
             return None
         if encrypted:
             texts = [Text(zh=f"{subject} 与疑似矿池 {where} 有 {n} 条加密（TLS）连接（共 {nbytes} 字节）",
@@ -460,12 +484,17 @@ class FlowLogDetector:
             confidence = round(min(0.75, best + 0.05 * hints), 2)
         else:
             confidence = best
-        return Finding(
+        found = Finding(
             kind=ENCRYPTED_MINING_SUSPECT if encrypted else POOL_CONTACT, subject_ip=subject,
             peer=Peer(peer_ip, peer_port, name, known_pool=bool(listed)), flows=tuple(refs), confidence=confidence,
             severity=Severity.MEDIUM, reasons=tuple(_unique(texts)), evidence=tuple(evidence),
             source=_name(group["input"]), first_seen=group["first_seen"], last_seen=group["last_seen"],
         )
+        if scored is None:
+            return found
+        from minescope.dimensions.network.detectors.encrypted import joined
+
+        return joined(found, scored)
 
     def _asker_findings(self, matches: list[ListMatch]) -> list[Finding]:
         out = []

@@ -43,6 +43,7 @@ from minescope.dimensions.network.capture import packets as pk
 from minescope.dimensions.network.capture.flows import DnsAnswer, FlowPayload, ip_str
 from minescope.dimensions.network.detectors.lists import list_evidence, list_reason
 from minescope.dimensions.network.kinds import CRYPTO_NODE, MINING_SESSION
+from minescope.dimensions.network.protocols.tunnels import TunnelTarget
 from minescope.knowledge.pools import PoolIntel
 from minescope.model import Evidence, Finding, FlowRef, MiningFacts, Peer, Severity, Text
 
@@ -130,8 +131,11 @@ class CaptureDetector:
             en=f"the session between {ref.src_ip} and {ref.dst_ip}:{ref.dst_port} speaks the mining protocol "
                f"{facts.protocol}" + (f" ({', '.join(sorted(facts.methods))})" if facts.methods else ""),
         )]
-        if host:
+        if host and host_from != "tunnel":
             evidence.append(Evidence(host_from, f"pool host name {host}", {"host": host}, host_from))
+        if state.tunnel is not None:
+            evidence.append(_tunnel_evidence(state.tunnel, ref))
+            reasons.append(_tunnel_reason(state.tunnel, ref))
         confidence = 0.85
         if facts.shares_submitted or facts.login_seen:
             confidence = 0.95
@@ -151,7 +155,11 @@ class CaptureDetector:
         if not facts.login_seen:
             reasons.append(Text(zh="抓包始于会话中途：未见登录，按矿池下发的任务和提交判断",
                                 en="the capture starts mid-session: no login seen; judged from pool jobs and submits"))
-        self.intel.learn(ref.dst_ip, ref.dst_port, host, f"{facts.protocol} session from {ref.src_ip}")
+        seen = f"{facts.protocol} session from {ref.src_ip}"
+        if state.tunnel is None:
+            self.intel.learn(ref.dst_ip, ref.dst_port, host, seen)
+        elif not state.tunnel.is_name:  # the pool is the tunnel's target, not the proxy
+            self.intel.learn(state.tunnel.host, state.tunnel.port, None, seen)
         return Finding(
             kind=MINING_SESSION, subject_ip=ref.src_ip,
             peer=Peer(ref.dst_ip, ref.dst_port, host, known_pool=True), flows=(ref,),
@@ -189,6 +197,20 @@ class CaptureDetector:
                 source=self.source, node_protocol=protocol,
             ))
         return out
+
+
+def _tunnel_evidence(tunnel: TunnelTarget, ref: FlowRef) -> Evidence:
+    target = f"{tunnel.host}:{tunnel.port}"
+    return Evidence("tunnel", f"through the {tunnel.proxy} proxy {ref.dst_ip}:{ref.dst_port} to {target}",
+                    {"proxy": tunnel.proxy, "proxy_address": f"{ref.dst_ip}:{ref.dst_port}", "target": target,
+                     "host": tunnel.host, "port": tunnel.port}, "protocols.tunnels")
+
+
+def _tunnel_reason(tunnel: TunnelTarget, ref: FlowRef) -> Text:
+    proxy = {"socks5": "SOCKS5", "socks4": "SOCKS4", "http_connect": "HTTP CONNECT"}[tunnel.proxy]
+    return Text(zh=f"会话经 {proxy} 代理 {ref.dst_ip}:{ref.dst_port} 转发至矿池 {tunnel.host}:{tunnel.port}",
+                en=f"the session goes through the {proxy} proxy {ref.dst_ip}:{ref.dst_port} to the pool "
+                   f"{tunnel.host}:{tunnel.port}")
 
 
 def _unanswered(state: FlowPayload) -> bool:
@@ -242,6 +264,8 @@ def _name_for(ip: str, first_seen: float, pdns: dict[str, list[DnsAnswer]], stat
     """The pool's host name and where it came from: the login, TLS SNI, HTTP Host, or DNS."""
     if facts.pool_host:
         return facts.pool_host, "protocol"
+    if state.tunnel is not None and state.tunnel.is_name:
+        return state.tunnel.host, "tunnel"
     if state.sni:
         return state.sni, "tls_sni"
     if state.http and state.http.get("host"):

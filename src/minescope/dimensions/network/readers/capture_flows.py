@@ -15,6 +15,11 @@ its query by flow, transaction id and name; a response without a query seen is a
 
 ``scan FILE`` and ``flows import`` both read a capture into these two tables, so the SQL detectors
 judge a capture's flows and DNS the same way on either route.
+
+``tls_from_capture`` gives the ``tls`` rows of the capture's encrypted connections (TLS, and flows shaped
+like Stratum V2): ClientHello fingerprints and the message shape the engine measured. They are payload, as
+a mining session is: a scan hands them to the detectors beside the flows; an import keeps only the
+``flows`` and ``dns`` tables, so a flow dataset holds no payload.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ import numpy as np
 import pyarrow as pa
 
 from minescope.dimensions.network.capture import packets as pk
-from minescope.dimensions.network.capture.flows import DnsSeen, FlowPayload, FlowTracker, ip_str
+from minescope.dimensions.network.capture.flows import DnsSeen, FlowPayload, FlowTracker, ip_str, sv2_shape
 from minescope.dimensions.network.protocols.dns import QTYPES, RCODES
 from minescope.dimensions.network.readers.pcap import CaptureFile
-from minescope.dimensions.network.tables import DNS, FLOWS, PORT_PROTOS, Columns, epoch_to_ts
+from minescope.dimensions.network.tables import DNS, FLOWS, PORT_PROTOS, TLS, TLS_MIN_EXCHANGES, Columns, epoch_to_ts
 from minescope.model import Text
 from minescope.readers.names import path_text
 
@@ -84,6 +89,46 @@ def flows_from_capture(table: Mapping[str, np.ndarray], payload: Mapping[int, Fl
     }
     arrays = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in FLOWS]
     return pa.RecordBatch.from_arrays(arrays, schema=FLOWS)
+
+
+def tls_from_capture(table: Mapping[str, np.ndarray], payload: Mapping[int, FlowPayload] | None = None,
+                     input_name: str = "") -> pa.RecordBatch:
+    """The ``tls`` rows of the engine's flow table: TLS connections with ``TLS_MIN_EXCHANGES`` share-like
+    exchanges or more, and flows shaped like Stratum V2 (what ``detectors.encrypted`` scores)."""
+    if len(table["serial"]) == 0:
+        return pa.RecordBatch.from_pylist([], schema=TLS)
+    sv2 = sv2_shape(table)
+    rows = np.flatnonzero(((table["cls"] == pk.C_TLS) & (table["xchg"] >= TLS_MIN_EXCHANGES)) | sv2)
+    ja3: list[str | None] = []
+    ja4: list[str | None] = []
+    for serial in table["serial"][rows].tolist():
+        state = payload.get(serial) if payload else None
+        hello = state.hello if state is not None else None
+        ja3.append(hello.ja3 if hello is not None else None)
+        ja4.append(hello.ja4 if hello is not None else None)
+    xchg = table["xchg"][rows]
+    has = xchg > 0
+    intervals = np.maximum(xchg - 1, 0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = table["gap_sum"][rows] / intervals
+        var = np.maximum(table["gap_sq"][rows] / intervals - mean * mean, 0.0)
+        cv = np.sqrt(var) / mean
+    handshake = ["sv2_plain" if plain else "sv2_noise" if noise else None
+                 for plain, noise in zip((table["sv2"][rows] == 1).tolist(), sv2[rows].tolist(), strict=True)]
+    cols = {
+        "sensor_uid": pa.array(table["serial"][rows]).cast(pa.string()),
+        "input": pa.array([input_name] * len(rows), pa.string()),
+        "ja3": pa.array(ja3, pa.string()), "ja4": pa.array(ja4, pa.string()),
+        "exchanges": pa.array(xchg.astype(np.int32)),
+        "exchange_min": pa.array(table["xchg_min"][rows].astype(np.int32), mask=~has),
+        "exchange_max": pa.array(table["xchg_max"][rows].astype(np.int32), mask=~has),
+        "answer_min": pa.array(table["ack_min"][rows].astype(np.int32), mask=~has),
+        "answer_max": pa.array(table["ack_max"][rows].astype(np.int32), mask=~has),
+        "exchange_cv": pa.array(np.round(np.nan_to_num(cv), 4), mask=(intervals < 2) | ~(mean > 0)),
+        "pushes": pa.array(table["push"][rows].astype(np.int32)),
+        "handshake": pa.array(handshake, pa.string()),
+    }
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in TLS], schema=TLS)
 
 
 def dns_from_capture(seen: Sequence[DnsSeen], input_name: str = "") -> pa.RecordBatch:
