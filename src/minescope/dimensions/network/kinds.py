@@ -17,7 +17,8 @@ POOL_CONTACT = KindSpec(
 ENCRYPTED_MINING_SUSPECT = KindSpec(
     "encrypted_mining_suspect", dimension="network", label=Text("疑似加密挖矿", "Encrypted mining suspect"),
     colour="#8e44ad", mining=True, opens_case=True, severity=Severity.MEDIUM, section="contacts",
-    doc="TLS to a listed, learned or pool-like endpoint (miners move to TLS to hide their wallets)")
+    doc="a TLS (or Stratum V2) connection whose shape, ClientHello and endpoint score as a miner's: share "
+        "exchanges and job pushes, a miner TLS stack, no SNI, a pool port or a listed, learned or confirmed pool")
 CRYPTO_NODE = KindSpec(
     "crypto_node", dimension="network", label=Text("区块链节点", "Blockchain node"), colour="#2980b9",
     mining=False, opens_case=False, severity=Severity.INFO, section="nodes",
