@@ -59,15 +59,12 @@ import train_behaviour as tb  # noqa: E402
 
 from minescope.dimensions.network.detectors.behaviour import (  # noqa: E402
     RANK_WEIGHTS,
-    SIDES_SQL,
-    features_sql,
     rank_leads,
     rank_sql,
 )
-from minescope.dimensions.network.detectors.flowlog import PREPARED, FlowLogDetector, detect_tables  # noqa: E402
+from minescope.dimensions.network.detectors.flowlog import FlowLogDetector, detect_tables  # noqa: E402
 from minescope.dimensions.network.readers.capture_flows import read_capture  # noqa: E402
-from minescope.dimensions.network.tables import FLOWS  # noqa: E402
-from minescope.engines.sql import DuckDBEngine, open_engine  # noqa: E402
+from minescope.engines.sql import DuckDBEngine  # noqa: E402
 from minescope.knowledge.pools import PoolIntel  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -77,8 +74,7 @@ Key = tuple[str, str, int, str]
 
 
 # --- real flows ------------------------------------------------------------------------------------
-# tools/train_behaviour.py makes the three views; its capture reader and feature table predate issue 10
-# (the capture's DNS is ``dns_seen`` now, and engines take a ``Preparation``), so these two are here.
+# tools/train_behaviour.py makes the three views; here each capture is read once for all three.
 
 def corpus_sources(corpus: Path, intel: PoolIntel) -> Iterator[tb.Source]:
     truth = json.loads((corpus / "ground-truth.json").read_text())
@@ -111,30 +107,6 @@ def load_sources(corpus: Path, logs: Path | None) -> list[tb.Source]:
     if logs is not None:
         sources += list(tb.log_sources(logs))
     return sources
-
-
-def endpoint_table(sources: list[tb.Source]) -> list[dict[str, Any]]:
-    """One row per endpoint of every source: raw features (``features_sql``), label, view and group."""
-    engine = open_engine("duckdb")
-    meta = {}
-    for s in sources:
-        engine.append("flows", s.flows.cast(FLOWS))
-        meta[s.name] = s
-    engine.prepare(PREPARED)
-    out = engine.query(features_sql())
-    positive = set()
-    sides = f"SELECT DISTINCT client_ip, client_port, server_ip, server_port, input FROM ({SIDES_SQL}) s"
-    for r in engine.query(sides):
-        pair = frozenset({(r["client_ip"], int(r["client_port"])), (r["server_ip"], int(r["server_port"]))})
-        if pair in meta[r["input"]].positives:
-            positive.add((r["client_ip"], r["server_ip"], int(r["server_port"]), r["input"]))
-    engine.close()
-    for r in out:
-        s = meta[r["input"]]
-        r["label"] = int(_key(r) in positive)
-        r["view"], r["group"] = s.view, s.group
-    out.sort(key=lambda r: (r["input"], r["subject"], r["peer_ip"], r["peer_port"]))
-    return out
 
 
 def _z(f: tb.Fit, x: np.ndarray) -> np.ndarray:
@@ -288,7 +260,7 @@ def real_ranking(rows: list[dict[str, Any]], z: np.ndarray, threshold: float) ->
 
 
 def evaluate(sources: list[tb.Source], intel: PoolIntel, l2: float = tb.L2) -> dict[str, Any]:
-    rows = endpoint_table(sources)
+    rows = tb.endpoint_table(sources)
     view_of = {s.name: s.view for s in sources}
     truth = {_key(r) for r in rows if r["label"]}
     cut = math.log(tb.THRESHOLD / (1 - tb.THRESHOLD))

@@ -39,11 +39,10 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from minescope.dimensions.network.capture.flows import FlowTracker  # noqa: E402
 from minescope.dimensions.network.detectors.behaviour import FEATURES, MODEL_PATH, SIDES_SQL, features_sql  # noqa: E402
-from minescope.dimensions.network.readers.capture_flows import dns_from_capture, flows_from_capture  # noqa: E402
+from minescope.dimensions.network.detectors.flowlog import PREPARED  # noqa: E402
+from minescope.dimensions.network.readers.capture_flows import read_capture  # noqa: E402
 from minescope.dimensions.network.readers.inputs import read_flow_log  # noqa: E402
-from minescope.dimensions.network.readers.pcap import CaptureFile  # noqa: E402
 from minescope.dimensions.network.tables import FLOWS  # noqa: E402
 from minescope.engines.sql import open_engine  # noqa: E402
 from minescope.knowledge.pools import PoolIntel  # noqa: E402
@@ -83,11 +82,8 @@ class Source:
 # --- making flows ---------------------------------------------------------------------------------
 
 def capture_tables(path: Path, intel: PoolIntel, name: str) -> tuple[pa.Table, pa.Table]:
-    tracker = FlowTracker(3600.0, lambda n: intel.match_mining_domain(n) is not None)
-    for block in CaptureFile(path).blocks():
-        tracker.feed(block)
-    flows = pa.table(flows_from_capture(tracker.finish(), tracker.payload, name))
-    return flows, pa.table(dns_from_capture(tracker.pdns, name))
+    flows, dns, _ = read_capture(path, lambda n: intel.match_mining_domain(n) is not None)
+    return _renamed(pa.table(flows), name), _renamed(pa.table(dns), name)
 
 
 def nfdump_flows(path: Path, name: str, tmp: Path) -> pa.Table:
@@ -226,7 +222,7 @@ def endpoint_table(sources: list[Source]) -> list[dict[str, Any]]:
     for s in sources:
         engine.append("flows", s.flows.cast(FLOWS))
         meta[s.name] = s
-    engine.prepare()
+    engine.prepare(PREPARED)
     query = engine.query
     out = query(features_sql())
     # which endpoints hold a ground-truth session: their records' unordered pairs

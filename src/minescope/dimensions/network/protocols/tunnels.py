@@ -51,12 +51,12 @@ def tunnel_target(data: bytes) -> TunnelTarget | None:
             return TunnelTarget("socks5", name, int.from_bytes(rest[-2:], "big")) if name else None
         return None
     if len(data) >= 9 and data[:2] == b"\x04\x01" and data.endswith(b"\x00"):  # SOCKS4(a) CONNECT
-        port = int.from_bytes(data[2:4], "big")
+        socks_port = int.from_bytes(data[2:4], "big")
         fields = data[8:-1].split(b"\x00")
         if data[4:7] == b"\x00\x00\x00" and data[7] != 0 and len(fields) == 2:  # 4a: 0.0.0.x, then the name
             name = _name(fields[1])
-            return TunnelTarget("socks4", name, port) if name else None
-        return TunnelTarget("socks4", str(ipaddress.IPv4Address(data[4:8])), port)
+            return TunnelTarget("socks4", name, socks_port) if name else None
+        return TunnelTarget("socks4", str(ipaddress.IPv4Address(data[4:8])), socks_port)
     return None
 
 
