@@ -9,9 +9,11 @@ on a capture with many DNS packets that dominated the scan, so this reads only w
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 
 T_A, T_CNAME, T_AAAA = 1, 5, 28
+_ntoa = socket.inet_ntoa
 # names of record types and response codes as the flow logs write them (Zeek, Suricata)
 QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 64: "SVCB",
           65: "HTTPS", 255: "ANY"}
@@ -49,21 +51,26 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
             continue
         if n > 63:
             raise ValueError("bad label")
-        labels.append(msg[pos + 1 : pos + 1 + n])
-        pos += 1 + n
+        pos += 1
+        labels.append(msg[pos : pos + n])
+        pos += n
     name = b".".join(labels).decode("ascii", "replace").lower()
     return name, (end if end >= 0 else pos)
 
 
 def parse_dns(payload: bytes, tcp: bool = False) -> DnsMessage | None:
-    """Parse one DNS message (TCP messages carry a 2-byte length prefix); None if not DNS."""
+    """Parse one DNS message (TCP messages carry a 2-byte length prefix); None if not DNS.
+
+    Byte arithmetic rather than ``int.from_bytes`` of slices, and IPv4 text from ``socket.inet_ntoa``
+    (the same dotted quad as ``ipaddress``): a capture can hold tens of thousands of DNS messages."""
     if tcp:
         payload = payload[2 : 2 + int.from_bytes(payload[:2], "big")]
-    if len(payload) < 12:
+    size = len(payload)
+    if size < 12:
         return None
     try:
-        qd = int.from_bytes(payload[4:6], "big")
-        an = int.from_bytes(payload[6:8], "big")
+        qd = (payload[4] << 8) | payload[5]
+        an = (payload[6] << 8) | payload[7]
         if qd > 4 or an > 256:
             return None
         pos = 12
@@ -79,16 +86,21 @@ def parse_dns(payload: bytes, tcp: bool = False) -> DnsMessage | None:
         ttls = []
         for _ in range(an):
             owner, pos = _name(payload, pos)
-            rtype = int.from_bytes(payload[pos : pos + 2], "big")
-            ttl = int.from_bytes(payload[pos + 4 : pos + 8], "big")
-            rdlen = int.from_bytes(payload[pos + 8 : pos + 10], "big")
+            if pos + 10 <= size:
+                rtype = (payload[pos] << 8) | payload[pos + 1]
+                ttl = int.from_bytes(payload[pos + 4 : pos + 8], "big")
+                rdlen = (payload[pos + 8] << 8) | payload[pos + 9]
+            else:  # a record cut short: what the slices of a short message give
+                rtype = int.from_bytes(payload[pos : pos + 2], "big")
+                ttl = int.from_bytes(payload[pos + 4 : pos + 8], "big")
+                rdlen = int.from_bytes(payload[pos + 8 : pos + 10], "big")
             rdata = pos + 10
             pos = rdata + rdlen
-            if pos > len(payload):
+            if pos > size:
                 break
             asked = alias.get(owner, owner)
             if rtype == T_A and rdlen == 4:
-                answers.append((asked, str(ipaddress.IPv4Address(payload[rdata:pos]))))
+                answers.append((asked, _ntoa(payload[rdata:pos])))
                 ttls.append(ttl)
             elif rtype == T_AAAA and rdlen == 16:
                 answers.append((asked, str(ipaddress.IPv6Address(payload[rdata:pos]))))
@@ -96,6 +108,6 @@ def parse_dns(payload: bytes, tcp: bool = False) -> DnsMessage | None:
             elif rtype == T_CNAME:
                 alias[_name(payload, rdata)[0]] = asked
         return DnsMessage(bool(payload[2] & 0x80), tuple(qnames), tuple(answers),
-                          int.from_bytes(payload[0:2], "big"), payload[3] & 0x0F, tuple(qtypes), tuple(ttls))
+                          (payload[0] << 8) | payload[1], payload[3] & 0x0F, tuple(qtypes), tuple(ttls))
     except (IndexError, ValueError):
         return None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from minescope.readers.values import MAX_EPOCH_S, MIN_EPOCH_S
 
 BLOCK_BYTES = 16 * 1024 * 1024
 READ_STEP = 1024 * 1024
+HASH_CHUNK = 16 * 1024 * 1024  # bytes read from the file at a time (``_Counting``)
 # The largest record accepted (pcap caplen or pcapng block); larger means a corrupt file.
 MAX_RECORD = 16 * 1024 * 1024 + 64
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp", ".pcap.gz", ".pcapng.gz", ".cap.gz", ".gz")
@@ -65,6 +68,7 @@ class CaptureFile:
     bytes_read: int = 0  # of the file on disk (compressed bytes for .gz), for progress
     sha256: str = ""
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
+    _hasher: _Hasher | None = field(default=None, repr=False)
     _gzip: GunzipReader | None = field(default=None, repr=False)
     _said_linktypes: bool = field(default=False, repr=False)
     # packets skipped for a time that is no time: how many, and the file offset and time of the first
@@ -73,6 +77,15 @@ class CaptureFile:
     _timeless_ts: float = field(default=0.0, repr=False)
 
     def blocks(self) -> Iterator[Block]:
+        self._hasher = _Hasher(self._hash)
+        try:
+            yield from self._read_file()
+        finally:  # also when the reader stops early: the thread ends, the digest covers what was read
+            self._hasher.close()
+            self._hasher = None
+        self.sha256 = self._hash.hexdigest()
+
+    def _read_file(self) -> Iterator[Block]:
         try:
             with open(self.path, "rb") as raw:
                 head = raw.read(4)
@@ -90,7 +103,6 @@ class CaptureFile:
                            en=f"cannot read ({e.strerror or e}); check the path and permissions"))
         if self._timeless:
             self._fail("timeless", self._timeless_at, str(self._timeless), ts=f"{self._timeless_ts:.6g}")
-        self.sha256 = self._hash.hexdigest()
 
     def _blocks(self, stream: BinaryIO, suffix: str) -> Iterator[Block]:
         magic = stream.read(4)
@@ -282,22 +294,88 @@ _PROBLEMS = {
 
 
 class _Counting(io.RawIOBase):
-    """Wraps the on-disk file: counts bytes for progress and hashes them for the file's identity."""
+    """Wraps the on-disk file: counts bytes for progress and hashes them for the file's identity.
+
+    It reads the file ``HASH_CHUNK`` bytes at a time into immutable ``bytes`` and serves the reads from
+    there, so the bytes handed out can be hashed on another thread (``_Hasher``) while they are worked on.
+    Only the bytes handed out are counted and hashed, as before: a file whose reading stops early (a
+    corrupt record) has the same digest."""
 
     def __init__(self, raw: BinaryIO, owner: CaptureFile) -> None:
         self._raw = raw
         self._owner = owner
+        self._chunk = b""
+        self._pos = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        n = self._raw.readinto(b)  # type: ignore[attr-defined]
-        if n:
-            self._owner.bytes_read += n
-            self._owner._hash.update(memoryview(b)[:n])
-        return n or 0
+        view = memoryview(b).cast("B")
+        if not len(view):
+            return 0
+        if self._pos >= len(self._chunk):
+            self._chunk = self._raw.read(max(len(view), HASH_CHUNK))
+            self._pos = 0
+            if not self._chunk:
+                return 0
+        start = self._pos
+        n = min(len(view), len(self._chunk) - start)
+        self._pos = start + n
+        view[:n] = memoryview(self._chunk)[start : start + n]
+        self._owner.bytes_read += n
+        hasher = self._owner._hasher
+        if hasher is not None:
+            hasher.put(self._chunk, start, start + n)
+        else:
+            self._owner._hash.update(memoryview(self._chunk)[start : start + n])
+        return n
 
+
+class _Hasher:
+    """Hashes the bytes read on a thread of its own. SHA-256 runs at about 0.4–0.5 GB/s here, a sixth of a
+    1M-packet scan's wall time, and hashlib lets go of the GIL while it works, so the second core hashes
+    while the packet engine and the payload readers work. Ranges are hashed in the order read (the digest
+    is the same); ranges waiting next to each other in one chunk are hashed in one call, so the thread
+    takes the GIL back rarely (each time it does it can hold up the main thread for up to the interpreter's
+    switch interval). The queue is bounded, so memory stays bounded if hashing falls behind."""
+
+    def __init__(self, digest: hashlib._Hash) -> None:
+        self._digest = digest
+        self._queue: queue.Queue[tuple[bytes, int, int] | None] = queue.Queue(maxsize=32)
+        self._thread = threading.Thread(target=self._run, name="minescope-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            items = [self._queue.get()]
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            chunk, start, end = b"", 0, 0
+            for item in items:
+                if item is None:
+                    done = True
+                    break
+                if item[0] is chunk and item[1] == end:
+                    end = item[2]
+                    continue
+                if end > start:
+                    self._digest.update(memoryview(chunk)[start:end])
+                chunk, start, end = item
+            if end > start:
+                self._digest.update(memoryview(chunk)[start:end])
+
+    def put(self, chunk: bytes, start: int, end: int) -> None:
+        self._queue.put((chunk, start, end))
+
+    def close(self) -> None:
+        """Wait until every range put is hashed."""
+        self._queue.put(None)
+        self._thread.join()
 
 
 class _Records:
