@@ -335,7 +335,8 @@ def make_users(engine: Engine, n: int) -> list[VirtualUser]:
         area = prefix.ljust(6, "0") if prefix else ""
         drill = inside(prefix, turn) if level != "county" else prefix
         user = VirtualUser(f"load-{level}-{i}", level, area, drill)
-        account = add_user(engine, user.name, PASSWORD, "analyst" if i % 2 else "viewer", area)
+        account = add_user(engine, user.name, PASSWORD, "analyst" if i % 2 else "viewer", area,
+                           national=not area)
         user.token = new_token(engine, account)
         users.append(user)
     return users

@@ -30,7 +30,12 @@ ARGS: dict[str, list[str]] = {
     "scan": [str(MINING_PCAP)],
     "export": ["csv"],
     "probe": ["127.0.0.1:3333"],  # the store is opened, and found unusable, before anything is probed
-    "users add": ["someone", "--role", "viewer"],
+    "users add": ["someone", "--role", "viewer", "--region", "320102"],
+    **{f"users {c}": ["someone"] for c in ("disable", "enable", "reset-password", "passwd", "tokens", "unlock")},
+    "users set": ["someone", "--role", "viewer"],
+    "users token": ["someone", "--name", "ci"],
+    "users revoke": ["someone", "0123456789ab"],
+    "cases assign": ["1", "--owner", "someone", "--due-days", "7"],
     "cases ledger": ["-o", "{out}/ledger.xlsx"],
     "cases notice": ["1", "-o", "{out}/notice.pdf"],
 }

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +26,7 @@ import click
 from minescope import __version__, registry, settings
 from minescope.errors import InputError
 from minescope.model import ScanResult, Text
+from minescope.user_cli import add_user_commands
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -772,21 +774,26 @@ def users() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True)
 @click.option("--region", "region_code", default="",
-              help="辖区 GB/T 2260 代码（空为全国）/ jurisdiction code, empty = national")
+              help="辖区 GB/T 2260 代码，如 320102 / jurisdiction code, e.g. 320102")
+@click.option("--national", is_flag=True, help="全国辖区（须明确给出）/ national scope (only when asked for)")
 @db_option
-@click.option("--token", is_flag=True, help="同时生成 API 令牌 / also make an API token")
+@click.option("--token", is_flag=True, help="同时生成可写 API 令牌（90 天）/ also make a write API token (90 days)")
 @lang_option
-def users_add(username: str, role: str, region_code: str, db: str, token: bool, lang: str) -> None:
+def users_add(username: str, role: str, region_code: str, national: bool, db: str, token: bool, lang: str) -> None:
     """添加账号，密码从标准输入读取 / add an account; the password is read from standard input."""
     from minescope.store.accounts import add_user, new_token
     from minescope.store.findings import open_store
 
     password = sys.stdin.readline().rstrip("\n")
     store = open_store(db)
-    user = add_user(store, username, password, role, region_code)
+    user = add_user(store, username, password, role, region_code, national=national, actor=settings.login_name())
     click.echo(("已添加 " if lang == "zh" else "added ") + user.username)
     if token:
-        click.echo(new_token(store, user))
+        click.echo(new_token(store, user, name="cli", scope="write", expires_at=time.time() + 90 * 86400,
+                             actor=settings.login_name()))
+
+
+add_user_commands(users, db_option, lang_option)
 
 
 @main.group()
@@ -821,6 +828,35 @@ def cases_list(db: str, overdue: bool, lang: str) -> None:
         click.echo(f"{c.id}\t{c.state}\t{c.owner or '-'}\t{c.title}")
 
 
+def _due_days(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    from minescope.cases.workflow import WorkflowError, due_days_checked
+
+    try:
+        return due_days_checked(int(value) if value.strip().isdigit() else value)
+    except WorkflowError as e:
+        raise click.BadParameter(f"{e.text.zh} / {e.text.en}") from None
+
+
+@cases.command("assign")
+@click.argument("case_id", type=int)
+@click.option("--owner", required=True, help="责任人 / who is responsible")
+@click.option("--due-days", default="15", show_default=True, callback=_due_days,
+              help="整改期限天数（1–365 的整数）/ rectification term in whole days, 1–365")
+@click.option("--actor", default=settings.login_name, show_default="$USER", help="操作人 / who acts, in the history")
+@db_option
+@lang_option
+def cases_assign(case_id: int, owner: str, due_days: int, actor: str, db: str, lang: str) -> None:
+    """分派案件（责任人、期限）/ assign a case: owner and due date."""
+    import time
+
+    from minescope.cases.workflow import assign
+    from minescope.store.findings import open_store
+
+    assign(open_store(db), case_id, owner, time.time() + due_days * 86400, actor)
+    click.echo(f"案件 {case_id} 已分派给 {owner}，期限 {due_days} 天" if lang == "zh"
+               else f"case {case_id} assigned to {owner}, due in {due_days} days")
+
+
 @cases.command("ledger")
 @db_option
 @click.option("--region", "region_code", default="", help="辖区代码（空为全部）/ jurisdiction code (empty: all)")
@@ -850,17 +886,16 @@ def cases_ledger(db: str, region_code: str, output: Path, lang: str) -> None:
 def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bool, actor: str, db: str,
                  lang: str) -> None:
     """出具整改通知书（PDF）/ the rectification notice of a case, as PDF."""
-    from minescope.outputs.notice import issue_notice, notice_pdf
+    from minescope.cases.workflow import issue as issue_case
+    from minescope.outputs.notice import notice_pdf
     from minescope.store.findings import open_store
 
     store = open_store(db)
-    if issue:
-        pdf, _ = issue_notice(store, case_id, actor, issuer=issuer, prefix=prefix)
-    else:
-        pdf = notice_pdf(store, case_id, issuer=issuer, prefix=prefix)
-    output.write_bytes(pdf)
+    pdf = notice_pdf(store, case_id, issuer=issuer, prefix=prefix)
+    output.write_bytes(pdf)  # the file first: a case is issued only when its notice exists
     click.echo(str(output))
     if issue:
+        issue_case(store, case_id, actor, f"整改通知书-{case_id}.pdf", pdf)
         click.echo(f"案件 {case_id} 已转为「已下发通知」，通知书已存入案件附件" if lang == "zh"
                    else f"case {case_id} is now notice_issued; the notice is kept as a case attachment")
 

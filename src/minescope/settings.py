@@ -100,6 +100,18 @@ SECRET = Setting(
     "secret", "MINESCOPE_SECRET", "a new random key at each `minescope serve`",
     zh="处置平台签名会话 Cookie 的密钥；设置后重启服务不会使登录失效",
     en="the key the console signs session cookies with; set it so that sessions survive a restart")
+SECURE_COOKIES = Setting(
+    "secure_cookies", "MINESCOPE_SECURE_COOKIES", "unset (cookies also over plain HTTP)",
+    zh="设为 1 时，处置平台的 Cookie 带 Secure 标志，只经 HTTPS 发送；经 TLS（或终止 TLS 的代理）提供服务时务必设置",
+    en="1: the console's cookies are Secure, sent over HTTPS only; set it whenever the console is reached over TLS "
+       "(directly or through a proxy that ends TLS)")
+TRUSTED_PROXIES = Setting(
+    "trusted_proxies", "MINESCOPE_TRUSTED_PROXIES", "unset (no proxy is believed)",
+    zh="可信反向代理的地址（逗号分隔，如 127.0.0.1）：只认它们给出的 X-Forwarded-For 与 X-Forwarded-Proto，"
+       "登录限流按真实客户端地址计数，HTTPS 时发送 HSTS",
+    en="addresses of trusted reverse proxies (comma-separated, e.g. 127.0.0.1): only their X-Forwarded-For and "
+       "X-Forwarded-Proto are believed, so that the login throttle counts the real client and HSTS is sent over "
+       "HTTPS")
 DEBUG = Setting(
     "debug", "MINESCOPE_DEBUG", "unset",
     zh="设为 1 时，意外错误打印完整调用栈（供报告缺陷），而非一行说明",
@@ -120,7 +132,8 @@ FAILPOINT = Setting(
        "transaction (NAME[:pause|kill9|sigint|sigterm|raise], comma-separated; see minescope/failpoints.py and "
        "docs/reliability.md)")
 
-SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SPARK_MASTER, DUCKDB_MEMORY, SECRET, DEBUG, CASE_KINDS, FAILPOINT)
+SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SPARK_MASTER, DUCKDB_MEMORY, SECRET, SECURE_COOKIES,
+                                 TRUSTED_PROXIES, DEBUG, CASE_KINDS, FAILPOINT)
 
 
 def lang() -> str:

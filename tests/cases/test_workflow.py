@@ -20,6 +20,7 @@ from minescope.cases.workflow import (
     assign,
     close,
     complete_task,
+    issue,
     list_cases,
     sync_cases,
 )
@@ -53,7 +54,10 @@ def test_walk_a_case_to_closure_with_history(store: Engine) -> None:
     assign(store, case.id, "county-analyst", time.time() + 86400, "city-admin")
     with pytest.raises(WorkflowError):
         advance(store, case.id, "verified", "county-analyst")  # no skipping steps
-    for step in ("notice_issued", "rectifying", "verified"):
+    with pytest.raises(WorkflowError):
+        advance(store, case.id, "notice_issued", "county-analyst")  # only by issuing the notice
+    issue(store, case.id, "county-analyst", "notice.pdf", b"%PDF-1.7 notice")
+    for step in ("rectifying", "verified"):
         advance(store, case.id, step, "county-analyst")
     task = add_task(store, case.id, "on-site check", "county-analyst")
     add_comment(store, case.id, "mining software removed", "county-analyst")
@@ -141,7 +145,7 @@ def test_a_clean_scan_of_the_hosts_verifies_a_rectified_case(store: Engine, tmp_
     sync_cases(store)
     case = next(c for c in list_cases(store) if c.org_type == "university")  # hosts 192.168.2.92 and .148
     assign(store, case.id, "analyst", time.time() + 86400, "admin")
-    advance(store, case.id, "notice_issued", "analyst")
+    issue(store, case.id, "analyst", "notice.pdf", b"%PDF-1.7 notice")
     advance(store, case.id, "rectifying", "analyst")
     web = [(0, 0.0, b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), (1, 0.1, b"HTTP/1.1 200 OK\r\n\r\n")]
     scanner = Scanner(ScanOptions(registry=REGISTRY))

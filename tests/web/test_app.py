@@ -97,7 +97,7 @@ def test_walk_a_case_in_pages_with_warning_before_closing_with_open_tasks(consol
     client, ids, _ = console
     login(client, "xuanwu")
     case = ids["320102"]
-    for action in ("assign", "notice_issued", "rectifying", "verified"):
+    for action in ("assign", "notice", "rectifying", "verified"):  # notice_issued only by issuing the notice
         csrf = csrf_of(client, f"/cases/{case}")
         client.post(f"/cases/{case}/action", data={"action": action, "owner": "xuanwu", "csrf": csrf})
     csrf = csrf_of(client, f"/cases/{case}")

@@ -56,7 +56,7 @@ def console(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[st
     registry = tmp_path / "orgs.csv"
     registry.write_text(REGISTRY, encoding="utf-8")
     _cli("scan", str(CORPUS / "mining" / "ndpi_mining.pcapng"), "--registry", str(registry), "--db", db)
-    _cli("users", "add", "analyst", "--role", "analyst", "--db", db, stdin=PASSWORD + "\n")
+    _cli("users", "add", "analyst", "--role", "analyst", "--national", "--db", db, stdin=PASSWORD + "\n")
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "minescope", "serve", "--db", db, "--port", str(port)],
                               env={**os.environ, "MINESCOPE_SECRET": "walk-through"},

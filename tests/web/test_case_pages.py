@@ -38,7 +38,8 @@ def test_pages_of_cases(tmp_path: Path, store_target: str) -> None:
     assert case_page(engine, limit=2, offset=10) == ([], 5)
 
     client = TestClient(create_app(store_target, secret="test"))
-    h = {"Authorization": f"Bearer {new_token(engine, add_user(engine, 'all', 'a long password', 'viewer'))}"}
+    everyone = add_user(engine, 'all', 'a long password', 'viewer', national=True)
+    h = {"Authorization": f"Bearer {new_token(engine, everyone)}"}
     first = client.get("/api/cases?limit=2", headers=h)
     assert [c["id"] for c in first.json()] == [ids[3], ids[1]] and first.headers["x-total-count"] == "5"
     rest = client.get("/api/cases?limit=2&offset=2", headers=h).json()

@@ -44,7 +44,7 @@ def console(tmp_path: Path, store_target: str):  # type: ignore[no-untyped-def]
     cases = {c.region_code: c.id for c in list_cases(engine)}
     with engine.connect() as conn:
         found = {r.region_code: r.id for r in conn.execute(select(findings.c.id, findings.c.region_code))}
-    add_user(engine, "nation", PASSWORD, "admin", "")
+    add_user(engine, "nation", PASSWORD, "admin", national=True)
     add_user(engine, "jiangsu", PASSWORD, "viewer", "320000")
     add_user(engine, "nanjing", PASSWORD, "viewer", "320100")
     add_user(engine, "xuanwu", PASSWORD, "analyst", "320102")

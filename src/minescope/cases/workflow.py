@@ -11,12 +11,14 @@ fields before and after.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, and_, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from minescope import registry, settings
 from minescope.cases import history
@@ -31,6 +33,10 @@ CLOSING_REASONS = ("cleared", "false_positive", "handed_to_police", "hijacked_ho
 NEEDS_VERIFIED = {"cleared", "hijacked_host_cleaned"}
 TRACKED = ("state", "owner", "due_at", "closing_reason", "reopened")
 PAGE_SIZE, PAGE_MAX = 50, 500  # cases per page of the console's list: by default, and at most
+DUE_DAYS_MIN, DUE_DAYS_MAX = 1, 365  # a rectification term, in whole days
+DUE_AT_MAX_AHEAD = (DUE_DAYS_MAX + 1) * 86400.0  # a due time given directly: at most this far ahead
+DUE_AT_EARLIEST = 946684800.0  # 2000-01-01 UTC: and no earlier
+WRITE_ATTEMPTS = 5  # a write that met a deadlock or a lost race is tried again, from the start
 # States and closing reasons as people read them: key → (zh, en)
 STATE_LABELS: dict[str, tuple[str, str]] = {
     "new": ("新建", "new"), "assigned": ("已分派", "assigned"), "notice_issued": ("已下发通知", "notice issued"),
@@ -41,12 +47,61 @@ STATE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+T = TypeVar("T")
+
+
 class WorkflowError(InputError):
     """A step the workflow does not allow, said in both languages."""
 
 
 class OpenTasks(WorkflowError):
     """Closing would leave tasks open: ask the user, then close with force."""
+
+
+def due_days_checked(days: object) -> int:
+    """A rectification term in whole days, ``DUE_DAYS_MIN``..``DUE_DAYS_MAX``; anything else is refused."""
+    ok = isinstance(days, int) and not isinstance(days, bool) and DUE_DAYS_MIN <= days <= DUE_DAYS_MAX
+    if not ok:
+        raise WorkflowError(f"期限天数须为 {DUE_DAYS_MIN} 到 {DUE_DAYS_MAX} 之间的整数（收到 {str(days)[:20]}）",
+                            f"the due days must be a whole number from {DUE_DAYS_MIN} to {DUE_DAYS_MAX} "
+                            f"(got {str(days)[:20]})")
+    return int(days)  # type: ignore[call-overload]
+
+
+def _due_at_checked(due_at: float, now: float) -> float:
+    """A due time given directly: a real time from 2000 on, at most ``DUE_DAYS_MAX`` (+1) days ahead."""
+    if not (isinstance(due_at, (int, float)) and math.isfinite(due_at) and due_at >= DUE_AT_EARLIEST
+            and due_at - now <= DUE_AT_MAX_AHEAD):
+        raise WorkflowError(f"期限无效：须为 2000 年以后、今后 {DUE_DAYS_MAX} 天以内的时间",
+                            f"the due date is not valid: it must lie after 2000 and within {DUE_DAYS_MAX} days "
+                            "from now")
+    return float(due_at)
+
+
+def writing(store: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in a write transaction that holds the writers' turn from its first statement, and run it
+    again from the start (up to ``WRITE_ATTEMPTS`` times) when the database refused it for a reason that
+    passes: a deadlock, a serialization failure, two writers racing for the same link of the history chain
+    (PostgreSQL), a busy file (SQLite). Every other error, and the workflow's refusals, go to the caller."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with store.begin() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, not at the first write
+                hold_write_lock(conn)
+                return work(conn)
+        except DBAPIError as e:
+            if attempt == WRITE_ATTEMPTS - 1 or not _passing(e):
+                raise
+            time.sleep(0.01 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _passing(e: DBAPIError) -> bool:
+    code = getattr(e.orig, "sqlstate", None)
+    text = str(e.orig)
+    return code in ("40001", "40P01") or (code == "23505" and "uq_case_history_chain" in text) \
+        or "database is locked" in text
 
 
 @dataclass(frozen=True)
@@ -136,29 +191,72 @@ def verify_clean(store: Engine | Connection, result: ScanResult, actor: str = "s
 
 
 def assign(store: Engine, case_id: int, owner: str, due_at: float, actor: str) -> None:
-    with store.begin() as conn:
+    """Give the case an owner and a due date (within ``DUE_DAYS_MAX`` days of now)."""
+    due_at = _due_at_checked(due_at, time.time())
+
+    def work(conn: Connection) -> None:
         case = _get(conn, case_id)
         if case.state not in ("new", "assigned"):
             raise WorkflowError(f"案件 {case_id} 处于「{case.state}」状态，不能再分派",
                                 f"case {case_id} is {case.state}; it can no longer be assigned")
         _change(conn, case, actor, "assign", state="assigned", owner=owner, due_at=due_at)
 
+    writing(store, work)
+
 
 def advance(store: Engine, case_id: int, to_state: str, actor: str) -> None:
-    """One step forward: assigned → notice_issued → rectifying → verified."""
-    with store.begin() as conn:
+    """One step forward: notice_issued → rectifying → verified. A case reaches notice_issued only by
+    issuing its notice (``issue``, which keeps the PDF on it)."""
+    if to_state == "notice_issued":
+        raise WorkflowError(f"案件 {case_id} 须通过出具整改通知书转为「已下发通知」",
+                            f"case {case_id} becomes notice_issued only by issuing its rectification notice")
+
+    def work(conn: Connection) -> None:
         case = _get(conn, case_id)
         if FORWARD.get(case.state) != to_state:
             raise WorkflowError(f"案件 {case_id} 不能从「{case.state}」转到「{to_state}」",
                                 f"case {case_id} cannot go from {case.state} to {to_state}")
         _change(conn, case, actor, to_state, state=to_state)
 
+    writing(store, work)
+
+
+def issue(store: Engine, case_id: int, actor: str, filename: str, pdf: bytes) -> str:
+    """The notice was made (``pdf``): keep it on the case and move the case (assigned) to notice_issued,
+    both in one transaction, so no case is issued without its notice. Returns the PDF's SHA-256."""
+    digest = hashlib.sha256(pdf).hexdigest()
+
+    def work(conn: Connection) -> None:
+        case = _get(conn, case_id)
+        if case.state != "assigned":
+            raise WorkflowError(f"案件 {case_id} 处于「{case.state}」状态；先分派，再出具整改通知书",
+                                f"case {case_id} is {case.state}; assign it before issuing its notice")
+        conn.execute(insert(case_attachments).values(case_id=case_id, filename=filename, sha256=digest,
+                                                     content=pdf, author=actor, created_at=time.time()))
+        _change(conn, case, actor, "notice_issued", state="notice_issued")
+        history.append(conn, case_id, actor, "attach", {}, {"filename": filename, "sha256": digest})
+
+    writing(store, work)
+    return digest
+
+
+def reopen(store: Engine, case_id: int, actor: str) -> None:
+    """Open a closed case again (to the state before its work began: assigned when it has an owner)."""
+    def work(conn: Connection) -> None:
+        case = _get(conn, case_id)
+        if case.state != "closed":
+            raise WorkflowError(f"案件 {case_id} 未结案，无需重新打开", f"case {case_id} is not closed")
+        _change(conn, case, actor, "reopen", state="assigned" if case.owner else "new", closing_reason=None,
+                reopened=case.reopened + 1)
+
+    writing(store, work)
+
 
 def close(store: Engine, case_id: int, reason: str, actor: str, force: bool = False) -> None:
     if reason not in CLOSING_REASONS:
         raise WorkflowError(f"未知的结案原因 {reason}；可用：{'、'.join(CLOSING_REASONS)}",
                             f"unknown closing reason {reason}; use one of {', '.join(CLOSING_REASONS)}")
-    with store.begin() as conn:
+    def work(conn: Connection) -> None:
         case = _get(conn, case_id)
         if case.state == "closed":
             raise WorkflowError(f"案件 {case_id} 已结案", f"case {case_id} is already closed")
@@ -172,19 +270,24 @@ def close(store: Engine, case_id: int, reason: str, actor: str, force: bool = Fa
                             f"case {case_id} has {open_tasks} open task(s); confirm to close anyway")
         _change(conn, case, actor, "close", state="closed", closing_reason=reason)
 
+    writing(store, work)
+
 
 def add_task(store: Engine, case_id: int, title: str, actor: str, due_at: float | None = None) -> int:
-    with store.begin() as conn:
-        _get(conn, case_id)
+    def work(conn: Connection) -> int:
+        _open(conn, case_id)
         task_id = conn.execute(insert(case_tasks).values(case_id=case_id, title=title, done=False, due_at=due_at,
                                                          created_at=time.time())).inserted_primary_key
         assert task_id is not None
         history.append(conn, case_id, actor, "task_add", {}, {"task": task_id[0], "title": title})
         return int(task_id[0])
 
+    return writing(store, work)
+
 
 def complete_task(store: Engine, case_id: int, task_id: int, actor: str) -> None:
-    with store.begin() as conn:
+    def work(conn: Connection) -> None:
+        _open(conn, case_id)
         task = conn.execute(select(case_tasks).where(case_tasks.c.id == task_id,
                                                      case_tasks.c.case_id == case_id)).first()
         if task is None:
@@ -193,12 +296,16 @@ def complete_task(store: Engine, case_id: int, task_id: int, actor: str) -> None
         history.append(conn, task.case_id, actor, "task_done", {"task": task_id, "done": False},
                        {"task": task_id, "done": True})
 
+    writing(store, work)
+
 
 def add_comment(store: Engine, case_id: int, text: str, actor: str) -> None:
-    with store.begin() as conn:
-        _get(conn, case_id)
+    def work(conn: Connection) -> None:
+        _open(conn, case_id)
         conn.execute(insert(case_comments).values(case_id=case_id, author=actor, text=text, created_at=time.time()))
         history.append(conn, case_id, actor, "comment", {}, {"text": text})
+
+    writing(store, work)
 
 
 def attachments(store: Engine, case_id: int) -> list[Row[Any]]:
@@ -220,11 +327,14 @@ def attachment(store: Engine, case_id: int, attachment_id: int) -> Row[Any]:
 
 def add_attachment(store: Engine, case_id: int, filename: str, content: bytes, actor: str) -> str:
     digest = hashlib.sha256(content).hexdigest()
-    with store.begin() as conn:
-        _get(conn, case_id)
+
+    def work(conn: Connection) -> None:
+        _open(conn, case_id)
         conn.execute(insert(case_attachments).values(case_id=case_id, filename=filename, sha256=digest,
                                                      content=content, author=actor, created_at=time.time()))
         history.append(conn, case_id, actor, "attach", {}, {"filename": filename, "sha256": digest})
+
+    writing(store, work)
     return digest
 
 
@@ -276,6 +386,15 @@ def _get(conn: Connection, case_id: int) -> Row[Any]:
     case = conn.execute(select(cases).where(cases.c.id == case_id)).first()
     if case is None:
         raise WorkflowError(f"没有案件 {case_id}", f"no case {case_id}")
+    return case
+
+
+def _open(conn: Connection, case_id: int) -> Row[Any]:
+    """The case, if it is not closed: a closed case takes no tasks, comments or attachments until reopened."""
+    case = _get(conn, case_id)
+    if case.state == "closed":
+        raise WorkflowError(f"案件 {case_id} 已结案，只读；如需继续处置，请先重新打开",
+                            f"case {case_id} is closed and read-only; reopen it to work on it again")
     return case
 
 

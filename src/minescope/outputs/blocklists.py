@@ -19,6 +19,7 @@ import stix2
 from sqlalchemy import Engine, func, insert, select, update
 
 from minescope import __version__, registry
+from minescope.outputs.cells import safe_cell
 from minescope.outputs.fmt import iso_utc
 from minescope.store.cases import case_findings, cases
 from minescope.store.findings import findings, scans, store_meta
@@ -148,8 +149,9 @@ def csv_list(indicators: list[Indicator], now: float) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["kind", "ip", "ports", "hosts", "first_seen", "last_seen", "findings"])
     for i in indicators:
-        w.writerow([i.kind, i.ip, " ".join(map(str, sorted(i.ports))), " ".join(sorted(i.hosts)),
-                    iso_utc(i.first_seen), iso_utc(i.last_seen), " ".join(sorted(i.finding_ids))])
+        w.writerow([safe_cell(v) for v in (
+            i.kind, i.ip, " ".join(map(str, sorted(i.ports))), " ".join(sorted(i.hosts)),
+            iso_utc(i.first_seen), iso_utc(i.last_seen), " ".join(sorted(i.finding_ids)))])
     return buf.getvalue()
 
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from minescope.cases.workflow import STATE_LABELS, list_cases
+from minescope.cases.workflow import STATE_LABELS
 from minescope.knowledge.regions import division
+from minescope.outputs.cells import safe_cell
 from minescope.store.accounts import region_prefix
+from minescope.store.cases import case_findings, cases
 
 COLUMNS = (
     ("案件编号", "Case", 10), ("对象", "Subject", 32), ("单位类型", "Organisation type", 14),
@@ -30,15 +33,22 @@ COLUMNS = (
 
 def ledger_xlsx(store: Engine, region_code: str = "", lang: str = "zh", now: float | None = None) -> bytes:
     """The ledger of ``region_code`` (empty: everything) as .xlsx bytes."""
+    out = io.BytesIO()
+    write_ledger(store, out, region_code, lang, now)
+    return out.getvalue()
+
+
+def write_ledger(store: Engine, out: IO[bytes] | str, region_code: str = "", lang: str = "zh",
+                 now: float | None = None) -> None:
+    """Write the ledger to ``out`` (a file or a path). openpyxl's write-only mode streams the rows to the
+    file instead of building a cell object per value, and the cases come in one query with their
+    finding counts grouped (not one subquery per case): 10,000 cases take a second or two."""
     now = time.time() if now is None else now
     scope = region_prefix(region_code)
-    rows = sorted(list_cases(store, scope=scope), key=lambda r: (r.region_code or "", r.id))
-    book = Workbook()
-    whole = book.active
-    assert whole is not None
+    rows = _rows(store, scope)
+    book = Workbook(write_only=True)
     area = division(region_code) if region_code else None
-    whole.title = _sheet_name(area.name if area else ("全部" if lang == "zh" else "All"))
-    _fill(whole, rows, lang, now)
+    _fill(book.create_sheet(_sheet_name(area.name if area else ("全部" if lang == "zh" else "All"))), rows, lang, now)
     # one sheet per sub-division one level down (county of a city, city of a province)
     child_len = {0: 2, 2: 4, 4: 6}.get(len(scope))
     if child_len:
@@ -49,27 +59,51 @@ def ledger_xlsx(store: Engine, region_code: str = "", lang: str = "zh", now: flo
         for code, part in sorted(parts.items()):
             sub = division(code.ljust(6, "0")) if code else None
             _fill(book.create_sheet(_sheet_name(sub.name if sub else (code or "未知"))), part, lang, now)
-    out = io.BytesIO()
     book.save(out)
-    return out.getvalue()
+
+
+def _rows(store: Engine, scope: str) -> list[Any]:
+    counts = (select(case_findings.c.case_id, func.count().label("n")).group_by(case_findings.c.case_id)
+              .subquery())
+    query = (select(cases, func.coalesce(counts.c.n, 0).label("findings"))
+             .outerjoin(counts, counts.c.case_id == cases.c.id)
+             .order_by(func.coalesce(cases.c.region_code, ""), cases.c.id))
+    if scope:
+        query = query.where(cases.c.region_code.like(f"{scope}%"))
+    with store.connect() as conn:
+        return list(conn.execute(query))
 
 
 def _fill(sheet: Any, rows: list[Any], lang: str, now: float) -> None:
     en = lang == "en"
-    sheet.append([c[1] if en else c[0] for c in COLUMNS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for r in rows:
-        overdue = bool(r.due_at and r.due_at < now and r.state != "closed")
-        sheet.append([
-            r.id, r.title, r.org_type or "", r.province or "", r.city or "", r.region_code or "",
-            STATE_LABELS[r.state][en], STATE_LABELS[r.closing_reason][en] if r.closing_reason else "",
-            r.owner or "", time.strftime("%Y-%m-%d %H:%M", time.localtime(r.due_at)) if r.due_at else "",
-            ("yes" if en else "是") if overdue else "", r.findings, r.reopened,
-        ])
     for i, (_, _, width) in enumerate(COLUMNS, 1):
         sheet.column_dimensions[get_column_letter(i)].width = width
     sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    head = []
+    for c in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=c[1] if en else c[0])
+        cell.font = bold
+        head.append(cell)
+    sheet.append(head)
+    yes = "yes" if en else "是"
+    for r in rows:
+        overdue = bool(r.due_at and r.due_at < now and r.state != "closed")
+        due = _due(r.due_at)
+        sheet.append([safe_cell(v) for v in (
+            r.id, r.title, r.org_type or "", r.province or "", r.city or "", r.region_code or "",
+            STATE_LABELS[r.state][en], STATE_LABELS[r.closing_reason][en] if r.closing_reason else "",
+            r.owner or "", due, yes if overdue else "", r.findings, r.reopened)])
+
+
+def _due(due_at: float | None) -> str:
+    """The due date as the console shows it; a stored value no calendar holds is shown as "–", not an error."""
+    if not due_at:
+        return ""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(due_at))
+    except (OverflowError, ValueError, OSError):
+        return "–"
 
 
 def _sheet_name(name: str) -> str:

@@ -5,7 +5,8 @@ rate and power), cites the legal basis, states the demands and the deadline, and
 footer the case id and the SHA-256 of the case's findings (``findings_digest``), which ties the
 paper to the stored evidence. HTML from a Jinja2 template (autoescape on) is laid out by WeasyPrint.
 
-Issuing a notice in the workflow (state ``notice_issued``) is a separate step: ``workflow.advance``.
+Issuing a notice (``issue_notice``) is the only way a case reaches ``notice_issued``: the PDF is made
+first, then the state and the PDF (an attachment) are stored in one transaction (``workflow.issue``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from minescope.store.findings import findings
 NOTICE_BASIS = ("发改运行〔2021〕1283号", "银发〔2021〕237号")
 TERM_DAYS = 15  # rectification term when the case has no due date
 MAX_ROWS = 500  # findings listed in the table; the digest always covers all of them
+# Above this many findings the notice shows a summary table by host, and every finding in an appendix of
+# plain lines: a table of hundreds of rows is what made a notice of 200 findings take 20 s and more to
+# lay out (WeasyPrint lays a table out again on every page it breaks over), plain lines take a second.
+SUMMARY_FROM = 30
+SUMMARY_HOSTS = 20  # hosts in the summary table, the most recorded first; the rest are counted
 HOSTS_IN_TEXT = 5  # hosts named in the opening paragraph, the rest counted
 
 
@@ -59,9 +65,8 @@ def issue_notice(store: Engine, case_id: int, actor: str, *, issuer: str = "", p
                  now: float | None = None) -> tuple[bytes, str]:
     """Issue the notice: the case moves to notice_issued and keeps the PDF as an attachment, so what
     was sent stays in the store beside the history (which records its SHA-256). Returns (pdf, sha256)."""
-    pdf = notice_pdf(store, case_id, issuer=issuer, now=now, prefix=prefix)
-    workflow.advance(store, case_id, "notice_issued", actor)  # refuses a case not yet assigned
-    return pdf, workflow.add_attachment(store, case_id, f"整改通知书-{case_id}.pdf", pdf, actor)
+    pdf = notice_pdf(store, case_id, issuer=issuer, now=now, prefix=prefix)  # first: a failed PDF changes nothing
+    return pdf, workflow.issue(store, case_id, actor, f"整改通知书-{case_id}.pdf", pdf)  # state and PDF together
 
 
 def notice_html(store: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
@@ -118,6 +123,8 @@ def _view(case: Row[Any], found: list[dict[str, Any]], issuer: str, now: float, 
         "confirmed": any(f.get("kind") == "mining_session" for f in found),  # else only contacts: 涉嫌
         "period": (_date_time(min(f["first_seen"] for f in found)), _date_time(max(f["last_seen"] for f in found))),
         "rows": [_row(i, f) for i, f in enumerate(found[:MAX_ROWS], 1)],
+        "summary": _by_host(found)[:SUMMARY_HOSTS] if len(found) > SUMMARY_FROM else None,
+        "hosts_not_summarised": max(0, len(hosts) - SUMMARY_HOSTS) if len(found) > SUMMARY_FROM else 0,
         "not_listed": max(0, len(found) - MAX_ROWS),
         "total": len(found),
         "basis": cited_documents(),
@@ -158,6 +165,23 @@ def _row(n: int, f: dict[str, Any]) -> dict[str, Any]:
         "kind": t_opt("kind", f.get("kind"), "zh"),
         "id": f["id"],
     }
+
+
+def _by_host(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One summary row per host: records, first and last seen, pools (up to 3 named), coins and algorithms."""
+    hosts: dict[str, list[dict[str, Any]]] = {}
+    for f in found:
+        hosts.setdefault(f.get("subject_ip") or (f.get("subject") or {}).get("value", "") or "–", []).append(f)
+    out = []
+    for host, group in sorted(hosts.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        pools = sorted({_row(0, f)["pool"] for f in group})
+        coins = sorted({" / ".join(x for x in ((f.get("mining") or {}).get("coin"),
+                                               (f.get("mining") or {}).get("algorithm")) if x) for f in group} - {""})
+        out.append({"host": host, "count": len(group), "first": _date_time(min(f["first_seen"] for f in group)),
+                    "last": _date_time(max(f["last_seen"] for f in group)),
+                    "pools": "、".join(pools[:3]) + (f" 等 {len(pools)} 个" if len(pools) > 3 else ""),
+                    "coins": "、".join(coins) or "—"})
+    return out
 
 
 def _sizing_rate(mining: dict[str, Any]) -> dict[str, Any] | None:

@@ -29,17 +29,17 @@ cases = Table(
     Column("subject_key", String(255), nullable=False, unique=True),  # org:<name> or ip:<address>
     Column("title", Text, nullable=False),
     Column("org_name", Text),
-    Column("org_type", String(32)),
+    Column("org_type", String(32), index=True),
     Column("region_code", String(12)),
     Column("province", String(64)),
     Column("city", String(64)),
     Column("state", String(16), nullable=False, index=True),
-    Column("owner", String(128)),
+    Column("owner", String(128), index=True),
     Column("due_at", Float, index=True),
     Column("closing_reason", String(32)),
     Column("reopened", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False, index=True),
     # an area's cases: LIKE '32%'; varchar_pattern_ops lets PostgreSQL use the index in any collation
     Index("ix_cases_region_code", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
 )
@@ -49,6 +49,7 @@ case_findings = Table(
     Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
     Column("finding_id", String(32), ForeignKey("findings.id"), primary_key=True),
     Column("added_at", Float, nullable=False),
+    Index("ix_case_findings_finding_id", "finding_id"),  # the cases of a finding (search by address, wallet)
 )
 
 case_tasks = Table(

@@ -94,10 +94,16 @@ findings = Table(
     Column("kwh_per_day_low", Float),
     Column("kwh_per_day_best", Float),
     Column("kwh_per_day_high", Float),
+    Column("wallet", String(255)),  # the payout address a miner logged in with (searched in the console)
     # An area's findings by kind, for LIKE '32%' (varchar_pattern_ops: in any collation). On PostgreSQL it
     # also carries the columns the dashboard adds up, which it then reads from this narrow index alone
     # (an index-only scan) instead of the wide rows with their JSON.
     Index("ix_findings_subject", "subject_type", "subject_value", postgresql_ops={"subject_value": "text_pattern_ops"}),
+    Index("ix_findings_subject_value", "subject_value", postgresql_ops={"subject_value": "text_pattern_ops"}),
+    Index("ix_findings_wallet", "wallet", postgresql_ops={"wallet": "varchar_pattern_ops"}),
+    Index("ix_findings_peer_ip", "peer_ip"),
+    Index("ix_findings_peer_host", "peer_host"),
+    Index("ix_findings_org_name", "org_name", postgresql_ops={"org_name": "text_pattern_ops"}),
     Index("ix_findings_region_kind", "region_code", "kind", postgresql_ops={"region_code": "varchar_pattern_ops"},
           postgresql_include=["subject_ip", "org_type", "org_name", "first_seen", "sizing_algorithm", "sizing_hps",
                               "energy_algorithm", "kwh_per_day_low", "kwh_per_day_best", "kwh_per_day_high"]),
@@ -213,6 +219,7 @@ def finding_row(f: Finding, scan_id: int | None) -> dict[str, Any]:
         "sizing_algorithm": sizing.algorithm if sizing else None, "sizing_hps": sizing.hps if sizing else None,
         "energy_algorithm": e.algorithm if e else None, "kwh_per_day_low": e.kwh_per_day[0] if e else None,
         "kwh_per_day_best": e.kwh_per_day[1] if e else None, "kwh_per_day_high": e.kwh_per_day[2] if e else None,
+        "wallet": m.wallet[:255] if m and m.wallet else None,
     }
 
 

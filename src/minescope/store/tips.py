@@ -11,11 +11,30 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import Column, Engine, Float, ForeignKey, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from minescope.dimensions.tip.detectors.public_report import tip_finding
 from minescope.errors import InputError
 from minescope.knowledge.regions import division
+from minescope.store.cases import cases
 from minescope.store.findings import finding_row, findings, metadata
 
 TIP_STATES = ("received", "triaged", "dismissed", "case_opened")
@@ -35,7 +54,22 @@ tips = Table(
     Column("finding_id", String(32), ForeignKey("findings.id"), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id", name="fk_tips_case_id")),  # the case opened from it
 )
+Index("ix_tips_status", tips.c.status)
+
+# who changed a tip, when, and its fields before and after
+tip_history = Table(
+    "tip_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tip_id", Integer, ForeignKey("tips.id"), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+)
+TIP_PAGE_SIZE, TIP_PAGE_MAX = 50, 500
 
 
 def submit_tip(store: Engine, region_code: str, subject: str, description: str, contact: str = "",
@@ -66,16 +100,100 @@ def tip_status(store: Engine, code: str) -> str | None:
         return conn.execute(select(tips.c.status).where(tips.c.tracking_code == code.strip().upper())).scalar()
 
 
-def tips_in(store: Engine, scope: str) -> list[Any]:
-    query = select(tips).order_by(tips.c.id.desc())
-    if scope:
-        query = query.where(tips.c.region_code.like(f"{scope}%"))
+def tips_in(store: Engine, scope: str, *, q: str = "", status: str = "", limit: int | None = None,
+            offset: int = 0) -> list[Any]:
+    """Tips of an area (newest first), optionally only those whose subject, description or tracking code
+    contains ``q``, or of one ``status``; ``limit``/``offset`` give a page of them."""
+    query = select(tips).where(*_tip_filter(scope, q, status)).order_by(tips.c.id.desc())
     with store.connect() as conn:
-        return list(conn.execute(query))
+        return list(conn.execute(query.limit(limit).offset(offset or None)))
 
 
-def set_tip_status(store: Engine, tip_id: int, status: str) -> None:
+def tip_page(store: Engine, scope: str, *, q: str = "", status: str = "", limit: int = TIP_PAGE_SIZE,
+             offset: int = 0) -> tuple[list[Any], int]:
+    """One page of ``tips_in`` and how many there are over all pages."""
+    where = _tip_filter(scope, q, status)
+    with store.connect() as conn:
+        rows = list(conn.execute(select(tips).where(*where).order_by(tips.c.id.desc()).limit(limit)
+                                 .offset(offset or None)))
+        if (rows and len(rows) < limit) or (offset == 0 and not rows):
+            return rows, offset + len(rows)  # the last page: no count needed
+        total = int(conn.execute(select(func.count()).select_from(tips).where(*where)).scalar_one())
+    return rows, total
+
+
+def _tip_filter(scope: str, q: str, status: str) -> list[Any]:
+    where: list[Any] = []
+    if scope:
+        where.append(tips.c.region_code.like(f"{scope}%"))
+    if status:
+        where.append(tips.c.status == status)
+    q = q.strip()
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(or_(tips.c.subject.like(pattern, escape="\\"), tips.c.description.like(pattern, escape="\\"),
+                         tips.c.tracking_code == q.upper()))
+    return where
+
+
+def tip(store: Engine, tip_id: int) -> Row[Any] | None:
+    with store.connect() as conn:
+        return conn.execute(select(tips).where(tips.c.id == tip_id)).first()
+
+
+def tip_events(store: Engine, tip_id: int) -> list[Row[Any]]:
+    with store.connect() as conn:
+        return list(conn.execute(select(tip_history).where(tip_history.c.tip_id == tip_id)
+                                 .order_by(tip_history.c.id)))
+
+
+def set_tip_status(store: Engine, tip_id: int, status: str, actor: str = "system") -> None:
+    """Change a tip's status, recorded with who did it and the status before and after."""
     if status not in TIP_STATES:
         raise InputError(f"未知状态 {status}", f"unknown status {status}")
+    if status == "case_opened":
+        raise InputError("「已立案处置」须通过“立案”操作：从举报新建或关联案件",
+                         "a tip becomes 'case opened' only by opening a case from it")
     with store.begin() as conn:
-        conn.execute(update(tips).where(tips.c.id == tip_id).values(status=status, updated_at=time.time()))
+        _change_tip(conn, tip_id, actor, "status", status=status)
+
+
+def open_case_from_tip(store: Engine, tip_id: int, actor: str) -> int:
+    """Open a case from a tip (or join the case its subject already has): the tip's finding goes into the
+    case, the case's history records it, and the tip becomes 'case opened'. Returns the case id."""
+    from minescope.cases import history, workflow
+
+    def work(conn: Connection) -> int:
+        row = conn.execute(select(tips).where(tips.c.id == tip_id)).first()
+        if row is None:
+            raise InputError(f"没有举报 {tip_id}", f"no tip {tip_id}")
+        if row.case_id is not None:
+            return int(row.case_id)
+        data = conn.execute(select(findings.c.data).where(findings.c.id == row.finding_id)).scalar_one()
+        key, title = workflow.subject_key(data)
+        case = conn.execute(select(cases).where(cases.c.subject_key == key)).first()
+        now = time.time()
+        if case is None:
+            case = workflow._create(conn, key, title, data, actor, now)
+            if case.region_code is None:  # a tip names its place; its finding may have no attribution
+                conn.execute(update(cases).where(cases.c.id == case.id).values(region_code=row.region_code))
+        from minescope.store.cases import case_findings
+        from minescope.store.findings import insert_ignore
+        conn.execute(insert_ignore(conn, case_findings).values(case_id=case.id, finding_id=row.finding_id,
+                                                               added_at=now))
+        history.append(conn, case.id, actor, "from_tip", {}, {"tip": tip_id, "finding": row.finding_id})
+        _change_tip(conn, tip_id, actor, "open_case", status="case_opened", case_id=case.id)
+        return int(case.id)
+
+    return workflow.writing(store, work)
+
+
+def _change_tip(conn: Connection, tip_id: int, actor: str, action: str, **values: Any) -> None:
+    row = conn.execute(select(tips).where(tips.c.id == tip_id)).first()
+    if row is None:
+        raise InputError(f"没有举报 {tip_id}", f"no tip {tip_id}")
+    before = {k: getattr(row, k) for k in values}
+    now = time.time()
+    conn.execute(update(tips).where(tips.c.id == tip_id).values(updated_at=now, **values))
+    conn.execute(insert(tip_history).values(tip_id=tip_id, at=now, actor=actor, action=action, before=before,
+                                            after=values))

@@ -12,13 +12,15 @@ import time
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+import fastapi_offline
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,27 +29,82 @@ from sqlalchemy import Engine, Row, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from minescope import settings
 from minescope.cases import workflow
 from minescope.cases.dashboard import dashboard
 from minescope.errors import InputError
 from minescope.knowledge.regions import divisions, full_name
 from minescope.model import MIN_SHARES_TO_SIZE
 from minescope.outputs import fmt
-from minescope.outputs.ledger import ledger_xlsx
-from minescope.outputs.notice import issue_notice, notice_pdf
-from minescope.store.accounts import User, authenticate, get_user, region_prefix, user_for_token
+from minescope.outputs.notice import issue_notice
+from minescope.store import accounts
+from minescope.store.accounts import User, region_prefix, user_for_token
 from minescope.store.cases import case_comments, case_findings, case_history, case_tasks, cases
 from minescope.store.findings import findings, open_store
-from minescope.store.tips import TIP_STATE_LABELS, set_tip_status, submit_tip, tip_status, tips, tips_in
+from minescope.store.tips import TIP_STATE_LABELS, submit_tip, tip_status
+from minescope.web.admin import add_account_pages
 from minescope.web.i18n import LABELS, STATE_LABELS, t
+from minescope.web.security import BodyLimit, SecurityHeaders, TrustedProxies
 from minescope.web.views import dashboard_view
+from minescope.web.worklists import add_worklist_pages
 
 HERE = Path(__file__).parent
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI's bundle and stylesheet
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 TEMPLATES.env.filters.update(clock=fmt.clock, duration=fmt.duration, hashrate=fmt.hashrate, pct=fmt.pct,
                              quantity=fmt.quantity, nbytes=fmt.nbytes, number=fmt.number,
-                             json_text=lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True))  # readable 中文
+                             json_text=lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True),  # readable 中文
+                             history_text=lambda v: _history_text(v),
+                             place=lambda code: full_name(code) or (code or ""))  # GB/T 2260 names
+
+
+def _history_text(value: object) -> str:
+    """A history row's before/after as JSON, its times (keys ending in _at) as local dates, not epoch seconds."""
+    if isinstance(value, dict):
+        value = {k: fmt.clock(v) if k.endswith("_at") and isinstance(v, int | float) else v
+                 for k, v in value.items()}
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 CASES_ON_DASHBOARD = 100
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this console ('/cases/3?lang=en'), else None: never an open redirect."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if not target.isascii() or any(c in target for c in "\\\r\n\t") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path.startswith("/login"):
+        return None
+    return target
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script): refusals are shown to it as pages."""
+    path = request.url.path
+    if path.startswith("/api/") or path in ("/openapi.json", "/docs"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def in_lang(message: str, lang: str) -> str:
+    """The half of a bilingual 'zh / en' (or 'en / zh') message in ``lang``; the message whole if not bilingual."""
+    halves = message.split(" / ", 1)
+    if len(halves) != 2:
+        return message
+    first_zh = any("\u4e00" <= c <= "\u9fff" for c in halves[0])
+    zh, en = halves if first_zh else halves[::-1]
+    return en if lang == "en" else zh
+
+
+def login_url(request: Request) -> str:
+    """The login page, remembering the page asked for (a GET other than the dashboard, where login leads anyway)."""
+    if request.method != "GET" or request.url.path == "/dashboard":
+        return "/login"
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login?" + urlencode({"next": target}) if local_path(target) else "/login"
 TIP_LIMIT, TIP_WINDOW_S = 5, 600.0  # public reports per client address per ten minutes
 
 
@@ -69,7 +126,10 @@ Plain = Annotated[str, AfterValidator(_no_nul)]  # every text a request brings i
 
 class AssignBody(BaseModel):
     owner: Plain = Field(min_length=1, max_length=128)
-    due_at: float
+    due_days: int | None = Field(default=None, ge=workflow.DUE_DAYS_MIN, le=workflow.DUE_DAYS_MAX,
+                                 description="rectification term in whole days / 整改期限（天）")
+    due_at: float | None = Field(default=None, allow_inf_nan=False,
+                                 description="or the due time itself (Unix seconds, within a year) / 或截止时间")
 
 
 class AdvanceBody(BaseModel):
@@ -87,12 +147,24 @@ class TextBody(BaseModel):
 
 def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     store = open_store(db)
-    app = FastAPI(title="minescope console", version="0.1.0",
+    app = FastAPI(title="minescope console", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Disposal of mining findings: cases, tasks, history / 挖矿处置案件")
+    # innermost first: body limits (after the session cookie is read, before any body), the signed
+    # cookie (it carries the server-side session's id), security headers, compression, proxies
+    app.add_middleware(BodyLimit, may_upload=lambda scope: _may_upload(store, scope))
     app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), same_site="strict",
-                       https_only=False, max_age=8 * 3600)
+                       https_only=settings.SECURE_COOKIES.value() == "1", max_age=int(accounts.SESSION_S))
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # the map and chart scripts shrink to a third
+    app.add_middleware(TrustedProxies, proxies=settings.TRUSTED_PROXIES.value())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")  # no CDN: works offline
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="minescope console – API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css", swagger_favicon_url="data:,")
     app.state.store = store
 
     def lang_of(request: Request) -> str:
@@ -104,12 +176,17 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         user = None
         if auth.lower().startswith("bearer "):
             user = user_for_token(store, auth[7:].strip())
-        elif "uid" in request.session:
-            user = get_user(store, int(request.session["uid"]))
+        elif "sid" in request.session:
+            user = accounts.user_for_session(store, str(request.session["sid"]))
+            # a write with the session cookie needs the page's CSRF token too (a form field, checked by
+            # the page's route, or the X-CSRF-Token header for the API): another site cannot send it
+            if user is not None and request.method not in ("GET", "HEAD", "OPTIONS") \
+                    and request.url.path.startswith("/api/"):
+                csrf_ok(request, request.headers.get("x-csrf-token", ""))
         if user is None:
             if request.url.path.startswith("/api/"):
                 raise HTTPException(401, "login or an API token is required / 需要登录或 API 令牌")
-            raise HTTPException(303, headers={"Location": "/login"})
+            raise HTTPException(303, headers={"Location": login_url(request)})
         return user
 
     def csrf_ok(request: Request, token: str) -> None:
@@ -152,12 +229,6 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         data: dict[str, Any] = row.data
         return data, in_cases
 
-    def _case_rows(user: User, state: str | None, overdue: bool, limit: int,
-                   offset: int) -> tuple[list[Row[Any]], int]:
-        """One page of the user's cases, and how many there are in all."""
-        return workflow.case_page(store, [state] if state else None, scope=user.scope, overdue=overdue,
-                                  limit=limit, offset=offset)
-
     def page(request: Request, name: str, user: User | None, **ctx: Any) -> HTMLResponse:
         lang = lang_of(request)
         response = TEMPLATES.TemplateResponse(request, name, {
@@ -167,11 +238,21 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
             "flash": request.session.pop("flash", None),
             "lang_switch": "?" + request.url.include_query_params(lang="zh" if lang == "en" else "en").query, **ctx})
         if request.query_params.get("lang"):
-            response.set_cookie("lang", lang, samesite="strict")
+            response.set_cookie("lang", lang, samesite="strict", secure=settings.SECURE_COOKIES.value() == "1")
+        return response
+
+    def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+        """A refusal as a page in the reader's language, with the status code the API would give."""
+        back = "/report" if request.url.path.startswith("/report") else "/dashboard"  # a citizen has no dashboard
+        response = page(request, "error.html", None, status=status, message=in_lang(message, lang_of(request)),
+                        back=back)
+        response.status_code = status
         return response
 
     @app.exception_handler(InputError)
-    async def input_error(request: Request, exc: InputError) -> JSONResponse:
+    async def input_error(request: Request, exc: InputError) -> Response:
+        if wants_html(request):
+            return error_page(request, 409, exc.text.en if lang_of(request) == "en" else exc.text.zh)
         return JSONResponse({"detail": f"{exc.text.zh} / {exc.text.en}"}, status_code=409)
 
     @app.exception_handler(StarletteHTTPException)
@@ -181,12 +262,16 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
             zh = {400: "请求无效", 404: "不存在", 405: "不支持的请求方法", 413: "请求过大"}.get(exc.status_code,
                                                                                               "请求被拒绝")
             exc.detail = f"{zh} / {exc.detail}"
+        if exc.status_code >= 400 and wants_html(request):
+            return error_page(request, exc.status_code, str(exc.detail))
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         """One line naming each bad field, in both languages; the field list stays machine-readable."""
         fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        if wants_html(request):
+            return error_page(request, 422, f"{t('error_invalid', lang_of(request))}: {fields}")
         return JSONResponse({"detail": f"请求参数无效：{fields} / invalid request: {fields}",
                              "errors": [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]},
                             status_code=422)
@@ -194,24 +279,30 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     # --- pages --------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_page(request: Request) -> HTMLResponse:
-        return page(request, "login.html", None, error=None)
+        return page(request, "login.html", None, error=None, next=local_path(request.query_params.get("next")))
 
     @app.post("/login", include_in_schema=False)
     def login(request: Request, username: Annotated[Plain, Form()], password: Annotated[Plain, Form()],
-              csrf: Annotated[Plain, Form()] = "") -> Response:
+              csrf: Annotated[Plain, Form()] = "", next_: Annotated[Plain, Form(alias="next")] = "") -> Response:
         csrf_ok(request, csrf)
-        user = authenticate(store, username, password)
-        if user is None:
-            response = page(request, "login.html", None, error=t("bad_login", lang_of(request)))
-            response.status_code = 401
+        target = local_path(next_)
+        address = request.client.host if request.client else ""
+        try:
+            user = accounts.login(store, username, password, address)
+        except accounts.LoginRefused as e:
+            status = {"locked": 429, "busy": 503}.get(e.reason, 401)
+            response = page(request, "login.html", None, error=t(f"login_{e.reason}", lang_of(request)), next=target)
+            response.status_code = status
             return response
         request.session.clear()
-        request.session.update(uid=user.id, csrf=secrets.token_urlsafe(24))
-        return RedirectResponse("/dashboard", status_code=303)
+        request.session.update(sid=accounts.new_session(store, user, address), csrf=secrets.token_urlsafe(24))
+        return RedirectResponse(target or "/dashboard", status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf: Annotated[Plain, Form()] = "") -> Response:
         csrf_ok(request, csrf)
+        if "sid" in request.session:
+            accounts.end_session(store, str(request.session["sid"]))  # a copy of the cookie no longer works
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
@@ -232,20 +323,6 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         data, in_cases = visible_finding(user, finding_id)
         return page(request, "finding.html", user, f=data, in_cases=in_cases, min_shares=MIN_SHARES_TO_SIZE)
 
-    @app.get("/cases", response_class=HTMLResponse, include_in_schema=False)
-    def cases_page(request: Request, user: Annotated[User, Depends(current_user)],
-                   state: Plain | None = None, overdue: bool = False,
-                   limit: Annotated[int, Query(ge=1, le=workflow.PAGE_MAX)] = workflow.PAGE_SIZE,
-                   offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> HTMLResponse:
-        rows, total = _case_rows(user, state, overdue, limit, offset)
-
-        def link(to: int) -> str:
-            return "?" + request.url.include_query_params(offset=to).query
-
-        return page(request, "cases.html", user, rows=rows, state=state, overdue=overdue, now=time.time(),
-                    total=total, offset=offset, prev_url=link(max(0, offset - limit)) if offset else None,
-                    next_url=link(offset + limit) if offset + limit < total else None)
-
     @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
     def case_page(request: Request, case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> HTMLResponse:
         return page(request, "case.html", user, **_case_detail(store, visible(user, case_id)),
@@ -254,13 +331,15 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     @app.post("/cases/{case_id}/action", include_in_schema=False)
     def case_action(request: Request, case_id: CaseId, user: Annotated[User, Depends(editor)],
                     action: Annotated[Plain, Form()], csrf: Annotated[Plain, Form()] = "",
-                    owner: Annotated[Plain, Form()] = "", due_days: Annotated[float, Form()] = 7,
+                    owner: Annotated[Plain, Form()] = "", due_days: Annotated[Plain, Form()] = "7",
                     reason: Annotated[Plain, Form()] = "", force: Annotated[bool, Form()] = False,
                     text: Annotated[Plain, Form()] = "") -> Response:
         csrf_ok(request, csrf)
         visible(user, case_id)
         try:
-            _act(store, user, case_id, action, owner=owner, due_at=time.time() + due_days * 86400,
+            days = workflow.due_days_checked(int(due_days) if due_days.strip().isdigit() else due_days) \
+                if action == "assign" else 0
+            _act(store, user, case_id, action, owner=owner, due_at=time.time() + days * 86400,
                  reason=reason, force=force, text=text)
         except InputError as e:
             request.session["flash"] = e.text.get(lang_of(request))
@@ -275,26 +354,10 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         workflow.add_attachment(store, case_id, _filename(file), content, user.username)
         return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
-    @app.get("/cases/{case_id}/notice.pdf", response_class=Response, include_in_schema=False)
-    def case_notice_preview(case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> Response:
-        visible(user, case_id)
-        return _pdf(notice_pdf(store, case_id, issuer=_issuer(user)), f"notice-{case_id}-draft.pdf")
-
     # --- API ------------------------------------------------------------------------------
     @app.get("/api/me")
     def api_me(user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
         return {"username": user.username, "role": user.role, "region_code": user.region_code}
-
-    @app.get("/api/cases")
-    def api_cases(response: Response, user: Annotated[User, Depends(current_user)], state: Plain | None = None,
-                  overdue: bool = False,
-                  limit: Annotated[int, Query(ge=1, le=workflow.PAGE_MAX)] = workflow.PAGE_SIZE,
-                  offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> list[dict[str, Any]]:
-        """One page of the user's cases, by due date (undated last); the header X-Total-Count says how
-        many there are over all pages."""
-        rows, total = _case_rows(user, state, overdue, limit, offset)
-        response.headers["X-Total-Count"] = str(total)
-        return [dict(r._mapping) for r in rows]
 
     @app.get("/api/cases/{case_id}")
     def api_case(case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
@@ -308,7 +371,10 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     @app.post("/api/cases/{case_id}/assign")
     def api_assign(case_id: CaseId, body: AssignBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
         visible(user, case_id)
-        workflow.assign(store, case_id, body.owner, body.due_at, user.username)
+        if (body.due_days is None) == (body.due_at is None):
+            raise HTTPException(422, "请给出 due_days（整改天数）或 due_at 之一 / give one of due_days or due_at")
+        due_at = body.due_at if body.due_at is not None else time.time() + (body.due_days or 0) * 86400
+        workflow.assign(store, case_id, body.owner, due_at, user.username)
         return {"status": "ok"}
 
     @app.post("/api/cases/{case_id}/advance")
@@ -321,6 +387,13 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def api_close(case_id: CaseId, body: CloseBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
         visible(user, case_id)
         workflow.close(store, case_id, body.reason, user.username, force=body.force)
+        return {"status": "ok"}
+
+    @app.post("/api/cases/{case_id}/reopen")
+    def api_reopen(case_id: CaseId, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
+        """Open a closed case again (recorded in its history); a closed case is read-only until then."""
+        visible(user, case_id)
+        workflow.reopen(store, case_id, user.username)
         return {"status": "ok"}
 
     @app.post("/api/cases/{case_id}/tasks")
@@ -379,14 +452,6 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         """One finding as stored (the JSON output schema), if it lies in the user's area or in a case of it."""
         return visible_finding(user, finding_id)[0]
 
-    @app.get("/api/ledger.xlsx", response_class=Response,
-             responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
-    def api_ledger(request: Request, user: Annotated[User, Depends(current_user)]) -> Response:
-        """The ledger (台账) of the user's jurisdiction: one sheet for the area, one per sub-division."""
-        data = ledger_xlsx(store, user.region_code, lang_of(request))
-        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
-
     # --- public reports (举报) ----------------------------------------------------------------
     limiter = RateLimiter(TIP_LIMIT, TIP_WINDOW_S)
 
@@ -409,27 +474,9 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         status = tip_status(store, code) if code else None
         return page(request, "report_status.html", None, code=code, status=status, TS=TIP_STATE_LABELS)
 
-    @app.get("/tips", response_class=HTMLResponse, include_in_schema=False)
-    def tips_page(request: Request, user: Annotated[User, Depends(current_user)]) -> HTMLResponse:
-        return page(request, "tips.html", user, rows=tips_in(store, user.scope), TS=TIP_STATE_LABELS)
-
-    @app.post("/tips/{tip_id}/status", include_in_schema=False)
-    def tips_set(request: Request, tip_id: TipId, user: Annotated[User, Depends(editor)],
-                 status: Annotated[Plain, Form()], csrf: Annotated[Plain, Form()] = "") -> Response:
-        csrf_ok(request, csrf)
-        _visible_tip(store, user, tip_id)
-        set_tip_status(store, tip_id, status)
-        return RedirectResponse("/tips", status_code=303)
-
-    @app.get("/api/tips")
-    def api_tips(user: Annotated[User, Depends(current_user)]) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in tips_in(store, user.scope)]
-
-    @app.post("/api/tips/{tip_id}/status")
-    def api_tip_status(tip_id: TipId, body: AdvanceBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
-        _visible_tip(store, user, tip_id)
-        set_tip_status(store, tip_id, body.to_state)
-        return {"status": "ok"}
+    add_account_pages(app, store, page, current_user, csrf_ok, lang_of)
+    add_worklist_pages(app, store, page=page, current_user=current_user, editor=editor, csrf_ok=csrf_ok, area=area,
+                       visible=visible, limiter_of=RateLimiter)
 
     @app.get("/", include_in_schema=False)
     def home() -> Response:
@@ -456,8 +503,19 @@ class RateLimiter:
         return True
 
 
+def _may_upload(store: Engine, scope: Any) -> bool:
+    """Whether a request may send an evidence file: a live session or a write token (before its body is read)."""
+    auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+    if auth.lower().startswith("bearer "):
+        user = user_for_token(store, auth[7:].strip())
+    else:
+        sid = scope.get("session", {}).get("sid")
+        user = accounts.user_for_session(store, str(sid)) if sid else None
+    return user is not None and user.can_edit
+
+
 def _places() -> list[tuple[str, str]]:
-    """Provinces and their cities for the report form: (code, "省 市")."""
+    """Provinces, their cities and counties for the report form: (code, "省 市 [县]")."""
     all_divisions = divisions()
     out = []
     for d in all_divisions.values():
@@ -465,6 +523,8 @@ def _places() -> list[tuple[str, str]]:
             out.append((d.code, d.name))
         elif d.level == "city" and d.parent in all_divisions:
             out.append((d.code, f"{all_divisions[d.parent].name} {d.name}"))
+        elif d.level == "county" and d.parent in all_divisions:  # a tip reaches the county it concerns
+            out.append((d.code, full_name(d.code)))
     return sorted(out)
 
 
@@ -494,18 +554,13 @@ def _pdf(content: bytes, filename: str, headers: dict[str, str] | None = None) -
                     headers={"Content-Disposition": f'inline; filename="{filename}"', **(headers or {})})
 
 
-def _visible_tip(store: Engine, user: User, tip_id: int) -> None:
-    with store.connect() as conn:
-        region = conn.execute(select(tips.c.region_code).where(tips.c.id == tip_id)).scalar()
-    if region is None or not user.sees(region):
-        raise HTTPException(404, f"no tip {tip_id} / 没有举报 {tip_id}")
-
-
 def _act(store: Engine, user: User, case_id: CaseId, action: str, **form: Any) -> None:
     if action == "assign":
         workflow.assign(store, case_id, form["owner"] or user.username, form["due_at"], user.username)
     elif action in workflow.FORWARD.values():
         workflow.advance(store, case_id, action, user.username)
+    elif action == "reopen":
+        workflow.reopen(store, case_id, user.username)
     elif action == "close":
         workflow.close(store, case_id, form["reason"], user.username, force=form["force"])
     elif action == "task" and form["text"]:

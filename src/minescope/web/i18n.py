@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from minescope.cases.workflow import STATE_LABELS
 from minescope.outputs.i18n import LABELS as REPORT_LABELS
+from minescope.web.i18n_lists import LIST_LABELS
 
 __all__ = ["LABELS", "STATE_LABELS", "t"]
 
@@ -14,6 +15,43 @@ LABELS: dict[str, tuple[str, str]] = {
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
     "bad_login": ("用户名或密码错误", "wrong username or password"),
+    # accounts and sessions (issue 13; minescope.web.admin)
+    "login_bad": ("用户名或密码错误", "wrong username or password"),
+    "login_locked": ("登录失败次数过多，该账号或地址已暂时锁定：15 分钟后再试，或请管理员解锁",
+                     "too many failed logins: this account or address is locked for now; try again in 15 minutes "
+                     "or ask an administrator to unlock it"),
+    "login_busy": ("登录请求过多，请稍后再试", "too many logins at once, try again in a moment"),
+    "my_account": ("我的账号", "My account"),
+    "accounts": ("账号管理", "Accounts"),
+    "change_password": ("修改密码", "Change password"),
+    "old_password": ("原密码", "Current password"),
+    "new_password": ("新密码（至少 12 个字符，不能是常见密码）",
+                     "New password (12 characters or more, not a common one)"),
+    "password_changed": ("密码已修改，请重新登录", "password changed: log in again"),
+    "role": ("角色", "Role"),
+    "acct_status": ("状态", "Status"),
+    "enabled": ("启用", "enabled"),
+    "disabled": ("已停用", "disabled"),
+    "locked_until": ("锁定至", "locked until"),
+    "signed_in": ("在线", "signed in"),
+    "disable": ("停用", "Disable"),
+    "enable": ("启用", "Enable"),
+    "unlock": ("解锁", "Unlock"),
+    "reset_password": ("重置密码", "Reset password"),
+    "change_role_region": ("修改角色或辖区", "Change role or jurisdiction"),
+    "national_scope": ("全国（须明确勾选）", "national (tick on purpose)"),
+    "add_user": ("添加账号", "Add an account"),
+    "tokens": ("API 令牌", "API tokens"),
+    "token_name": ("名称", "Name"),
+    "token_scope": ("范围", "Scope"),
+    "expires": ("到期", "Expires"),
+    "expires_days": ("有效天数", "Valid for days"),
+    "revoked": ("已吊销", "revoked"),
+    "revoke": ("吊销", "Revoke"),
+    "new_token": ("新建令牌", "New token"),
+    "token_once": ("新令牌（只显示这一次，请立即保存）：", "the new token (shown this once only, keep it now):"),
+    "acct_history": ("账号记录", "Account history"),
+    "saved": ("已保存", "saved"),
     "cases": ("案件", "Cases"),
     "case": ("案件", "Case"),
     "all": ("全部", "All"),
@@ -164,6 +202,31 @@ LABELS: dict[str, tuple[str, str]] = {
     "ev.http_host": ("HTTP 主机头", "HTTP Host header"),
     "ev.signature": ("节点协议特征", "Node protocol signature"),
     "ev.behaviour": ("行为特征", "Behaviour"),
+    "ev.miner_request": ("挖矿程序请求", "Miner request"),
+    "ev.failover": ("矿池切换", "Pool failover"),
+    "ev.tunnel": ("代理隧道", "Tunnel"),
+    "ev.tip": ("公众举报", "Public report"),
+    # evidence detail keys (finding page); a key without a label is shown as it is
+    "evk.category": ("类别", "category"), "evk.matched": ("命中", "matched"), "evk.licence": ("许可", "licence"),
+    "evk.via": ("途径", "via"), "evk.reason": ("理由", "reason"), "evk.protocol": ("协议", "protocol"),
+    "evk.coin": ("币种", "coin"), "evk.algorithm": ("算法", "algorithm"), "evk.wallet": ("钱包地址", "wallet"),
+    "evk.worker": ("矿工名", "worker"), "evk.agent": ("挖矿程序", "agent"), "evk.methods": ("方法", "methods"),
+    "evk.difficulty": ("难度", "difficulty"), "evk.shares_submitted": ("提交份额", "shares submitted"),
+    "evk.shares_accepted": ("接受份额", "shares accepted"), "evk.shares_rejected": ("拒绝份额", "shares rejected"),
+    "evk.login_seen": ("见到登录", "login seen"), "evk.messages": ("报文", "messages"),
+    "evk.user_agents": ("客户端标识", "user agents"), "evk.qname": ("查询域名", "query name"),
+    "evk.host": ("主机", "host"), "evk.flows": ("网络流", "flows"), "evk.first_seen": ("首次发现", "first seen"),
+    "evk.last_seen": ("最近发现", "last seen"), "evk.questions": ("查询", "questions"),
+    "evk.resolver": ("解析服务器", "resolver"), "evk.request": ("请求", "request"),
+    "evk.pool_answered": ("矿池已应答", "pool answered"), "evk.account": ("账户", "account"),
+    "evk.login": ("登录名", "login"),
+    "evk.bytes": ("字节数", "bytes"), "evk.flows_listed": ("列出的网络流", "flows listed"),
+    "evk.server_name": ("服务器名", "server name"),
+    "evk.score": ("得分", "score"), "evk.longest_s": ("最长（秒）", "longest (s)"),
+    "evk.features": ("特征", "features"),
+    "evk.answer": ("应答", "answer"), "evk.answered_at": ("应答时间", "answered at"),
+    "evk.client": ("客户端", "client"), "evk.rank": ("排名", "rank"), "evk.target": ("目标", "target"),
+    "evk.proxy": ("代理", "proxy"), "evk.unanswered_attempts": ("未应答尝试", "unanswered attempts"),
     "dim.network": ("网络", "network"),
     "dim.power": ("电力", "power"),
     "dim.host": ("主机", "host"),
@@ -175,9 +238,26 @@ LABELS: dict[str, tuple[str, str]] = {
     "src.cernet": ("教育网地址段", "CERNET ranges"),
     "src.cstnet": ("科技网地址段", "CSTNET ranges"),
     "src.private": ("内网地址", "private address"),
+    # error pages (issue 13: refusals as pages for browsers, JSON for the API)
+    "error_title": ("无法完成请求", "The request could not be completed"),
+    "error_invalid": ("请求参数无效", "invalid request"),
+    "error_back": ("返回", "Back"),
+    # case history actions (minescope.cases.workflow; a state reached is shown by its state label)
+    "hist.create": ("立案", "opened"),
+    "hist.assign": ("分派", "assigned"),
+    "hist.reopen": ("重新打开", "reopened"),
+    "hist.verified_by_scan": ("复扫核查通过", "verified by a later scan"),
+    "hist.notice_issued": ("下发整改通知书", "notice issued"),
+    "hist.close": ("结案", "closed"),
+    "hist.attach": ("上传附件", "attachment added"),
+    "hist.task_add": ("新增任务", "task added"),
+    "hist.task_done": ("任务完成", "task done"),
+    "hist.comment": ("批注", "comment"),
+    "hist.from_tip": ("关联举报", "linked to a public report"),
 }
 # Finding kinds, organisation types and severities: the report's labels.
 LABELS.update({k: v for k, v in REPORT_LABELS.items() if k.startswith(("kind.", "org.", "severity."))})
+LABELS.update(LIST_LABELS)  # lists, searches, tips, exports (web/i18n_lists.py)
 
 
 

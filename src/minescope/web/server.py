@@ -31,7 +31,10 @@ def run(db: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int 
     # every worker must sign and check session cookies with the same key
     settings.SECRET.export(secrets.token_urlsafe(32), keep=True)
     config = uvicorn.Config("minescope.web.server:app_from_env", factory=True, host=host, port=port,
-                            workers=workers, log_level="warning", access_log=False)
+                            workers=workers, log_level="warning", access_log=False,
+                            # X-Forwarded-* is believed only from MINESCOPE_TRUSTED_PROXIES, by the app itself
+                            # (minescope.web.security.TrustedProxies); uvicorn would believe 127.0.0.1 by default
+                            proxy_headers=False)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
