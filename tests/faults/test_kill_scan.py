@@ -55,7 +55,7 @@ def _scan(store: str, inputs: list[Path], *extra: str, failpoint: str = "") -> R
 @pytest.fixture(scope="session")
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Inputs A and B, the store after A (a case under rectification), and the store one clean B adds."""
-    from minescope.cases.workflow import advance, assign
+    from minescope.cases.workflow import advance, assign, issue
     from minescope.store.findings import open_store
 
     d = tmp_path_factory.mktemp("kill-scan")
@@ -76,7 +76,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with store.connect() as conn:
         case_id = conn.execute(text("SELECT id FROM cases WHERE subject_key = :k"), {"k": f"ip:{MINER}"}).scalar_one()
     assign(store, case_id, "inspector", time.time() + 86400, "test")
-    advance(store, case_id, "notice_issued", "test")
+    issue(store, case_id, "test", "notice.pdf", b"%PDF-1.7 notice")
     advance(store, case_id, "rectifying", "test")
     store.dispose()
     reference = str(d / "reference.db")
@@ -202,7 +202,7 @@ def test_killed_at_a_random_moment(tmp_path: Path, work: dict[str, Any], n: int)
 def test_killed_in_the_transaction_on_postgresql(pg_url: str, work: dict[str, Any], point: str, action: str) -> None:
     """The same on PostgreSQL: the server rolls back the transaction of a connection that went away,
     leaves no lock behind, and the store converges to the one SQLite reaches."""
-    from minescope.cases.workflow import advance, assign
+    from minescope.cases.workflow import advance, assign, issue
     from minescope.store.findings import open_store
 
     run = _scan(pg_url, work["a"])
@@ -215,7 +215,7 @@ def test_killed_in_the_transaction_on_postgresql(pg_url: str, work: dict[str, An
             case_id = conn.execute(text("SELECT id FROM cases WHERE subject_key = :k"),
                                    {"k": f"ip:{MINER}"}).scalar_one()
         assign(store, case_id, "inspector", time.time() + 86400, "test")
-        advance(store, case_id, "notice_issued", "test")
+        issue(store, case_id, "test", "notice.pdf", b"%PDF-1.7 notice")
         advance(store, case_id, "rectifying", "test")
     finally:
         store.dispose()

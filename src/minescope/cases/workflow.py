@@ -418,3 +418,31 @@ def _change(conn: Connection, case: Row[Any], actor: str, action: str, now: floa
     conn.execute(update(cases).where(cases.c.id == case.id).values(updated_at=now, **values))
     after = {**before, **{k: v for k, v in values.items() if k in TRACKED}}
     history.append(conn, case.id, actor, action, before, after, at=now)
+
+
+def open_case_from_tip(store: Engine, tip_id: int, actor: str) -> int:
+    """Open a case from a tip (or join the case its subject already has): the tip's finding goes into the
+    case, the case's history records it, and the tip becomes 'case opened'. Returns the case id."""
+    from minescope.store.tips import change_tip, tips
+
+    def work(conn: Connection) -> int:
+        row = conn.execute(select(tips).where(tips.c.id == tip_id)).first()
+        if row is None:
+            raise InputError(f"没有举报 {tip_id}", f"no tip {tip_id}")
+        if row.case_id is not None:
+            return int(row.case_id)
+        data = conn.execute(select(findings.c.data).where(findings.c.id == row.finding_id)).scalar_one()
+        key, title = subject_key(data)
+        case = conn.execute(select(cases).where(cases.c.subject_key == key)).first()
+        now = time.time()
+        if case is None:
+            case = _create(conn, key, title, data, actor, now)
+            if case.region_code is None:  # a tip names its place; its finding may have no attribution
+                conn.execute(update(cases).where(cases.c.id == case.id).values(region_code=row.region_code))
+        conn.execute(insert_ignore(conn, case_findings).values(case_id=case.id, finding_id=row.finding_id,
+                                                               added_at=now))
+        history.append(conn, case.id, actor, "from_tip", {}, {"tip": tip_id, "finding": row.finding_id})
+        change_tip(conn, tip_id, actor, "open_case", status="case_opened", case_id=case.id)
+        return int(case.id)
+
+    return writing(store, work)

@@ -34,7 +34,6 @@ from sqlalchemy import (
 from minescope.dimensions.tip.detectors.public_report import tip_finding
 from minescope.errors import InputError
 from minescope.knowledge.regions import division
-from minescope.store.cases import cases
 from minescope.store.findings import finding_row, findings, metadata
 
 TIP_STATES = ("received", "triaged", "dismissed", "case_opened")
@@ -155,40 +154,10 @@ def set_tip_status(store: Engine, tip_id: int, status: str, actor: str = "system
         raise InputError("「已立案处置」须通过“立案”操作：从举报新建或关联案件",
                          "a tip becomes 'case opened' only by opening a case from it")
     with store.begin() as conn:
-        _change_tip(conn, tip_id, actor, "status", status=status)
+        change_tip(conn, tip_id, actor, "status", status=status)
 
 
-def open_case_from_tip(store: Engine, tip_id: int, actor: str) -> int:
-    """Open a case from a tip (or join the case its subject already has): the tip's finding goes into the
-    case, the case's history records it, and the tip becomes 'case opened'. Returns the case id."""
-    from minescope.cases import history, workflow
-
-    def work(conn: Connection) -> int:
-        row = conn.execute(select(tips).where(tips.c.id == tip_id)).first()
-        if row is None:
-            raise InputError(f"没有举报 {tip_id}", f"no tip {tip_id}")
-        if row.case_id is not None:
-            return int(row.case_id)
-        data = conn.execute(select(findings.c.data).where(findings.c.id == row.finding_id)).scalar_one()
-        key, title = workflow.subject_key(data)
-        case = conn.execute(select(cases).where(cases.c.subject_key == key)).first()
-        now = time.time()
-        if case is None:
-            case = workflow._create(conn, key, title, data, actor, now)
-            if case.region_code is None:  # a tip names its place; its finding may have no attribution
-                conn.execute(update(cases).where(cases.c.id == case.id).values(region_code=row.region_code))
-        from minescope.store.cases import case_findings
-        from minescope.store.findings import insert_ignore
-        conn.execute(insert_ignore(conn, case_findings).values(case_id=case.id, finding_id=row.finding_id,
-                                                               added_at=now))
-        history.append(conn, case.id, actor, "from_tip", {}, {"tip": tip_id, "finding": row.finding_id})
-        _change_tip(conn, tip_id, actor, "open_case", status="case_opened", case_id=case.id)
-        return int(case.id)
-
-    return workflow.writing(store, work)
-
-
-def _change_tip(conn: Connection, tip_id: int, actor: str, action: str, **values: Any) -> None:
+def change_tip(conn: Connection, tip_id: int, actor: str, action: str, **values: Any) -> None:
     row = conn.execute(select(tips).where(tips.c.id == tip_id)).first()
     if row is None:
         raise InputError(f"没有举报 {tip_id}", f"no tip {tip_id}")

@@ -31,7 +31,6 @@ from minescope.store.accounts import User
 from minescope.store.tips import (
     TIP_STATE_LABELS,
     TIP_STATES,
-    open_case_from_tip,
     set_tip_status,
     tip,
     tip_events,
@@ -214,7 +213,7 @@ def add_worklist_pages(app: FastAPI, store: Engine, *, page: Callable[..., HTMLR
                        csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
         csrf_ok(request, csrf)
         visible_tip(user, tip_id)
-        return RedirectResponse(f"/cases/{open_case_from_tip(store, tip_id, user.username)}", status_code=303)
+        return RedirectResponse(f"/cases/{workflow.open_case_from_tip(store, tip_id, user.username)}", status_code=303)
 
     @app.get("/api/tips", response_class=Response, responses=_JSON_LIST)
     def api_tips(user: Annotated[User, Depends(current_user)], q: Text = "",
@@ -244,7 +243,7 @@ def add_worklist_pages(app: FastAPI, store: Engine, *, page: Callable[..., HTMLR
         """Open a case from the tip (or add it to the case its subject already has); the tip becomes
         'case opened'. Returns the case id."""
         visible_tip(user, tip_id)
-        return {"case_id": open_case_from_tip(store, tip_id, user.username)}
+        return {"case_id": workflow.open_case_from_tip(store, tip_id, user.username)}
 
     # --- exports ------------------------------------------------------------------------------
     @app.get("/api/ledger.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
