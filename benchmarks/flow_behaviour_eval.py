@@ -373,7 +373,7 @@ def carrier_ranking(dataset: Path) -> dict[str, Any]:
     flagged = Counter(label(r).split(":")[0] + ":" + label(r).split(":")[-1] if ":" in label(r) else label(r)
                       for r in every)
     return {
-        "dataset": str(dataset), "flows": truth["rows"]["flows"], "parameters": truth["parameters"],
+        "dataset": dataset.name, "flows": truth["rows"]["flows"], "parameters": truth["parameters"],
         "planted": truth["counts"], "benign_sessions": truth.get("benign_counts", {}),
         "list_detector_endpoints": len(reported), "flagged_endpoints": len(every), "flagged_by_class": dict(flagged),
         "list_detectors_s": round(t1 - t0, 1), "behaviour_and_rank_s": round(t2 - t1, 1),
