@@ -487,15 +487,15 @@ async def _run_inside(config: str, pcap: Path, log: Path, xmrig: Path) -> Counte
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(servers.changed.wait(), 0.5)
             await asyncio.sleep(0.3)  # the answer to the last message goes out too
-            await _stop(miner)
+            await stop_process(miner)
             await asyncio.sleep(0.3)  # XMRig's FINs
             await servers.stop()
             await asyncio.sleep(0.2)
         finally:
             if miner is not None:
-                await _stop(miner)
+                await stop_process(miner)
             await servers.stop()
-            await _stop(capture, signal.SIGINT)  # both tools finish the file on SIGINT
+            await stop_process(capture, signal.SIGINT)  # both tools finish the file on SIGINT
         shutil.copyfile(capture_file, pcap)
         if not spec.done(servers.seen):
             raise RecordingError(f"{config}: XMRig did not show the expected behaviour within {spec.limit:.0f} s "
@@ -520,7 +520,7 @@ async def _pause(miner: asyncio.subprocess.Process) -> bool:
     return True
 
 
-async def _stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> None:
+async def stop_process(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> None:
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(sig)

@@ -50,6 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import RESULTS, ROOT, BenchError, fail, machine_info
+from real_miner import stop_process  # one way to stop what a recording started
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -115,18 +116,6 @@ def _context(cert: Path, key: Path, tls12_cbc: bool = False) -> ssl.SSLContext:
         context.maximum_version = ssl.TLSVersion.TLSv1_2
         context.set_ciphers("ECDHE-ECDSA-AES128-SHA256")
     return context
-
-
-async def _stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
 
 
 def _line_server(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]) -> Any:
@@ -195,7 +184,7 @@ async def _xmrig(url: str, seconds: float, folder: Path) -> None:
     try:
         await asyncio.sleep(seconds)
     finally:
-        await _stop(miner)
+        await stop_process(miner)
 
 
 # WebSocket and HTTP for Chromium, written out here (no library): RFC 6455 frames, HTTP/1.1 keep-alive.
@@ -437,7 +426,7 @@ async def _command(args: list[str], seconds: float, stdin_open: bool = False) ->
     except TimeoutError:
         pass
     finally:
-        await _stop(process)
+        await stop_process(process)
 
 
 async def _scenario(name: str, seconds: float, folder: Path) -> None:
@@ -495,7 +484,7 @@ async def _inside(name: str, pcap: Path, seconds: float) -> None:
                 await asyncio.sleep(0.05)
             await _scenario(name, seconds, folder)
         finally:
-            await _stop(capture, signal.SIGINT)
+            await stop_process(capture, signal.SIGINT)
         shutil.copyfile(capture_file, pcap)
 
 
