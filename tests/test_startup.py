@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from helpers import CORPUS
+from minescope.dimensions.network.capture.jit import INTERPRET_MAX_BYTES
 
 # The console, reports, the store, Spark: none of them is needed to parse a command line.
 CONSOLE = ("fastapi", "uvicorn", "starlette", "jinja2", "weasyprint", "minescope.web")
@@ -60,6 +61,14 @@ def test_scan_without_store_imports_neither_console_nor_store(tmp_path: Path) ->
                                "scan", str(CAPTURE), "--no-store", "--format", fmt)
         assert "minescope.pipeline" in modules  # the scan did run
         assert imported(modules, (*CONSOLE, *STORE, "pyspark", "openpyxl")) == [], fmt
+        assert imported(modules, ("numba",)) == [], "a small capture runs the packet path interpreted"
+
+
+def test_a_large_capture_runs_the_compiled_packet_path(tmp_path: Path) -> None:
+    large = CORPUS / "benign" / "ndpi_opera-vpn.pcapng"
+    assert large.stat().st_size > INTERPRET_MAX_BYTES
+    modules = loaded_after("from minescope.cli import main\nmain()", tmp_path, "scan", str(large), "--no-store")
+    assert "minescope.dimensions.network.capture.typed_index" in modules
 
 
 def test_scan_with_store_still_stores(tmp_path: Path) -> None:

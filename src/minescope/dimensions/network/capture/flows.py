@@ -1,6 +1,7 @@
 """Flows of one capture: the compiled flow table, and the payload it hands to Python.
 
-``FlowTracker`` feeds capture blocks through ``packets.decode_and_track`` and keeps:
+``FlowTracker`` feeds capture blocks through ``packets.decode_and_track`` (compiled or interpreted, as the
+block's reader chose) and keeps:
   * ``flows``: the flows worth keeping once they end (classified payload, long-lived, or on a
     port pools use), as columns; short unclassified flows are only counted, so memory follows
     the interesting traffic, not the capture size;
@@ -15,6 +16,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +107,8 @@ class FlowTracker:
         self.table: dict[str, np.ndarray] = pk.new_flow_table(0)
         self.free = np.empty(0, dtype=np.int64)
         self.n_free = 0
-        self.index = pk.new_flow_index()
+        self.engine: pk.PacketEngine | None = None  # the one that framed the first block
+        self.index: Any = None
         self.next_serial = 0
         self.kept_flows: list[dict[str, np.ndarray]] = []
         self.payload: dict[int, FlowPayload] = {}
@@ -147,12 +150,16 @@ class FlowTracker:
         n = block.n
         if n == 0:
             return
+        if self.engine is None:
+            self.engine = block.engine
+            self.index = block.engine.new_flow_index()
+        packets = self.engine
         self._ensure_free(n)
         if self._keep[0].shape[0] < n:
             self._keep = self._keep_arrays(n)
         ended = np.empty(n, dtype=np.int64)
         cols = tuple(self.table[name] for name, _ in pk.FLOW_FIELDS)
-        kept, self.n_free, self.next_serial, ip_packets, n_ended = pk.decode_and_track(
+        kept, self.n_free, self.next_serial, ip_packets, n_ended = packets.decode_and_track(
             block.buf, n, block.data_off, block.caplen, block.wirelen, block.ts, block.linktype, block.default_lt,
             self.index, cols, self.free, self.n_free, self.next_serial, self.idle_timeout, ended, *self._keep,
         )
@@ -169,8 +176,8 @@ class FlowTracker:
         # flows idle past the timeout are finished: hand them on and reuse their slots. Idle is
         # measured from the block's earliest packet: files joined end to end (mergecap -a) can put
         # a later capture's times into a block while an earlier capture's session is still going.
-        out = np.empty(pk.flow_count(self.index), dtype=np.int64)
-        n_idle = pk.expire_idle(self.index, self.table["last_ts"], lo, self.idle_timeout, out)
+        out = np.empty(packets.flow_count(self.index), dtype=np.int64)
+        n_idle = packets.expire_idle(self.index, self.table["last_ts"], lo, self.idle_timeout, out)
         if n_idle:
             self._end(out[:n_idle])
 
@@ -182,10 +189,11 @@ class FlowTracker:
         return frozenset(ip_str(int(hi), int(lo)) for hi, lo in pairs)
 
     def finish(self) -> dict[str, np.ndarray]:
-        out = np.empty(pk.flow_count(self.index), dtype=np.int64)
-        n = pk.drain_all(self.index, out)
-        if n:
-            self._end(out[:n])
+        if self.engine is not None:
+            out = np.empty(self.engine.flow_count(self.index), dtype=np.int64)
+            n = self.engine.drain_all(self.index, out)
+            if n:
+                self._end(out[:n])
         if not self.kept_flows:
             return pk.new_flow_table(0)
         return {name: np.concatenate([f[name] for f in self.kept_flows]) for name, _ in pk.FLOW_FIELDS}

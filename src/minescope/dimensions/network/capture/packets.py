@@ -1,7 +1,9 @@
 """Compiled packet path: capture records → decoded headers → bidirectional flows.
 
-Everything here runs under numba (compiled to machine code once, cached on disk), so no Python
-object is made per packet. The Python side (``engine.scan``) only sees:
+The functions marked ``@jit`` run under numba for large captures (compiled to machine code once, cached
+on disk), so no Python object is made per packet; small captures run the same code interpreted, which
+costs less than numba's start-up (``capture.jit``; ``engine`` picks). The Python side (``FlowTracker``)
+only sees:
   * per-packet arrays for the few packets whose payload it must read (mining-protocol candidates,
     DNS, TLS ClientHellos, HTTP heads), and
   * per-flow arrays for flows that ended (idle timeout, end of input).
@@ -12,9 +14,14 @@ hands no payload to Python without a per-packet plugin (see docs/engine.md).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+
+from minescope.dimensions.network.capture.jit import compile_module, jit
 
 # --- link types (pcap LINKTYPE_*) ---
 LT_NULL, LT_ETHERNET, LT_RAW, LT_RAW_OLD1, LT_RAW_OLD2 = 0, 1, 101, 12, 14
@@ -29,7 +36,6 @@ HEAD_PACKETS = 4
 # Payload bytes per side kept from HTTP flows (getwork/getblocktemplate requests are small).
 HTTP_KEEP_BYTES = 262144
 
-FLOW_KEY = types.UniTuple(types.uint64, 5)
 # The sequence number kept for a UDP payload: past any TCP one (32 bits), so the reader takes each datagram
 # whole rather than as a stream.
 DATAGRAM_SEQ = np.uint64(1 << 32)
@@ -77,26 +83,12 @@ def grow_flow_table(table: dict[str, np.ndarray], capacity: int) -> dict[str, np
     return grown
 
 
-@njit(cache=True)
-def new_flow_index():
-    """An empty flow index. Made in compiled code: built from Python, numba compiles the typed-dict
-    helpers anew in every process (~0.5 s), while this is cached on disk like the rest."""
-    return Dict.empty(key_type=FLOW_KEY, value_type=types.int64)
-
-
-@njit(cache=True)
-def flow_count(index):
-    """The flows in the index. ``len(index)`` from Python compiles the typed dict's length anew in every
-    process (~0.1 s); this is cached on disk."""
-    return len(index)
-
-
 # ---------------------------------------------------------------------------------------------
 # Capture file framing
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _u32(buf, off, swapped):
     if swapped:
         return ((np.uint32(buf[off]) << 24) | (np.uint32(buf[off + 1]) << 16)
@@ -105,14 +97,14 @@ def _u32(buf, off, swapped):
             | (np.uint32(buf[off + 1]) << 8) | np.uint32(buf[off]))
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _u16(buf, off, swapped):
     if swapped:
         return (np.uint16(buf[off]) << 8) | np.uint16(buf[off + 1])
     return (np.uint16(buf[off + 1]) << 8) | np.uint16(buf[off])
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def index_pcap(buf, end, swapped, ts_scale, max_caplen, data_off, caplen, wirelen, ts):
     """Find the classic-pcap records wholly inside buf[0:end].
 
@@ -140,7 +132,7 @@ def index_pcap(buf, end, swapped, ts_scale, max_caplen, data_off, caplen, wirele
     return n, off, 0
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def index_pcapng(buf, end, swapped, if_linktype, if_scale, n_ifaces, data_off, caplen, wirelen, ts, linktype):
     """Find the pcapng packet blocks wholly inside buf[0:end].
 
@@ -224,23 +216,23 @@ def index_pcapng(buf, end, swapped, if_linktype, if_scale, n_ifaces, data_off, c
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _be16(buf, off):
     return (np.int64(buf[off]) << 8) | np.int64(buf[off + 1])
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _be32(buf, off):
     return ((np.uint64(buf[off]) << 24) | (np.uint64(buf[off + 1]) << 16)
             | (np.uint64(buf[off + 2]) << 8) | np.uint64(buf[off + 3]))
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _be64(buf, off):
     return (_be32(buf, off) << np.uint64(32)) | _be32(buf, off + 4)
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _network_start(buf, off, end, lt):
     """Offset of the IP header and its version (4/6), or (-1, 0) when not IP."""
     etype = -1
@@ -296,12 +288,12 @@ def _network_start(buf, off, end, lt):
     return -1, 0
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _is_ws(c):
     return c == 0x20 or c == 0x09 or c == 0x0D or c == 0x0A
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _starts(buf, off, end, word):
     if off + len(word) > end:
         return False
@@ -326,7 +318,7 @@ _BTC_MAGICS = np.array(
 _CONNECT = np.frombuffer(b"CONNECT ", dtype=np.uint8)
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _tunnel_request(buf, off, end):
     """A SOCKS5 or SOCKS4 CONNECT request, or an HTTP CONNECT (``protocols.tunnels`` reads the target)."""
     n = end - off
@@ -337,7 +329,7 @@ def _tunnel_request(buf, off, end):
     return _starts(buf, off, end, _CONNECT)
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def classify_payload(buf, off, end, proto, sport, dport):
     """Payload class from the first payload bytes of a flow side (see module docstring)."""
     n = end - off
@@ -390,7 +382,7 @@ def classify_payload(buf, off, end, proto, sport, dport):
     return C_OTHER
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _track_messages(buf, pay, plen, t, slot, side, fwd, tls, first_ab, first_ba, sv2, xchg, xchg_min, xchg_max,
                     ack_min, ack_max, push, xchg_t, gap_sum, gap_sq, prev_side, prev_rec):
     """What one TCP payload packet adds to the flow's message shape (the FLOW_FIELDS above); side 0 is the
@@ -439,7 +431,7 @@ def _track_messages(buf, pay, plen, t, slot, side, fwd, tls, first_ab, first_ba,
     prev_rec[slot] = 0
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def decode_and_track(
     buf, n, data_off, caplen, wirelen, ts, linktype, default_lt,
     index, table, free_slots, n_free, next_serial, idle_timeout, ended,
@@ -541,9 +533,9 @@ def decode_and_track(
         if s_hi > d_hi or (s_hi == d_hi and (s_lo > d_lo or (s_lo == d_lo and sport > dport))):
             fwd = False
         if fwd:
-            key = (s_hi, s_lo, d_hi, d_lo, np.uint64((sport << 24) | (dport << 8) | proto))
+            key = (s_hi, s_lo, d_hi, d_lo, np.uint64((sport << 24) | (dport << 8) | np.int64(proto)))
         else:
-            key = (d_hi, d_lo, s_hi, s_lo, np.uint64((dport << 24) | (sport << 8) | proto))
+            key = (d_hi, d_lo, s_hi, s_lo, np.uint64((dport << 24) | (sport << 8) | np.int64(proto)))
         t = ts[p]
         slot = index[key] if key in index else np.int64(-1)
         new_syn = proto == 6 and (flags & 0x12) == 0x02
@@ -657,7 +649,7 @@ def decode_and_track(
     return kept, n_free, next_serial, ip_packets, n_ended
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def expire_idle(index, last_ts, now, idle_timeout, out_slots):
     """Remove flows idle longer than idle_timeout from the index; their slots go to out_slots."""
     n = 0
@@ -672,7 +664,7 @@ def expire_idle(index, last_ts, now, idle_timeout, out_slots):
     return n
 
 
-@njit(cache=True, nogil=True)
+@jit(nogil=True)
 def drain_all(index, out_slots):
     n = 0
     for slot in index.values():
@@ -680,3 +672,28 @@ def drain_all(index, out_slots):
         n += 1
     index.clear()
     return n
+
+
+@dataclass(frozen=True)
+class PacketEngine:
+    """The packet path's entry points, compiled or interpreted (``engine``). The flow index maps a flow's
+    canonical 5-tuple to its slot: numba's typed dict when compiled, a dict when interpreted."""
+
+    compiled: bool
+    index_pcap: Callable[..., Any]
+    index_pcapng: Callable[..., Any]
+    decode_and_track: Callable[..., Any]
+    expire_idle: Callable[..., Any]
+    drain_all: Callable[..., Any]
+    new_flow_index: Callable[[], Any]
+    flow_count: Callable[[Any], int]
+
+
+def engine(compiled: bool) -> PacketEngine:
+    if not compiled:
+        return PacketEngine(False, index_pcap, index_pcapng, decode_and_track, expire_idle, drain_all, dict, len)
+    from minescope.dimensions.network.capture import typed_index
+
+    fast = compile_module(sys.modules[__name__])
+    return PacketEngine(True, fast.index_pcap, fast.index_pcapng, fast.decode_and_track, fast.expire_idle,
+                        fast.drain_all, typed_index.new_flow_index, typed_index.flow_count)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from minescope.dimensions.network.capture import packets as pk
 from minescope.dimensions.network.readers.pcap import Block
 from minescope.errors import InputError
 
@@ -84,7 +85,8 @@ def _block(batches: list[tuple[bytes, np.ndarray]], linktype: int) -> Block:
     ts = meta[:, 0] + meta[:, 1] * 1e-6
     caplen = meta[:, 3].copy()
     # libpcap's batch gives no wire length; with a 256 KiB snapshot length frames are whole
-    return Block(buf, len(meta), meta[:, 2].copy(), caplen, caplen.copy(), ts, np.empty(0, np.int32), linktype)
+    return Block(buf, len(meta), meta[:, 2].copy(), caplen, caplen.copy(), ts, np.empty(0, np.int32), linktype,
+                 pk.engine(compiled=True))
 
 
 def warm_up_block() -> Block:

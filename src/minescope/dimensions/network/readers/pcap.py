@@ -1,7 +1,8 @@
 """Capture files: pcap, pcapng, gzip-compressed either, and directories of them.
 
 A capture is read in fixed-size blocks (memory stays bounded whatever the file size); the record
-framing itself runs compiled (``engine.packets.index_pcap`` / ``index_pcapng``). A file that ends
+framing itself runs in the packet engine (``capture.packets.index_pcap`` / ``index_pcapng``, compiled for
+large files). A file that ends
 inside a record, or whose framing turns to garbage, yields what was readable before that point and
 one problem line saying what, where, and how to fix it. gzip is read to its last intact byte
 (``readers.gunzip``). Packets whose timestamp is no time (beyond years 1–9999, from a wrong pcapng
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from typing import BinaryIO, Literal, cast
 import numpy as np
 
 from minescope.dimensions.network.capture import packets as pk
+from minescope.dimensions.network.capture.jit import compiled_for
 from minescope.model import Text
 from minescope.readers.gunzip import GZIP_MAGIC, GunzipReader
 from minescope.readers.names import path_text
@@ -33,6 +36,7 @@ READ_STEP = 1024 * 1024
 HASH_CHUNK = 16 * 1024 * 1024  # bytes read from the file at a time (``_Counting``)
 # The largest record accepted (pcap caplen or pcapng block); larger means a corrupt file.
 MAX_RECORD = 16 * 1024 * 1024 + 64
+GZIP_RATIO = 4  # a gzip-compressed capture's packets, counted as this many times its bytes on disk
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp", ".pcap.gz", ".pcapng.gz", ".cap.gz", ".gz")
 
 PCAP_MAGICS = {
@@ -56,6 +60,7 @@ class Block:
     ts: np.ndarray
     linktype: np.ndarray  # per packet (pcapng) or empty (pcap: default_lt for all)
     default_lt: int
+    engine: pk.PacketEngine  # compiled or interpreted: the flow tracker runs the one that framed the block
 
 
 @dataclass
@@ -75,6 +80,9 @@ class CaptureFile:
     _timeless: int = field(default=0, repr=False)
     _timeless_at: int = field(default=0, repr=False)
     _timeless_ts: float = field(default=0.0, repr=False)
+    # None: compiled when the file is large or numba already runs in this process (``capture.jit``)
+    compiled: bool | None = None
+    _engine: pk.PacketEngine | None = field(default=None, repr=False)
 
     def blocks(self) -> Iterator[Block]:
         self._hasher = _Hasher(self._hash)
@@ -90,7 +98,11 @@ class CaptureFile:
             with open(self.path, "rb") as raw:
                 head = raw.read(4)
                 raw.seek(0)
-                if head[:2] == GZIP_MAGIC:
+                gzipped = head[:2] == GZIP_MAGIC
+                if self.compiled is None:  # gzip holds several times its size in packets
+                    self.compiled = compiled_for(os.fstat(raw.fileno()).st_size * (GZIP_RATIO if gzipped else 1))
+                self._engine = pk.engine(self.compiled)
+                if gzipped:
                     self._gzip = GunzipReader(_Counting(raw, self))
                     stream: BinaryIO = cast(BinaryIO, self._gzip)
                     suffix = ".gz"
@@ -103,6 +115,10 @@ class CaptureFile:
                            en=f"cannot read ({e.strerror or e}); check the path and permissions"))
         if self._timeless:
             self._fail("timeless", self._timeless_at, str(self._timeless), ts=f"{self._timeless_ts:.6g}")
+
+    def _packets(self) -> pk.PacketEngine:
+        assert self._engine is not None, "set as the file is opened"
+        return self._engine
 
     def _blocks(self, stream: BinaryIO, suffix: str) -> Iterator[Block]:
         magic = stream.read(4)
@@ -142,7 +158,7 @@ class CaptureFile:
         no_linktypes = np.empty(0, np.int32)
 
         def index(buf: np.ndarray, arrays: _Records) -> tuple[int, int, bool]:
-            n, consumed, bad = pk.index_pcap(buf, len(buf), swapped, scale, max_caplen, *arrays.columns())
+            n, consumed, bad = self._packets().index_pcap(buf, len(buf), swapped, scale, max_caplen, *arrays.columns())
             arrays.linktype = no_linktypes
             arrays.default_lt = linktype
             if n:
@@ -157,7 +173,7 @@ class CaptureFile:
         state = {"n_ifaces": 0, "swapped": False}
 
         def index(buf: np.ndarray, arrays: _Records) -> tuple[int, int, bool]:
-            n, consumed, bad, state["n_ifaces"], state["swapped"] = pk.index_pcapng(
+            n, consumed, bad, state["n_ifaces"], state["swapped"] = self._packets().index_pcapng(
                 buf, len(buf), state["swapped"], if_linktype, if_scale, state["n_ifaces"],
                 *arrays.columns(), arrays.linktypes,
             )
@@ -195,7 +211,7 @@ class CaptureFile:
             n, consumed, bad = index(arr, records)
             n = self._drop_timeless(records, n, pos)
             if n:
-                yield Block(arr, n, *records.columns(), records.linktype, records.default_lt)
+                yield Block(arr, n, *records.columns(), records.linktype, records.default_lt, self._packets())
             del arr
             if bad:
                 self._fail(corrupt, pos + consumed)
