@@ -103,6 +103,7 @@ class FlowTracker:
     def __init__(self, idle_timeout: float, interesting_name: Callable[[str], bool]) -> None:
         self.idle_timeout = idle_timeout
         self.interesting_name = interesting_name
+        self._interesting: dict[str, bool] = {}  # the same names come back in every DNS exchange
         self.capacity = 0
         self.table: dict[str, np.ndarray] = pk.new_flow_table(0)
         self.free = np.empty(0, dtype=np.int64)
@@ -309,7 +310,12 @@ class FlowTracker:
                 answers.append(DnsAnswer(name, ts))
         if not msg.is_response:
             for q in msg.qnames:
-                if self.interesting_name(q):
+                listed = self._interesting.get(q)
+                if listed is None:
+                    if len(self._interesting) >= 1 << 16:  # a DNS tunnel asks for a new name each time
+                        self._interesting.clear()
+                    listed = self._interesting[q] = self.interesting_name(q)
+                if listed:
                     names = self.dns_hits.setdefault(serial, [])
                     if q not in names:
                         names.append(q)

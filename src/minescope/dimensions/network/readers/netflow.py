@@ -702,7 +702,8 @@ def is_export_capture(path: Path, ports: frozenset[int] = EXPORT_PORTS, look: in
     from minescope.dimensions.network.readers.pcap import CaptureFile
 
     seen = 0
-    for block in CaptureFile(path).blocks():
+    # the first 256 KiB, interpreted: looking must not cost a 16 MiB read nor numba's start-up
+    for block in CaptureFile(path, compiled=False, block_bytes=1 << 18).blocks():
         raw = block.buf.data
         for i in range(block.n):
             lt = int(block.linktype[i]) if len(block.linktype) else block.default_lt

@@ -82,6 +82,7 @@ class CaptureFile:
     _timeless_ts: float = field(default=0.0, repr=False)
     # None: compiled when the file is large or numba already runs in this process (``capture.jit``)
     compiled: bool | None = None
+    block_bytes: int = BLOCK_BYTES  # read at a time (smaller to look at the first packets only)
     _engine: pk.PacketEngine | None = field(default=None, repr=False)
 
     def blocks(self) -> Iterator[Block]:
@@ -192,14 +193,14 @@ class CaptureFile:
         One buffer is reused for the whole file: each round reads a block behind the incomplete
         record left from the last one (at most MAX_RECORD bytes)."""
         records = _Records()
-        buf = bytearray(BLOCK_BYTES + MAX_RECORD)
+        buf = bytearray(self.block_bytes + MAX_RECORD)
         view = memoryview(buf)
         have = len(carry)
         buf[:have] = carry
         eof = broke = False
         while True:
             if not eof:
-                got, broke = self._readinto(stream, view[have : have + BLOCK_BYTES])
+                got, broke = self._readinto(stream, view[have : have + self.block_bytes])
                 eof = broke or got == 0
                 have += got
             if have == 0:
