@@ -38,6 +38,8 @@ ARGS: dict[str, list[str]] = {
     "cases assign": ["1", "--owner", "someone", "--due-days", "7"],
     "cases ledger": ["-o", "{out}/ledger.xlsx"],
     "cases notice": ["1", "-o", "{out}/notice.pdf"],
+    "authorities set": ["320102", "某局"],
+    **{f"authorities {c}": ["320102"] for c in ("remove", "which")},
 }
 # Commands without a store, with arguments that make them meet a file they cannot use instead.
 STORELESS: dict[str, list[str]] = {

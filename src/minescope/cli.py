@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from minescope import __version__, registry, settings
+from minescope.authorities_cli import add_authority_commands
 from minescope.errors import InputError
 from minescope.model import ScanResult, Text
 from minescope.user_cli import add_user_commands
@@ -794,6 +795,7 @@ def users_add(username: str, role: str, region_code: str, national: bool, db: st
 
 
 add_user_commands(users, db_option, lang_option)
+add_authority_commands(main, db_option, lang_option)
 
 
 @main.group()
@@ -874,26 +876,36 @@ def cases_ledger(db: str, region_code: str, output: Path, lang: str) -> None:
 @cases.command("notice")
 @click.argument("case_id", type=int)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="PDF 文件 / the .pdf file")
-@click.option("--issuer", default="", help="发文机关（空则留签章处）/ issuing authority (empty: a line to sign)")
-@click.option("--prefix", default="整改", show_default=True,
-              help="文号中的机关代字 / issuer code in the document number, e.g. 苏发改整改")
+@click.option("--issuer", default=None,
+              help="发文机关，代替按地区设置的（minescope authorities；空字符串则留签章处）/ issuing "
+                   "authority, instead of the one set for the case's area (minescope authorities; \"\": a line to "
+                   "sign)")
+@click.option("--prefix", default=None,
+              help="文号中的机关代字（默认取发文机关的，否则为 整改）/ issuer code in the document number "
+                   "(default: the authority's, else 整改), e.g. 苏发改整改")
 @click.option("--issue", is_flag=True, help="签发：案件转为「已下发通知」并存档通知书 / "
                                         "issue it: move the case to notice_issued, keep the PDF on it")
 @click.option("--actor", default=settings.login_name, show_default="$USER",
               help="记入案件历史的操作人 / who acts, in the case history (with --issue)")
 @db_option
 @lang_option
-def cases_notice(case_id: int, output: Path, issuer: str, prefix: str, issue: bool, actor: str, db: str,
-                 lang: str) -> None:
+def cases_notice(case_id: int, output: Path, issuer: str | None, prefix: str | None, issue: bool, actor: str,
+                 db: str, lang: str) -> None:
     """出具整改通知书（PDF）/ the rectification notice of a case, as PDF."""
     from minescope.cases.workflow import issue as issue_case
-    from minescope.outputs.notice import notice_pdf
+    from minescope.outputs.notice import case_issuer, notice_pdf
     from minescope.store.findings import open_store
 
     store = open_store(db)
-    pdf = notice_pdf(store, case_id, issuer=issuer, prefix=prefix)
+    by = case_issuer(store, case_id) if issuer is None else issuer  # --issuer overrides the area's authority
+    pdf = notice_pdf(store, case_id, issuer=by, prefix=prefix)
     output.write_bytes(pdf)  # the file first: a case is issued only when its notice exists
     click.echo(str(output))
+    if not isinstance(by, str) and not by.configured:
+        area = by.name or ("案件所属地区" if lang == "zh" else "the area of the case")
+        click.echo(f"注意：{area}未配置发文机关（minescope authorities set），通知书已注明" if lang == "zh"
+                   else f"note: no issuing authority is configured for {area} (minescope authorities set); the "
+                   "notice says so", err=True)
     if issue:
         issue_case(store, case_id, actor, f"整改通知书-{case_id}.pdf", pdf)
         click.echo(f"案件 {case_id} 已转为「已下发通知」，通知书已存入案件附件" if lang == "zh"

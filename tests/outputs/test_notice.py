@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from helpers import CORPUS, ROOT
 from minescope.cases.workflow import assign, list_cases, sync_cases
@@ -23,8 +23,17 @@ from minescope.errors import InputError
 from minescope.knowledge.legal import chinese_quotes, legal_documents
 from minescope.model import ScanResult
 from minescope.outputs.fmt import CST
-from minescope.outputs.notice import NOTICE_BASIS, findings_digest, notice_html, notice_pdf
+from minescope.outputs.notice import (
+    NOTICE_BASIS,
+    Issuer,
+    case_issuer,
+    findings_digest,
+    issuing_authority,
+    notice_html,
+    notice_pdf,
+)
 from minescope.pipeline import Scanner, ScanOptions
+from minescope.store import accounts
 from minescope.store.cases import case_findings, cases
 from minescope.store.findings import findings, open_store, save_scan
 
@@ -164,3 +173,117 @@ def test_a_finding_with_a_time_no_calendar_holds_still_gives_a_notice(store: Eng
     html = notice_html(store, case.id, issuer=ISSUER)
     assert "–" in html
     assert notice_pdf(store, case.id, issuer=ISSUER)[:4] == b"%PDF"
+
+
+# --- the issuing authority of the case's area, and the seal block ---------------------------------------
+
+
+def _squeezed(html: str) -> str:
+    return re.sub(r"\s+", "", html)
+
+
+def test_the_authority_is_the_countys_else_the_citys_else_the_provinces(store: Engine) -> None:
+    case = _case(store, UNIVERSITY)  # in 320102 南京市玄武区
+    issued = _beijing(2025, 3, 1)
+    accounts.set_authority(store, "320000", "江苏省发展和改革委员会", "admin", "苏发改")
+    assert issuing_authority(store, "320102") == Issuer("江苏省发展和改革委员会", "苏发改", "320102", "320000")
+    html = _squeezed(notice_html(store, case.id, now=issued))
+    assert f"苏发改〔2025〕{case.id}号" in html and "<p>江苏省发展和改革委员会</p>" in html
+    accounts.set_authority(store, "320100", "南京市发展和改革委员会", "admin")  # no prefix: 整改
+    html = _squeezed(notice_html(store, case.id, now=issued))
+    assert f"整改〔2025〕{case.id}号" in html and "<p>南京市发展和改革委员会</p>" in html
+    accounts.set_authority(store, "320102", "南京市玄武区发展和改革局", "admin", "玄发改")
+    text = _text(notice_pdf(store, case.id, now=issued))
+    assert f"玄发改〔2025〕{case.id}号" in text and "南京市玄武区发展和改革局（盖章）" in text
+    assert "未配置" not in text
+    accounts.remove_authority(store, "320102", "admin")
+    assert issuing_authority(store, "320102").configured_for == "320100"
+    assert case_issuer(store, case.id) == issuing_authority(store, "320102")
+    assert issuing_authority(store, "320505").configured_for == "320000"  # Suzhou: only the province's
+    assert not issuing_authority(store, "110108").configured  # Beijing: none
+    # a name given by hand (--issuer) wins, with the authority's prefix unless one is given too
+    html = _squeezed(notice_html(store, case.id, issuer=ISSUER, prefix="示发改", now=issued))
+    assert f"示发改〔2025〕{case.id}号" in html and f"<p>{ISSUER}</p>" in html
+
+
+def test_without_an_authority_the_notice_names_the_area_and_says_so(store: Engine) -> None:
+    case = _case(store, UNIVERSITY)
+    accounts.set_authority(store, "110000", "北京市发展和改革委员会", "admin", "京发改")  # another province's
+    found = case_issuer(store, case.id)
+    assert (found.name, found.prefix, found.configured) == ("江苏省南京市玄武区", "整改", False)
+    text = _text(notice_pdf(store, case.id, issuer=found, now=_beijing(2025, 3, 1)))
+    assert f"整改〔2025〕{case.id}号" in text
+    assert "江苏省南京市玄武区（盖章）" in text
+    assert "注：江苏省南京市玄武区尚未配置发文机关，落款暂以地区名称代替。" in text
+    assert "未配置" not in _text(notice_pdf(store, case.id, issuer=ISSUER))  # a name given by hand: no note
+    with store.begin() as conn:  # a case with no area: the caller's area, else a line to sign on
+        conn.execute(update(cases).where(cases.c.id == case.id).values(region_code=None))
+    assert case_issuer(store, case.id, "320505").name == "江苏省苏州市虎丘区"
+    html = _squeezed(notice_html(store, case.id))
+    assert '<pclass="blank"></p>' in html and "注：本案件所属地区尚未配置发文机关，落款处留待签章。" in html
+
+
+def test_cli_notice_takes_the_authority_of_the_area_and_issuer_overrides(store: Engine, tmp_path: Path) -> None:
+    case = _case(store, UNIVERSITY)
+    accounts.set_authority(store, "320102", "南京市玄武区发展和改革局", "admin", "玄发改")
+    db = str(store.url.database)
+    out = tmp_path / "notice.pdf"
+    env = {**os.environ, "MINESCOPE_LANG": "en"}
+    cmd = [sys.executable, "-m", "minescope", "cases", "notice", str(case.id), "-o", str(out), "--db", db]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    text = _text(out.read_bytes())
+    assert "南京市玄武区发展和改革局（盖章）" in text and f"玄发改〔{datetime.now(CST).year}〕{case.id}号" in text
+    p = subprocess.run([*cmd, "--issuer", ISSUER], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    text = _text(out.read_bytes())
+    assert f"{ISSUER}（盖章）" in text and f"整改〔{datetime.now(CST).year}〕{case.id}号" in text
+    accounts.remove_authority(store, "320102", "admin")
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0 and "no issuing authority is configured for 江苏省南京市玄武区" in p.stderr
+    assert "尚未配置发文机关" in _text(out.read_bytes())
+
+
+def _grow(store: Engine, case_id: int, n: int) -> None:
+    """Give the case ``n`` findings: copies of its own, under new ids."""
+    with store.begin() as conn:
+        have = [dict(r._mapping) for r in conn.execute(select(findings).join(
+            case_findings, case_findings.c.finding_id == findings.c.id).where(case_findings.c.case_id == case_id)
+            .order_by(findings.c.id))]
+        own = [r for r in have if not r["id"].startswith("copy")]
+        for i in range(len(have), n):
+            row = dict(own[i % len(own)])
+            row["id"] = f"copy{i:028d}"
+            row["data"] = {**row["data"], "id": row["id"]}
+            conn.execute(insert(findings).values(**row))
+            conn.execute(insert(case_findings).values(case_id=case_id, finding_id=row["id"], added_at=time.time()))
+
+
+def _page_texts(html: str) -> list[str]:
+    """The text of each laid-out page's body (not its margin boxes: page number, evidence line), in order."""
+    import weasyprint
+    from weasyprint.formatting_structure import boxes
+
+    document = weasyprint.HTML(string=html, url_fetcher=weasyprint.URLFetcher(allowed_protocols=())).render()
+    out = []
+    for page in document.pages:
+        body = [b for b in page._page_box.children if not isinstance(b, boxes.MarginBox)]
+        out.append("".join(d.text for b in body for d in b.descendants() if isinstance(d, boxes.TextBox)))
+    return out
+
+
+# 3, 14–16, 27–29 and from 31 findings (the summary table) are sizes whose text ends near a page's foot: there a
+# closing block kept together by itself went over alone, 特此通知 and the seal on a page of their own.
+@pytest.mark.parametrize("count", [3, 14, 15, 16, 27, 28, 29, 30, 31, 200, 219])
+def test_the_seal_block_never_starts_a_page_alone(store: Engine, count: int) -> None:
+    case = _case(store, UNIVERSITY)
+    _grow(store, case.id, count)
+    assert len(_findings(store, case.id)) == count
+    pages = _page_texts(notice_html(store, case.id, issuer=ISSUER, now=_beijing(2025, 3, 1)))
+    sealed = [p for p in pages if "（盖章）" in p]
+    assert len(sealed) == 1
+    page = sealed[0]
+    block = page.index("逾期未整改")  # the closing block: the last paragraph, 特此通知, issuer, seal, date
+    assert page.index(ISSUER) > page.index("特此通知") > block
+    assert page[:block].strip(), f"the seal block is alone on page {pages.index(page) + 1} of {len(pages)}"
+    assert "整改完成后，将整改情况书面报告我单位" in page[:block]  # the last demand stays with it

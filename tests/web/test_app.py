@@ -15,6 +15,7 @@ from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.accounts import add_user, new_token
 from minescope.store.findings import open_store, save_scan
 from minescope.web.app import create_app
+from minescope.web.captcha import ReportCaptcha
 
 
 @pytest.fixture
@@ -143,14 +144,19 @@ def test_public_report_with_tracking_code_rate_limit_and_triage(console) -> None
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
     tip = {"region_code": "320102", "subject": "某大厦地下室", "description": "整夜风扇轰鸣，耗电异常，疑似矿机",
            "csrf": csrf}
-    page = client.post("/report", data=tip)
+
+    def _solved() -> dict[str, str]:  # the CAPTCHA, solved: a known answer signed with the console's secret
+        challenge = ReportCaptcha("test").new(answer="K7PQX")
+        return {"captcha_token": challenge.token, "captcha_answer": challenge.answer}
+
+    page = client.post("/report", data={**tip, **_solved()})
     code = re.search(r'id="tracking-code">([A-Z0-9]+)<', page.text).group(1)  # type: ignore[union-attr]
     status = client.get(f"/report/status?code={code}&lang=en")
     assert 'id="tip-status">received<' in status.text
     assert "查询码不存在" in client.get("/report/status?code=NOSUCHCODE&lang=zh").text
-    # bad input: one clear message, 4xx
-    bad = client.post("/report", data={**tip, "region_code": "999999"})
-    assert bad.status_code == 409 and "999999" in bad.json()["detail"]
+    # bad input: the form again with one clear message, 4xx, nothing stored
+    bad = client.post("/report", data={**tip, "region_code": "999999", **_solved()})
+    assert bad.status_code == 422 and "请从列表中选择地区" in bad.text and 'id="tracking-code"' not in bad.text
     # the county sees it in triage; the other county does not
     h = {"Authorization": f"Bearer {tokens['xuanwu']}"}
     (row,) = client.get("/api/tips", headers=h).json()
@@ -158,7 +164,7 @@ def test_public_report_with_tracking_code_rate_limit_and_triage(console) -> None
     assert client.post(f"/api/tips/{row['id']}/status", headers=h, json={"to_state": "triaged"}).status_code == 200
     assert 'id="tip-status">being checked<' in client.get(f"/report/status?code={code}&lang=en").text
     # rate limit: at most five reports per address in ten minutes (two sent above, the bad one counts)
-    answers = [client.post("/report", data=tip).status_code for _ in range(5)]
+    answers = [client.post("/report", data={**tip, **_solved()}).status_code for _ in range(5)]
     assert answers == [200, 200, 200, 429, 429]
 
 

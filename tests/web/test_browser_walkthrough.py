@@ -143,3 +143,56 @@ def test_walk_a_case_from_the_map_to_closure(console: tuple[str, str, Path], tmp
         page.screenshot(path=str(shots / "cases.png"))
         browser.close()
     assert "intact" in _cli("cases", "verify", "--db", db, "--lang", "en")
+
+
+def test_walk_a_tip_to_a_case_and_find_it_again(console: tuple[str, str, Path], tmp_path: Path) -> None:
+    """A citizen's tip, found by a search on the tips page, opened as a case; the case found again by a search
+    and a filter on the case list."""
+    from playwright.sync_api import expect, sync_playwright
+    from sqlalchemy import create_engine
+
+    from minescope.store.tips import submit_tip
+
+    url, db, _ = console
+    store = create_engine(db if "://" in db else f"sqlite:///{db}")
+    code = submit_tip(store, "320102", "玄武区 某网吧 后屋机房",
+                      "夜里风扇声很大，整夜亮灯，门口堆着很多矿机包装箱。", contact="")
+    store.dispose()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+        page.goto(url + "/tips")
+        expect(page).to_have_url(url + "/login?next=%2Ftips")  # login returns to the page asked for
+        page.fill("input[name=username]", "analyst")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(url + "/tips")
+
+        page.fill("#tip-filters input[name=q]", "网吧")
+        page.click("#tip-filters button")
+        rows = page.locator("tr[data-tip]")
+        expect(rows).to_have_count(1)
+        rows.first.locator("a").first.click()
+        expect(page.locator("body")).to_contain_text("矿机包装箱")
+        page.click("#open-case")
+        expect(page.locator("#state")).to_have_attribute("data-state", "new")
+        case_url = page.url
+        case_id = case_url.rsplit("/", 1)[1]
+        assert case_id.isdigit()
+
+        # the tip now says which case it became, and the case is found by search and by filter
+        page.goto(url + "/tips?q=网吧")
+        expect(page.locator("tr[data-tip]").first).to_contain_text(f"{case_id}")
+        page.goto(url + "/cases")
+        page.fill("#case-filters input[name=q]", "网吧")
+        page.select_option("#case-filters select[name=state]", "new")
+        page.click("#case-filters button")
+        expect(page.locator(f'tr[data-case="{case_id}"]')).to_have_count(1)
+        expect(page.locator("tr[data-case]")).to_have_count(1)
+        page.fill("#case-filters input[name=q]", "no such organisation anywhere")
+        page.click("#case-filters button")
+        expect(page.locator("tr[data-case]")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "cases-search.png"))
+        browser.close()
+    assert code
+    assert "intact" in _cli("cases", "verify", "--db", db, "--lang", "en")

@@ -53,3 +53,38 @@ def test_pages_of_cases(tmp_path: Path, store_target: str) -> None:
     assert "offset=2" in page
     last = client.get("/cases?limit=2&offset=4&lang=en", headers=h).text
     assert "5–5 of 5" in last and 'rel="prev"' in last and 'rel="next"' not in last
+
+
+def test_the_case_page_says_what_is_next_and_confirms_each_action(tmp_path: Path, store_target: str) -> None:
+    import re
+
+    from helpers import PASSWORD, login
+    from minescope.outputs.notice import issuing_authority
+    from minescope.store.accounts import set_authority
+
+    pcap = write_pcap(tmp_path / "c.pcap", [Conversation("10.9.0.1", 40000, "203.0.113.9", 3333, STRATUM)])
+    engine = open_store(store_target)
+    save_scan(engine, Scanner().scan([pcap]))
+    sync_cases(engine)
+    case_id = list_cases(engine)[0].id
+    add_user(engine, "ana", PASSWORD, "analyst", national=True)
+    client = TestClient(create_app(store_target, secret="test"))
+    login(client, "ana")
+
+    def act(action: str, **form: str) -> str:
+        page = client.get(f"/cases/{case_id}").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        return client.post(f"/cases/{case_id}/action", data={"action": action, "csrf": csrf, **form}).text  # redirected
+
+    assert "下一步：分派承办人并设定整改期限" in client.get(f"/cases/{case_id}").text
+    page = act("assign", owner="张三", due_days="7")
+    assert "已完成：分派" in page and "下一步：下发整改通知书" in page
+    assert "已完成：" not in client.get(f"/cases/{case_id}").text  # said once
+    assert not issuing_authority(engine, "").configured
+    page = act("notice")
+    assert "已完成：下发整改通知书" in page and "尚未配置发文机关" in page  # the case has no area: none configured
+    page = act("rectifying")
+    assert "已完成：整改中" in page and "复扫" in page
+    english = client.get(f"/cases/{case_id}?lang=en").text
+    assert "Next: a later scan that finds none of its hosts mining verifies the case" in english
+    assert set_authority  # the console's authority page sets them (tests/web/test_authorities_console.py)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Row, false, func, or_, select
 
 from minescope.store.cases import case_findings, cases
-from minescope.store.findings import findings
+from minescope.store.findings import findings, reading
 
 SORTS = ("due", "id", "updated", "title", "findings")
 PAGE_SIZE, PAGE_MAX = 50, 500
@@ -119,7 +119,7 @@ def search_cases(store: Engine, query: CaseQuery, *, scope: str = "", limit: int
            "findings": n_findings}[query.sort if query.sort in SORTS else "due"]
     first = key.desc().nulls_last() if query.desc else key.asc().nulls_last()
     tie = cases.c.id.desc() if query.desc else cases.c.id.asc()
-    with store.connect() as conn:
+    with reading(store) as conn:
         total = None
         if query.q or query.org or query.address or query.wallet:
             # a search matches few cases: find them first (one scan), then sort and count only those, rather
@@ -157,7 +157,7 @@ def search_findings(store: Engine, *, scope: str = "", q: str = "", kind: str = 
         where.append(or_(findings.c.subject_ip == q, findings.c.subject_value == q, findings.c.peer_ip == q,
                          findings.c.peer_host == q, findings.c.id == q, _wallet(q[:255]),
                          findings.c.org_name.like(like_start(q), escape="\\")))
-    with store.connect() as conn:
+    with reading(store) as conn:
         # counted up to COUNT_CAP + 1: a national list holds 100,000 findings, nobody pages through them all,
         # and counting all of them for every page costs more than the page
         rows: list[Row[Any]] = list(conn.execute(select(*FINDING_COLUMNS).where(*where)

@@ -5,6 +5,12 @@ rate and power), cites the legal basis, states the demands and the deadline, and
 footer the case id and the SHA-256 of the case's findings (``findings_digest``), which ties the
 paper to the stored evidence. HTML from a Jinja2 template (autoescape on) is laid out by WeasyPrint.
 
+The issuer is the authority configured for the case's area (``issuing_authority``): the county's, else
+its city's, else its province's (``minescope authorities set``); with none, the area's full name and a
+line on the notice saying that no authority is configured. Its ``doc_prefix`` is the code in the
+document number. The closing paragraph, the issuer, the date and the seal are kept together and never
+start a page alone (``.closing`` in the template).
+
 Issuing a notice (``issue_notice``) is the only way a case reaches ``notice_issued``: the PDF is made
 first, then the state and the PDF (an attachment) are stored in one transaction (``workflow.issue``).
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +29,12 @@ from sqlalchemy import Engine, Row, select
 from minescope.cases import workflow
 from minescope.errors import InputError
 from minescope.knowledge.legal import LegalDocument, by_number
+from minescope.knowledge.regions import full_name
 from minescope.model import MIN_SHARES_TO_SIZE
 from minescope.outputs import fmt
 from minescope.outputs.i18n import t_opt
 from minescope.outputs.templating import ENV
+from minescope.store.accounts import authorities_of
 from minescope.store.cases import case_findings, cases
 from minescope.store.findings import findings
 
@@ -42,15 +51,54 @@ MAX_ROWS = 500  # findings listed in the table; the digest always covers all of 
 SUMMARY_FROM = 30
 SUMMARY_HOSTS = 20  # hosts in the summary table, the most recorded first; the rest are counted
 HOSTS_IN_TEXT = 5  # hosts named in the opening paragraph, the rest counted
+DEFAULT_PREFIX = "整改"  # the code in the document number when the authority has none
 
 
-def notice_pdf(store: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
-               prefix: str = "整改") -> bytes:
+@dataclass(frozen=True)
+class Issuer:
+    """Who issues the notices of an area: ``name`` (printed above the date), ``prefix`` (the code in the
+    document number), ``area`` (the region code asked about) and ``configured_for`` (the region code of the
+    configured authority found: the area's own, its city's or its province's; "" when none is)."""
+
+    name: str
+    prefix: str = DEFAULT_PREFIX
+    area: str = ""
+    configured_for: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.configured_for)
+
+
+def issuing_authority(store: Engine, region_code: str | None) -> Issuer:
+    """The issuing authority of an area: the one configured for the county code itself, else for its city
+    (first 4 digits + "00"), else for its province (first 2 + "0000"); with none, the area's full name."""
+    code = (region_code or "").strip()
+    chain = list(dict.fromkeys((code, code[:4] + "00", code[:2] + "0000"))) \
+        if len(code) == 6 and code.isdigit() else []
+    found = authorities_of(store, chain) if chain else {}
+    for c in chain:
+        if c in found:
+            return Issuer(found[c]["name"], found[c]["doc_prefix"] or DEFAULT_PREFIX, code, c)
+    return Issuer(full_name(code), DEFAULT_PREFIX, code)
+
+
+def case_issuer(store: Engine, case_id: int, fallback_region: str = "") -> Issuer:
+    """The issuing authority of a case: that of the case's area (``fallback_region``, e.g. the jurisdiction
+    of whoever issues, when the case has none). Used by the console, the worklists and the CLI alike."""
+    with store.connect() as conn:
+        region = conn.execute(select(cases.c.region_code).where(cases.c.id == case_id)).scalar()
+    return issuing_authority(store, region or fallback_region)
+
+
+def notice_pdf(store: Engine, case_id: int, *, issuer: str | Issuer | None = None, now: float | None = None,
+               prefix: str | None = None) -> bytes:
     """The notice of case ``case_id`` as PDF bytes.
 
-    ``issuer``: the issuing authority, printed above the date (blank: a line to sign and seal on).
-    ``now``: the issue time (default: now). ``prefix``: the issuer's code in the document number
-    ``{prefix}〔{year}〕{case_id}号``. An unknown case, or one without findings, is an InputError.
+    ``issuer``: the issuing authority, printed above the date: an ``Issuer`` (``case_issuer``), None for the
+    case's own (the same), or a name given by hand ("": a line to sign and seal on). ``now``: the issue time
+    (default: now). ``prefix``: the issuer's code in the document number ``{prefix}〔{year}〕{case_id}号``
+    (default: the authority's, else 整改). An unknown case, or one without findings, is an InputError.
     """
     import weasyprint  # loads Pango; imported here so the rest of minescope runs without it
 
@@ -61,19 +109,26 @@ def notice_pdf(store: Engine, case_id: int, *, issuer: str = "", now: float | No
     return bytes(pdf)
 
 
-def issue_notice(store: Engine, case_id: int, actor: str, *, issuer: str = "", prefix: str = "整改",
-                 now: float | None = None) -> tuple[bytes, str]:
+def issue_notice(store: Engine, case_id: int, actor: str, *, issuer: str | Issuer | None = None,
+                 prefix: str | None = None, now: float | None = None) -> tuple[bytes, str]:
     """Issue the notice: the case moves to notice_issued and keeps the PDF as an attachment, so what
     was sent stays in the store beside the history (which records its SHA-256). Returns (pdf, sha256)."""
     pdf = notice_pdf(store, case_id, issuer=issuer, now=now, prefix=prefix)  # first: a failed PDF changes nothing
     return pdf, workflow.issue(store, case_id, actor, f"整改通知书-{case_id}.pdf", pdf)  # state and PDF together
 
 
-def notice_html(store: Engine, case_id: int, *, issuer: str = "", now: float | None = None,
-                prefix: str = "整改") -> str:
+def notice_html(store: Engine, case_id: int, *, issuer: str | Issuer | None = None, now: float | None = None,
+                prefix: str | None = None) -> str:
     """The notice as HTML (what ``notice_pdf`` lays out)."""
     case, found = _load(store, case_id)
-    view = _view(case, found, issuer.strip(), time.time() if now is None else now, prefix)
+    by = issuing_authority(store, case.region_code) if issuer is None else issuer
+    if isinstance(by, str):  # a name given by hand (``--issuer``): printed as given
+        name, code, unconfigured = by.strip(), prefix, None
+    else:  # no authority configured for the area: the notice says so, beside the area's name
+        name, code = by.name, by.prefix if prefix is None else prefix
+        unconfigured = None if by.configured else (full_name(by.area) or "本案件所属地区")
+    view = _view(case, found, name, time.time() if now is None else now, (code or "").strip() or DEFAULT_PREFIX)
+    view["unconfigured_area"] = unconfigured
     return ENV.get_template("notice.html").render(**view)
 
 

@@ -49,7 +49,7 @@ from sqlalchemy.exc import IntegrityError
 
 from minescope.errors import InputError
 from minescope.knowledge.regions import division
-from minescope.store.findings import metadata
+from minescope.store.findings import metadata, reading
 
 ROLES = ("admin", "analyst", "viewer")
 SCOPES = ("read", "write")
@@ -427,7 +427,7 @@ def new_session(store: Engine, user: User, address: str = "") -> str:
 
 
 def user_for_session(store: Engine, sid: str) -> User | None:
-    with store.connect() as conn:
+    with reading(store) as conn:
         row = conn.execute(select(users).join(sessions, sessions.c.user_id == users.c.id).where(
             sessions.c.digest == _digest(sid), sessions.c.expires_at > time.time(),
             users.c.disabled.is_(False))).first()
@@ -457,7 +457,7 @@ def new_token(store: Engine, user: User, name: str = "", scope: str = "write", e
 def user_for_token(store: Engine, token: str) -> User | None:
     """The user a live token stands for (not revoked, not expired, account enabled), with its scope."""
     now = time.time()
-    with store.connect() as conn:
+    with reading(store) as conn:
         row = conn.execute(select(users, api_tokens.c.scope).join(api_tokens, api_tokens.c.user_id == users.c.id)
                            .where(api_tokens.c.digest == _digest(token), api_tokens.c.revoked_at.is_(None),
                                   users.c.disabled.is_(False))
@@ -492,10 +492,111 @@ def revoke_token(store: Engine, username: str, token: str, actor: str) -> None:
 
 
 def get_user(store: Engine, user_id: int) -> User | None:
-    with store.connect() as conn:
+    with reading(store) as conn:
         row = conn.execute(select(users).where(users.c.id == user_id, users.c.disabled.is_(False))).first()
     return _row_user(row) if row else None
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- issuing authorities ------------------------------------------------------------------------------
+# The authority that issues an area's rectification notices (整改通知书), e.g. 320102 → 南京市玄武区发展和改革局
+# with the code 玄发改 in the document number. Set by administrators; each change is recorded in
+# ``account_events`` like a change to an account (user name "", action ``authority_set`` or
+# ``authority_remove``, the region code and the values before and after), so ``minescope users history`` and
+# ``minescope authorities history`` show who changed what and when.
+
+issuing_authorities = Table(
+    "issuing_authorities", metadata,
+    Column("region_code", String(6), primary_key=True),  # GB/T 2260: a province, a city or a county
+    Column("name", String(128), nullable=False),
+    Column("doc_prefix", String(32), nullable=False, default="", server_default=""),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+AUTHORITY_ACTIONS = ("authority_set", "authority_remove")
+
+
+def check_authority_region(region_code: str | None) -> str:
+    """A region an authority can be set for: six digits of a bundled GB/T 2260 division."""
+    code = (region_code or "").strip()
+    if len(code) != 6 or not code.isdigit() or division(code) is None:
+        raise InputError(f"{code[:20] or '（空）'} 不是 GB/T 2260 行政区划代码（六位数字，如 320000、320100、320102）",
+                         f"{code[:20] or '(empty)'} is not a GB/T 2260 division code (six digits, such as 320000, "
+                         "320100, 320102)")
+    return code
+
+
+def _authority_text(value: str, most: int, zh: str, en: str, *, empty_ok: bool) -> str:
+    value = value.strip()
+    if (not value and not empty_ok) or len(value) > most or not value.isprintable() \
+            or any(c in "〔〕" for c in value):
+        raise InputError(f"{zh}须为{'' if empty_ok else '1–'}{most} 个以内的可见字符，不含换行与〔〕",
+                         f"the {en} must be {'at most' if empty_ok else '1 to'} {most} printable characters, "
+                         "without line breaks or 〔〕")
+    return value
+
+
+def _authority(row: Any) -> dict[str, Any]:
+    return {"region_code": row.region_code, "name": row.name, "doc_prefix": row.doc_prefix,
+            "updated_at": row.updated_at, "updated_by": row.updated_by}
+
+
+def set_authority(store: Engine, region_code: str, name: str, actor: str, doc_prefix: str | None = None) -> bool:
+    """Set the issuing authority of an area (``doc_prefix`` None keeps the one set before, "" clears it);
+    recorded with before and after. False when nothing changed (and nothing is recorded)."""
+    code = check_authority_region(region_code)
+    name = _authority_text(name, 128, "机关名称", "authority's name", empty_ok=False)
+    prefix = None if doc_prefix is None else _authority_text(doc_prefix, 32, "文号代字", "document number prefix",
+                                                             empty_ok=True)
+    with store.begin() as conn:
+        row = conn.execute(select(issuing_authorities).where(issuing_authorities.c.region_code == code)
+                           .with_for_update()).first()
+        before = {"name": row.name, "doc_prefix": row.doc_prefix} if row else None
+        after = {"name": name, "doc_prefix": prefix if prefix is not None else (row.doc_prefix if row else "")}
+        if before == after:
+            return False
+        values = {**after, "updated_at": time.time(), "updated_by": actor[:64]}
+        if row is None:
+            conn.execute(insert(issuing_authorities).values(region_code=code, **values))
+        else:
+            conn.execute(update(issuing_authorities).where(issuing_authorities.c.region_code == code).values(**values))
+        _record(conn, actor, "", "authority_set", region_code=code, before=before, after=after)
+    return True
+
+
+def remove_authority(store: Engine, region_code: str, actor: str) -> None:
+    """Remove an area's issuing authority (its notices then fall back to the area above, or to its name)."""
+    code = check_authority_region(region_code)
+    with store.begin() as conn:
+        row = conn.execute(select(issuing_authorities).where(issuing_authorities.c.region_code == code)).first()
+        if row is None:
+            raise InputError(f"{code} 没有设置发文机关", f"no issuing authority is set for {code}")
+        conn.execute(delete(issuing_authorities).where(issuing_authorities.c.region_code == code))
+        _record(conn, actor, "", "authority_remove", region_code=code,
+                before={"name": row.name, "doc_prefix": row.doc_prefix}, after=None)
+
+
+def list_authorities(store: Engine) -> list[dict[str, Any]]:
+    """Every configured issuing authority, by region code."""
+    with store.connect() as conn:
+        return [_authority(r) for r in conn.execute(select(issuing_authorities)
+                                                    .order_by(issuing_authorities.c.region_code))]
+
+
+def authorities_of(store: Engine, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """The issuing authorities configured for any of ``codes``, by region code."""
+    with store.connect() as conn:
+        return {r.region_code: _authority(r) for r in conn.execute(
+            select(issuing_authorities).where(issuing_authorities.c.region_code.in_(codes)))}
+
+
+def authority_history(store: Engine, region_code: str | None = None, limit: int = 200) -> list[Any]:
+    """The recorded changes to issuing authorities (newest first), of one region or all."""
+    query = select(account_events).where(account_events.c.action.in_(AUTHORITY_ACTIONS)) \
+        .order_by(account_events.c.id.desc())
+    with store.connect() as conn:
+        rows = list(conn.execute(query))
+    return [r for r in rows if region_code is None or r.detail.get("region_code") == region_code][:limit]

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from minescope.dimensions.tip.detectors.public_report import tip_finding
 from minescope.errors import InputError
 from minescope.knowledge.regions import division
-from minescope.store.findings import finding_row, findings, metadata
+from minescope.store.findings import finding_row, findings, metadata, reading
 
 TIP_STATES = ("received", "triaged", "dismissed", "case_opened")
 TIP_STATE_LABELS = {"received": ("已受理", "received"), "triaged": ("核实中", "being checked"),
@@ -112,7 +112,7 @@ def tip_page(store: Engine, scope: str, *, q: str = "", status: str = "", limit:
              offset: int = 0) -> tuple[list[Any], int]:
     """One page of ``tips_in`` and how many there are over all pages."""
     where = _tip_filter(scope, q, status)
-    with store.connect() as conn:
+    with reading(store) as conn:
         rows = list(conn.execute(select(tips).where(*where).order_by(tips.c.id.desc()).limit(limit)
                                  .offset(offset or None)))
         if (rows and len(rows) < limit) or (offset == 0 and not rows):

@@ -1,6 +1,7 @@
 """The console's account pages: ``/account`` (change one's own password) and, for admins,
 ``/admin/users`` (add, disable and enable, unlock, reset a password, change role or jurisdiction, API
-tokens with scope and expiry, revocation, and each account's history).
+tokens with scope and expiry, revocation, and each account's history) and ``/admin/authorities`` (the
+issuing authority of each area of theirs, named on its rectification notices).
 
 An admin manages the accounts of their own area and below (a national admin all of them); a county
 admin cannot make a national or a city account. Every change is recorded in ``account_events`` with
@@ -22,6 +23,29 @@ from minescope.store.accounts import User
 from minescope.web.i18n import t
 
 MAX_TOKEN_DAYS = 3650
+
+# the issuing authorities page (its own labels: key → (zh, en), as ``web.i18n``)
+AUTHORITY_LABELS: dict[str, tuple[str, str]] = {
+    "authorities": ("发文机关", "Issuing authorities"),
+    "about": ("整改通知书以案件所属县级地区设置的发文机关落款，文号使用其代字；县级未设置时依次使用市级、省级的；"
+              "都未设置时，通知书以地区全称落款，并注明该地区尚未配置发文机关。",
+              "A rectification notice is issued by the authority set for the case's county, with its code in the "
+              "document number; when the county has none, the city's, else the province's. With none at all, "
+              "the notice carries the area's full name and says that no issuing authority is configured for it."),
+    "yours": ("你的辖区的通知书由此落款：", "Notices of your area are issued by:"),
+    "none": ("未配置发文机关（以地区名称落款）", "no issuing authority configured (the area's name is used)"),
+    "set_for": ("设置于", "set for"),
+    "region": ("地区代码", "Region code"),
+    "place": ("地区", "Area"),
+    "name": ("机关名称", "Authority"),
+    "prefix": ("文号代字", "Document number prefix"),
+    "prefix_keep": ("不填则保留原值", "empty: keep the current one"),
+    "updated": ("更新", "Updated"),
+    "set": ("设置", "Set"),
+    "remove": ("删除", "Remove"),
+    "history": ("变更记录", "Changes"),
+    "none_set": ("你的辖区内尚未设置发文机关", "no issuing authority is set in your area"),
+}
 
 
 def add_account_pages(app: FastAPI, store: Engine, page: Callable[..., HTMLResponse],
@@ -46,6 +70,44 @@ def add_account_pages(app: FastAPI, store: Engine, page: Callable[..., HTMLRespo
             raise InputError("只有全国管理员可以设全国账号", "only a national administrator can make national accounts")
         if region_code and not user.sees(region_code.strip()):
             raise InputError(f"辖区 {region_code[:12]} 不在你的辖区内", f"{region_code[:12]} is outside your area")
+
+    def authorities_page(request: Request, user: User) -> HTMLResponse:
+        from minescope.outputs.notice import issuing_authority
+
+        lang = lang_of(request)
+        rows = [r for r in accounts.list_authorities(store) if user.sees(r["region_code"])]
+        events = [e for e in accounts.authority_history(store) if user.sees(e.detail.get("region_code"))][:50]
+        return page(request, "admin_authorities.html", user, rows=rows, events=events,
+                    A={k: v[1 if lang == "en" else 0] for k, v in AUTHORITY_LABELS.items()},
+                    yours=issuing_authority(store, user.region_code) if user.region_code else None)
+
+    @app.get("/admin/authorities", response_class=HTMLResponse, include_in_schema=False)
+    def authorities_list(request: Request, user: Annotated[User, Depends(admin)]) -> HTMLResponse:
+        return authorities_page(request, user)
+
+    @app.post("/admin/authorities", include_in_schema=False)
+    def authorities_act(request: Request, user: Annotated[User, Depends(admin)],
+                        action: Annotated[str, Form(max_length=16)],
+                        region_code: Annotated[str, Form(max_length=12)], csrf: Annotated[str, Form()] = "",
+                        name: Annotated[str, Form(max_length=200)] = "",
+                        doc_prefix: Annotated[str, Form(max_length=64)] = "") -> Response:
+        """Set (an empty prefix keeps the current one) or remove the issuing authority of an area of the admin's;
+        recorded with the admin's name, as ``minescope authorities`` does."""
+        csrf_ok(request, csrf)
+        lang = lang_of(request)
+        try:
+            code = accounts.check_authority_region(region_code)
+            within(user, code, False)
+            if action == "set":
+                accounts.set_authority(store, code, name, user.username, doc_prefix.strip() or None)
+            elif action == "remove":
+                accounts.remove_authority(store, code, user.username)
+            else:
+                raise HTTPException(400, f"未知操作 {action[:16]} / unknown action {action[:16]}")
+            request.session["flash"] = t("saved", lang)
+        except InputError as e:
+            request.session["flash"] = e.text.get(lang)
+        return RedirectResponse("/admin/authorities", status_code=303)
 
     @app.get("/account", response_class=HTMLResponse, include_in_schema=False)
     def account_page(request: Request, user: Annotated[User, Depends(current_user)]) -> HTMLResponse:

@@ -6,6 +6,7 @@ and below; anything else answers 404, exactly as if it did not exist.
 """
 
 
+import functools
 import json
 import secrets
 import time
@@ -36,13 +37,14 @@ from minescope.errors import InputError
 from minescope.knowledge.regions import divisions, full_name
 from minescope.model import MIN_SHARES_TO_SIZE
 from minescope.outputs import fmt
-from minescope.outputs.notice import issue_notice
+from minescope.outputs.notice import Issuer, case_issuer, issue_notice
 from minescope.store import accounts
 from minescope.store.accounts import User, region_prefix, user_for_token
 from minescope.store.cases import case_comments, case_findings, case_history, case_tasks, cases
 from minescope.store.findings import findings, open_store
 from minescope.store.tips import TIP_STATE_LABELS, submit_tip, tip_status
 from minescope.web.admin import add_account_pages
+from minescope.web.captcha import ReportCaptcha
 from minescope.web.i18n import LABELS, STATE_LABELS, t
 from minescope.web.security import BodyLimit, SecurityHeaders, TrustedProxies
 from minescope.web.views import dashboard_view
@@ -145,6 +147,23 @@ class TextBody(BaseModel):
     text: Plain = Field(min_length=1, max_length=10000)
 
 
+@functools.cache
+def labels_in(lang: str) -> dict[str, str]:
+    """Every label in one language (made once: a page used to copy them all for every request)."""
+    return {k: v[1 if lang == "en" else 0] for k, v in LABELS.items()}
+
+
+@functools.cache
+def states_in(lang: str) -> dict[str, str]:
+    return {k: v[1 if lang == "en" else 0] for k, v in STATE_LABELS.items()}
+
+
+@functools.cache
+def kinds_in(lang: str) -> list[tuple[str, str]]:
+    """(kind, label) of every finding kind with a label, for the kind selectors."""
+    return [(k[5:], v) for k, v in labels_in(lang).items() if k.startswith("kind.")]
+
+
 def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     store = open_store(db)
     app = FastAPI(title="minescope console", version="0.1.0", docs_url=None, redoc_url=None,
@@ -152,7 +171,8 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     # innermost first: body limits (after the session cookie is read, before any body), the signed
     # cookie (it carries the server-side session's id), security headers, compression, proxies
     app.add_middleware(BodyLimit, may_upload=lambda scope: _may_upload(store, scope))
-    app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), same_site="strict",
+    secret = secret or secrets.token_urlsafe(32)  # signs the session cookie and the report form's CAPTCHA
+    app.add_middleware(SessionMiddleware, secret_key=secret, same_site="strict",
                        https_only=settings.SECURE_COOKIES.value() == "1", max_age=int(accounts.SESSION_S))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # the map and chart scripts shrink to a third
@@ -232,8 +252,7 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def page(request: Request, name: str, user: User | None, **ctx: Any) -> HTMLResponse:
         lang = lang_of(request)
         response = TEMPLATES.TemplateResponse(request, name, {
-            "lang": lang, "L": {k: v[1 if lang == "en" else 0] for k, v in LABELS.items()},
-            "S": {k: v[1 if lang == "en" else 0] for k, v in STATE_LABELS.items()}, "user": user,
+            "lang": lang, "L": labels_in(lang), "S": states_in(lang), "kinds": kinds_in(lang), "user": user,
             "csrf": request.session.setdefault("csrf", secrets.token_urlsafe(24)),
             "flash": request.session.pop("flash", None),
             "lang_switch": "?" + request.url.include_query_params(lang="zh" if lang == "en" else "en").query, **ctx})
@@ -343,6 +362,12 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
                  reason=reason, force=force, text=text)
         except InputError as e:
             request.session["flash"] = e.text.get(lang_of(request))
+        else:
+            lang = lang_of(request)
+            said = labels_in(lang)["done_action"] + _action_label(action, lang)
+            if action == "notice" and not _issuer(store, user, case_id).configured:
+                said += " " + labels_in(lang)["issuer_missing"]
+            request.session["flash"] = said
         return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
     @app.post("/cases/{case_id}/attachments", include_in_schema=False)
@@ -413,8 +438,11 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         """Issue the rectification notice (整改通知书): the case (assigned) moves to notice_issued and keeps
         the PDF as an attachment; the answer is the PDF."""
         visible(user, case_id)
-        pdf, digest = issue_notice(store, case_id, user.username, issuer=_issuer(user))
-        return _pdf(pdf, f"notice-{case_id}.pdf", {"X-Content-SHA256": digest})
+        by = _issuer(store, user, case_id)
+        pdf, digest = issue_notice(store, case_id, user.username, issuer=by)
+        # "no": none is configured for the case's area; the notice carries the area's name and says so
+        return _pdf(pdf, f"notice-{case_id}.pdf", {"X-Content-SHA256": digest,
+                                                   "X-Issuing-Authority-Configured": "yes" if by.configured else "no"})
 
     @app.get("/api/cases/{case_id}/attachments")
     def api_attachments(case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> list[dict[str, Any]]:
@@ -454,20 +482,37 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
 
     # --- public reports (举报) ----------------------------------------------------------------
     limiter = RateLimiter(TIP_LIMIT, TIP_WINDOW_S)
+    report_captcha = ReportCaptcha(secret)  # one guess per image, checked without server-side state
+
+    def report_page(request: Request, code: str | None = None, error: str | None = None,
+                    form: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+        """The form with a fresh CAPTCHA; after a refusal, the reader's inputs kept and one message."""
+        response = page(request, "report.html", None, places=_places(), code=code, form=form or {},
+                        error=t(error, lang_of(request)) if error else None, challenge=report_captcha.new())
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"  # a challenge is good once, and the form may hold a report
+        return response
 
     @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
     def report_form(request: Request) -> HTMLResponse:
-        return page(request, "report.html", None, places=_places(), code=None)
+        return report_page(request)
 
     @app.post("/report", response_class=HTMLResponse, include_in_schema=False)
-    def report_submit(request: Request, region_code: Annotated[Plain, Form()], subject: Annotated[Plain, Form()],
-                      description: Annotated[Plain, Form()], contact: Annotated[Plain, Form()] = "",
-                      csrf: Annotated[Plain, Form()] = "") -> HTMLResponse:
+    def report_submit(request: Request, subject: Annotated[Plain, Form()], description: Annotated[Plain, Form()],
+                      region_code: Annotated[Plain, Form()] = "",  # "please choose" sends "": asked for below
+                      contact: Annotated[Plain, Form()] = "", csrf: Annotated[Plain, Form()] = "",
+                      captcha_token: Annotated[Plain, Form()] = "",
+                      captcha_answer: Annotated[Plain, Form()] = "") -> HTMLResponse:
         csrf_ok(request, csrf)
+        form = {"region_code": region_code, "subject": subject, "description": description, "contact": contact}
         if not limiter.allow(request.client.host if request.client else "?"):
             raise HTTPException(429, "too many reports from this address, try again later / 提交过于频繁，请稍后再试")
+        if region_code not in {c for c, _ in _places()}:
+            return report_page(request, error="report_choose_place", form={**form, "region_code": ""}, status=422)
+        if not report_captcha.check(captcha_token, captcha_answer):
+            return report_page(request, error="captcha_wrong", form=form, status=422)
         code = submit_tip(store, region_code, subject, description, contact)
-        return page(request, "report.html", None, places=_places(), code=code)
+        return report_page(request, code=code)
 
     @app.get("/report/status", response_class=HTMLResponse, include_in_schema=False)
     def report_status(request: Request, code: Plain = "") -> HTMLResponse:
@@ -544,14 +589,27 @@ def _filename(file: UploadFile) -> str:
     return name[-200:]
 
 
-def _issuer(user: User) -> str:
-    """The issuing authority printed on a notice: the user's area (its office signs and seals it)."""
-    return full_name(user.region_code)
+def _issuer(store: Engine, user: User, case_id: CaseId) -> Issuer:
+    """The issuing authority printed on a case's notice: the one configured for the case's area, its city's or
+    its province's (``minescope authorities``), else the area's name; the user's area for a case without one."""
+    return case_issuer(store, case_id, user.region_code)
 
 
 def _pdf(content: bytes, filename: str, headers: dict[str, str] | None = None) -> Response:
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"', **(headers or {})})
+
+
+# the history label of each form action (the forward moves are named by the state they reach)
+_ACTION_LABELS = {"assign": "hist.assign", "notice": "hist.notice_issued", "close": "hist.close",
+                  "reopen": "hist.reopen", "task": "hist.task_add", "comment": "hist.comment"}
+
+
+def _action_label(action: str, lang: str) -> str:
+    if action in workflow.FORWARD.values():
+        return states_in(lang)[action]
+    key = "hist.task_done" if action.startswith("done:") else _ACTION_LABELS.get(action, "")
+    return labels_in(lang).get(key, action[:40])
 
 
 def _act(store: Engine, user: User, case_id: CaseId, action: str, **form: Any) -> None:
@@ -568,7 +626,7 @@ def _act(store: Engine, user: User, case_id: CaseId, action: str, **form: Any) -
     elif action == "comment" and form["text"]:
         workflow.add_comment(store, case_id, form["text"], user.username)
     elif action == "notice":
-        issue_notice(store, case_id, user.username, issuer=_issuer(user))
+        issue_notice(store, case_id, user.username, issuer=_issuer(store, user, case_id))
     elif action.startswith("done:") and action[5:].isdigit() and int(action[5:]) <= MAX_ID:
         workflow.complete_task(store, case_id, int(action[5:]), user.username)
     else:

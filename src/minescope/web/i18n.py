@@ -107,6 +107,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "submit": ("提交", "Submit"),
     "tracking_code": ("查询码", "Tracking code"),
     "report_thanks": ("已受理。请保存查询码：", "Received. Keep your tracking code:"),
+    "please_choose": ("请选择", "please choose"),
+    "report_choose_place": ("请从列表中选择地区后再提交", "choose a place from the list, then submit again"),
+    "captcha": ("验证码（图中 5 个字符，不区分大小写）", "Code in the image (5 characters, any case)"),
+    "captcha_image": ("验证码图片：请输入图中的 5 个字符", "CAPTCHA image: type the 5 characters it shows"),
+    "captcha_new": ("看不清？换一张", "Can't read it? New image"),
+    "captcha_wrong": ("验证码不正确或已过期，请输入新图片中的字符后再提交",
+                      "the code was wrong or has expired: type the characters of the new image and submit again"),
     "check_status": ("查询进度", "Check status"),
     "status": ("进度", "Status"),
     "unknown_code": ("查询码不存在", "no such tracking code"),
@@ -254,6 +261,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "hist.task_done": ("任务完成", "task done"),
     "hist.comment": ("批注", "comment"),
     "hist.from_tip": ("关联举报", "linked to a public report"),
+    # what comes next on a case, by state (the case page), and the line after an action
+    "next.new": ("下一步：分派承办人并设定整改期限。", "Next: assign an owner and a due date."),
+    "next.assigned": ("下一步：下发整改通知书（生成 PDF，随案存档）。",
+                      "Next: issue the rectification notice (a PDF, kept with the case)."),
+    "next.notice_issued": ("下一步：单位开始整改后，标记为“整改中”。",
+                           "Next: when the organisation starts to rectify, mark the case rectifying."),
+    "next.rectifying": ("下一步：复扫——之后的扫描不再发现其主机挖矿时，案件自动核查通过；整改材料可作为附件上传。",
+                        "Next: a later scan that finds none of its hosts mining verifies the case; attach the "
+                        "organisation's evidence of rectification."),
+    "next.verified": ("下一步：选择结案原因并结案。", "Next: close the case, with a reason."),
+    "next.closed": ("已结案，只读；如需继续处置，请重新打开。", "Closed and read-only; reopen it to act again."),
+    "done_action": ("已完成：", "Done: "),
+    "issuer_missing": ("注意：本地区尚未配置发文机关，通知书落款暂为地区名称（管理员可在“发文机关”中设置）。",
+                       "Note: no issuing authority is configured for this area; the notice is signed with the "
+                       "area's name (an admin sets one under issuing authorities)."),
 }
 # Finding kinds, organisation types and severities: the report's labels.
 LABELS.update({k: v for k, v in REPORT_LABELS.items() if k.startswith(("kind.", "org.", "severity."))})

@@ -26,7 +26,7 @@ from minescope.cases.search import COUNT_CAP, PAGE_MAX, PAGE_SIZE, SORTS, CaseQu
 from minescope.knowledge.regions import full_name
 from minescope.outputs import fmt
 from minescope.outputs.ledger import write_ledger
-from minescope.outputs.notice import notice_pdf
+from minescope.outputs.notice import case_issuer, notice_pdf
 from minescope.store.accounts import User
 from minescope.store.tips import (
     TIP_STATE_LABELS,
@@ -270,6 +270,6 @@ def add_worklist_pages(app: FastAPI, store: Engine, *, page: Callable[..., HTMLR
         """The draft notice: for those who may issue it, a few a minute."""
         visible(user, case_id)
         rate(user)
-        pdf = notice_pdf(store, case_id, issuer=full_name(user.region_code))
+        pdf = notice_pdf(store, case_id, issuer=case_issuer(store, case_id, user.region_code))
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="notice-{case_id}-draft.pdf"'})
