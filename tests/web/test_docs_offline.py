@@ -17,4 +17,9 @@ def test_docs_page_loads_swagger_ui_from_the_console(store_target: str) -> None:
     for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "text/css")):
         r = client.get(f"/docs-assets/{asset}")
         assert r.status_code == 200 and kind in r.headers["content-type"] and len(r.content) > 100_000
-    assert client.get("/openapi.json").json()["paths"]
+    spec = client.get("/openapi.json").json()
+    assert spec["paths"]
+    # the API's security scheme: Swagger UI's "Authorize" takes a bearer token
+    assert spec["components"]["securitySchemes"]["token"] == {**spec["components"]["securitySchemes"]["token"],
+                                                              "type": "http", "scheme": "bearer"}
+    assert spec["security"] == [{"token": []}]

@@ -22,6 +22,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -185,6 +186,20 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="minescope console – API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css", swagger_favicon_url="data:,")
+
+    def openapi_with_tokens() -> dict[str, Any]:
+        """The API's description, with its security scheme (a bearer token): Swagger UI shows "Authorize"."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {"token": {
+                "type": "http", "scheme": "bearer",
+                "description": "minescope users token USER --name NAME [--scope read|write] / API 令牌"}}
+            schema["security"] = [{"token": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi_with_tokens  # type: ignore[method-assign]
     app.state.store = store
 
     def lang_of(request: Request) -> str:
