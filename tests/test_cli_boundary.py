@@ -45,6 +45,7 @@ ARGS: dict[str, list[str]] = {
 STORELESS: dict[str, list[str]] = {
     "flows import": [str(MINING_PCAP), "-o", "/proc/minescope-nope/dataset"],
     "flows repair": ["/proc/minescope-nope/dataset"],
+    "host check": ["-o", "/proc/minescope-nope/report.json", "--no-default-paths", "--sample", "0"],
 }
 
 

@@ -460,10 +460,13 @@ def flows_import(inputs: tuple[Path, ...], dataset: Path, partition: str, lang: 
     from minescope.dimensions.network.readers.dataset import DatasetWriter
     from minescope.pipeline import split_inputs
 
-    captures, logs, datasets, unreadable = split_inputs(list(inputs))
-    problems = [why for _, why in unreadable]
+    split = split_inputs(list(inputs))
+    captures, logs = split.captures, split.logs
+    problems = [why for _, why in split.problems]
     problems += [Text(zh=f"{p}: 已是数据集，不能再导入", en=f"{p}: already a dataset; it cannot be imported")
-                 for p in datasets]
+                 for p in split.datasets]
+    problems += [Text(zh=f"{p}: 是终端日志，不是流量；请用 minescope scan 读取",
+                      en=f"{p}: an endpoint log, not traffic; read it with minescope scan") for p in split.host_logs]
     writer: DatasetWriter | None = None
     with _stop_signals_as_ctrl_c() as caught:
         try:
@@ -747,6 +750,54 @@ def probe(endpoints: tuple[str, ...], db: str, from_findings: bool, list_file: P
     if feed_out is not None:
         feed_out.write_text(feed_text(confirmed(store)), encoding="utf-8")
     sys.exit(EXIT_BAD_INPUT if unprobed or bad else EXIT_OK)
+
+
+@main.group()
+def host() -> None:
+    """主机检查 / host checks."""
+
+
+def _host_check_epilog() -> str:
+    from minescope.dimensions.host.check import READS
+
+    lines = ["\b", "它只读取、不做任何更改 / it only reads, and changes nothing:"]
+    lines += [f"- {t.zh} / {t.en}" for t in READS]
+    return "\n".join(lines)
+
+
+@host.command("check", epilog=_host_check_epilog())
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="报告文件（JSON），默认 host-check-主机名.json / the report (JSON); default "
+                   "host-check-HOSTNAME.json in the working folder")
+@click.option("--path", "paths", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="另需扫描的目录（可多次）/ another folder to scan (repeatable)")
+@click.option("--no-default-paths", is_flag=True, help="不扫描 /tmp、/var/tmp、/dev/shm / do not scan /tmp, "
+              "/var/tmp, /dev/shm")
+@click.option("--sample", "sample_s", default=3.0, show_default=True, type=click.FloatRange(0, 60),
+              help="采样 CPU 占用的秒数 / seconds over which CPU use is sampled")
+@click.option("--max-file-mb", default=64, show_default=True, type=click.IntRange(1, 4096),
+              help="读取的单个文件上限（MiB）/ the largest file read (MiB)")
+@lang_option
+def host_check(output: Path | None, paths: tuple[Path, ...], no_default_paths: bool, sample_s: float,
+               max_file_mb: int, lang: str) -> None:
+    """只读检查本机的挖矿痕迹，写出一份 JSON 报告供 scan 读取 / a read-only check of this machine for mining,
+    written as one JSON report that scan reads."""
+    import socket
+
+    from minescope.dimensions.host.check import CheckOptions, check_host, write_report
+
+    output = output or Path(f"host-check-{socket.gethostname().lower()}.json")
+    _check_writable(output)
+    report = check_host(CheckOptions(paths=list(paths), default_paths=not no_default_paths, sample_s=sample_s,
+                                     max_file_bytes=max_file_mb * 1024 * 1024))
+    write_report(report, output)
+    counts = {t: len(rows) for t, rows in report["tables"].items()}
+    for item in report["not_checked"]:
+        click.echo(f"{'未检查' if lang == 'zh' else 'not checked'}: {item[lang]}", err=True)
+    click.echo(f"已写出 {output}：进程 {counts['processes']}，连接 {counts['connections']}，文件 {counts['files']}，"
+               f"自启动项 {counts['persistence']}" if lang == "zh" else
+               f"wrote {output}: {counts['processes']} processes, {counts['connections']} connections, "
+               f"{counts['files']} files, {counts['persistence']} persistence items", err=True)
 
 
 @main.command()

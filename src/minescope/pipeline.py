@@ -93,18 +93,47 @@ class Scanner:
         self.hosts_seen.clear()
         self.dataset_files = []
         self.datasets_read = []
-        files, logs, datasets, unreadable = split_inputs(list(paths))
-        inputs = [InputSummary(path=path_text(p), format="", problem=why) for p, why in unreadable]
+        split = split_inputs(list(paths))
+        inputs = [InputSummary(path=path_text(p), format="", problem=why) for p, why in split.problems]
         findings: list[Finding] = []
-        for path in files:
+        for path in split.captures:
             summary, found = self.scan_capture(CaptureFile(path), path_text(path.name), progress)
             inputs.append(summary)
             findings.extend(found)
-        if logs or datasets:
-            summaries, found = self.scan_flow_logs(logs, progress, datasets)
+        if split.logs or split.datasets:
+            summaries, found = self.scan_flow_logs(split.logs, progress, split.datasets)
+            inputs.extend(summaries)
+            findings.extend(found)
+        if split.host_logs:
+            summaries, found = self.scan_host_logs(split.host_logs, progress)
             inputs.extend(summaries)
             findings.extend(found)
         return self.make_result(inputs, findings, started, time.perf_counter() - t0)
+
+    def scan_host_logs(self, paths: list[Path], progress: Progress | None = None
+                       ) -> tuple[list[InputSummary], list[Finding]]:
+        """Endpoint logs and host-check reports into the host tables, then the host detectors over all of them
+        (the Sigma rules on this scan's engine)."""
+        from minescope.dimensions.host import detectors as host_detectors
+        from minescope.dimensions.host.readers import HostLogInput
+
+        batches: dict[str, list[pa.RecordBatch]] = {}
+        summaries = []
+        for path in paths:
+            log = HostLogInput(path)
+            for table, batch in log:
+                batches.setdefault(table, []).append(batch)
+            summaries.append(InputSummary(path=path_text(path), format=log.report.format or "host-log",
+                                          problem=_log_problem(log.report)))
+            if progress is not None and path.is_file():
+                progress(path.stat().st_size)
+        tables = {name: pa.Table.from_batches(b) for name, b in batches.items()}
+        engine = open_engine(self.options.engine)
+        try:
+            found = host_detectors.detect(tables, self.intel, engine)
+        finally:
+            engine.close()
+        return summaries, [self._enrich(f) for f in found]
 
     def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None,
                        datasets: Sequence[Path] = ()) -> tuple[list[InputSummary], list[Finding]]:
@@ -249,19 +278,29 @@ def warm_up(scanner: Scanner) -> None:
     scanner.scan_blocks("warm-up", "interface", [warm_up_block()])
 
 
-def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path], list[tuple[Path, Text]]]:
-    """Captures, flow logs and flow datasets to scan, in name order, and the paths that give nothing
-    to scan.
+@dataclass
+class Inputs:
+    """What a scan's paths hold, each list in name order."""
 
-    A named file is a flow log when its content says so (a mapped CSV only when not named like a
-    capture), else a capture (whose reader reports
-    what is wrong with it). Directories are walked for capture files (by name) and flow logs of
-    the formats in ``DIR_LOG_FORMATS`` (by content). A path that is missing or cannot be read is
-    one problem each; the others are still read."""
-    captures: list[Path] = []
-    logs: list[Path] = []
-    datasets: list[Path] = []
-    problems: list[tuple[Path, Text]] = []
+    captures: list[Path] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)  # flow and sensor logs
+    datasets: list[Path] = field(default_factory=list)  # flow datasets (partitioned Parquet)
+    host_logs: list[Path] = field(default_factory=list)  # endpoint logs and host-check reports
+    problems: list[tuple[Path, Text]] = field(default_factory=list)  # paths that give nothing to scan
+
+
+def split_inputs(paths: list[Path]) -> Inputs:
+    """Captures, flow logs, flow datasets and endpoint logs to scan, and the paths that give nothing to scan.
+
+    A named file is an endpoint log when its content says so (``host.readers.detect_host_format``), else a
+    flow log when its content says so (a mapped CSV only when not named like a capture), else a capture
+    (whose reader reports what is wrong with it). Directories are walked for capture files (by name), flow
+    logs of the formats in ``DIR_LOG_FORMATS`` and endpoint logs (by content). A path that is missing or
+    cannot be read is one problem each; the others are still read."""
+    from minescope.dimensions.host.readers.detect import detect_host_format
+
+    split = Inputs()
+    captures, logs, datasets, problems = split.captures, split.logs, split.datasets, split.problems
     for p in paths:
         if is_dataset(p):
             problem = name_problem(p)
@@ -279,17 +318,22 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
                     logs.append(f)
                 elif _capture_name(f):
                     captures.append(f)
+                elif detect_host_format(f) is not None:
+                    split.host_logs.append(f)
                 else:
                     continue
                 found += 1
             if not found:
                 problems.append((p, Text(
-                    zh=f"{path_text(p)}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）或流日志",
-                    en=f"{path_text(p)}: no capture files (.pcap/.pcapng/.cap, optionally gzipped) or flow logs "
-                       "in this directory")))
+                    zh=f"{path_text(p)}: 目录中没有抓包文件（.pcap/.pcapng/.cap，可 gzip 压缩）、流日志或终端日志",
+                    en=f"{path_text(p)}: no capture files (.pcap/.pcapng/.cap, optionally gzipped), flow logs or "
+                       "endpoint logs in this directory")))
         elif p.is_file():
             if (why := _unreadable(p)) is not None:
                 problems.append((p, why))
+                continue
+            if detect_host_format(p) is not None:
+                split.host_logs.append(p)
                 continue
             fmt = detect_format(p)
             # a capture's name wins over a guess of CSV from text content
@@ -300,7 +344,7 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path],
         else:
             problems.append((p, Text(zh=f"{path_text(p)}: 文件不存在；请检查路径",
                                      en=f"{path_text(p)}: no such file; check the path")))
-    return captures, logs, datasets, problems
+    return split
 
 
 def _walk(root: Path) -> tuple[list[Path], list[tuple[Path, Text]]]:

@@ -87,6 +87,12 @@ FEEDS = Setting(
     en="extra pool lists: files or directories, separated by : (; on Windows); when set they must exist, "
        "and replace the default directory",
     default=lambda: str(config_home() / "minescope" / "feeds"), option="--feed")
+SIGMA_RULES = Setting(
+    "sigma_rules", "MINESCOPE_SIGMA_RULES", "unset (the bundled rules only)",
+    zh="附加 Sigma 规则：文件或目录（.yml），多个以 : 分隔（Windows 为 ;）；与内置的 SigmaHQ 及 minescope 规则"
+       "一同在主机数据上运行，无法运行的规则逐条列出原因（见 docs/host.md）",
+    en="extra Sigma rules: files or folders (.yml), separated by : (; on Windows); they run on host evidence beside "
+       "the bundled SigmaHQ and minescope rules, and a rule that cannot run is listed with its reason (docs/host.md)")
 SPARK_MASTER = Setting(
     "spark_master", "MINESCOPE_SPARK_MASTER", "`local[2]`",
     zh="--engine spark 所用的 Spark master，如 spark://主机:7077",
@@ -132,7 +138,7 @@ FAILPOINT = Setting(
        "transaction (NAME[:pause|kill9|sigint|sigterm|raise], comma-separated; see minescope/failpoints.py and "
        "docs/reliability.md)")
 
-SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SPARK_MASTER, DUCKDB_MEMORY, SECRET, SECURE_COOKIES,
+SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SIGMA_RULES, SPARK_MASTER, DUCKDB_MEMORY, SECRET, SECURE_COOKIES,
                                  TRUSTED_PROXIES, DEBUG, CASE_KINDS, FAILPOINT)
 
 

@@ -7,10 +7,13 @@ EVTX, Sysmon, auditd, osquery and live checks.
     kinds.py     miner_process, miner_binary, miner_persistence, mining_host
 """
 
-from minescope.dimensions.host.kinds import KINDS
-from minescope.registry import Plugin, TableSpec
+from minescope.dimensions.host.kinds import KINDS, MINER_BINARY, MINER_PERSISTENCE, MINER_PROCESS, MINING_HOST
+from minescope.registry import Detector, Plugin, Reader, TableSpec
 
 _TABLES = "minescope.dimensions.host.tables"
+_READERS = "minescope.dimensions.host.readers"
+_DETECTORS = "minescope.dimensions.host.detectors"
+_ENDPOINT = ("processes", "connections", "files", "persistence")
 
 PLUGIN = Plugin(
     name="host", dimension="host", kinds=KINDS,
@@ -23,5 +26,26 @@ PLUGIN = Plugin(
         TableSpec("persistence", "host", f"{_TABLES}:PERSISTENCE",
                   "what starts a program again: cron, systemd, Run keys, services, tasks, WMI"),
         TableSpec("resources", "host", f"{_TABLES}:RESOURCES", "load and tuning samples of a checked machine"),
+    ),
+    readers=(
+        Reader("evtx", "host", _ENDPOINT, "Windows event logs: Sysmon 1, 3, 6, 7, 11, 13, 22 and Security 4688",
+               f"{_READERS}.evtx:read_evtx", in_directories=True),
+        Reader("sysmon-json", "host", _ENDPOINT, "Sysmon/Security events as JSON: Winlogbeat, flattened lines "
+               "(OTRF), rendered EVTX; zipped too", f"{_READERS}.winjson:read_winjson", in_directories=True),
+        Reader("auditd", "host", ("processes",), "Linux audit logs: execve with its arguments (hex and split)",
+               f"{_READERS}.auditd:read_auditd", in_directories=True),
+        Reader("osquery", "host", ("processes", "connections", "persistence"), "osquery result logs: processes, "
+               "process_open_sockets, crontab, systemd_units, startup_items", f"{_READERS}.osquery:read_osquery",
+               in_directories=True),
+        Reader("host-check", "host", (*_ENDPOINT, "resources"), "reports of minescope host check (one per machine)",
+               f"{_READERS}.host_check:read_host_check", in_directories=True),
+    ),
+    detectors=(
+        Detector("sigma", "host", (MINER_PROCESS, MINER_PERSISTENCE), ("processes", "connections", "persistence"),
+                 "SigmaHQ's coin-miner rules and minescope's own, compiled to SQL with pySigma (docs/host.md)",
+                 f"{_DETECTORS}.sigma:detect", sql=True),
+        Detector("host-facts", "host", (MINER_BINARY, MINER_PROCESS, MINING_HOST), ("files", "connections",
+                 "resources"), "files named by YARA, hash lists or a miner configuration; processes connected to "
+                 "known pools; one mining_host per machine", f"{_DETECTORS}.facts:file_findings"),
     ),
 )

@@ -41,6 +41,7 @@ null):
 ``files`` — one row per file seen (Sysmon 11 creation, a live check's scan, a file at rest):
   path          string     the file's path
   size          int64      bytes; null when not known
+  file_type     string     ``elf``, ``pe``, ``macho``, ``script`` (``#!``), ``json``, or null when not looked at
   sha256, md5   string     its hashes when known
   pid, image    as in ``processes``: who wrote it (Sysmon 11)
   matches       list<string>  YARA rules and hash lists it matched, as ``source:rule`` (``yara:XMRIG_Monero_Miner``,
@@ -87,8 +88,8 @@ CONNECTIONS = pa.schema([
 ])
 
 FILES = pa.schema([
-    *COMMON, ("path", pa.string()), ("size", pa.int64()), ("sha256", pa.string()), ("md5", pa.string()),
-    ("pid", pa.int64()), ("image", pa.string()), ("matches", pa.list_(pa.string())), *TAIL,
+    *COMMON, ("path", pa.string()), ("size", pa.int64()), ("file_type", pa.string()), ("sha256", pa.string()),
+    ("md5", pa.string()), ("pid", pa.int64()), ("image", pa.string()), ("matches", pa.list_(pa.string())), *TAIL,
 ])
 
 PERSISTENCE = pa.schema([
@@ -107,5 +108,14 @@ TABLES: dict[str, pa.Schema] = {"processes": PROCESSES, "connections": CONNECTIO
 
 PERSISTENCE_KINDS = ("cron", "systemd_unit", "systemd_timer", "shell_profile", "run_key", "service",
                      "scheduled_task", "wmi_subscription", "startup_item")
+
+def host_of(host: str | None, input_name: str | None) -> str:
+    """The machine a finding is about: its name; for a log that names none (auditd without ``node=``), the
+    log file's, in brackets — one file is one machine's log."""
+    if host:
+        return host
+    name = (input_name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return f"({name or 'unknown'})"
+
 
 SOURCES = ("evtx", "sysmon_json", "auditd", "osquery", "host_check", "mapped")
