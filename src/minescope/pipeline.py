@@ -133,6 +133,11 @@ class Scanner:
             found = host_detectors.detect(tables, self.intel, engine)
         finally:
             engine.close()
+        # a machine a host check looked at is checked, as a host whose traffic a capture saw: a clean report
+        # verifies its rectifying case (cases.workflow.verify_clean)
+        checked = tables.get("resources")
+        if checked is not None:
+            self.hosts_seen |= set(host_detectors.host_addresses({"resources": checked}).values())
         return summaries, [self._enrich(f) for f in found]
 
     def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None,
@@ -242,8 +247,12 @@ class Scanner:
         """Who the subject is, and what its hash rate costs in power."""
         rate = finding.mining.sizing_hashrate if finding.mining is not None else None
         energy = estimate_energy(rate, as_of_year=_year(finding.first_seen)) if rate is not None else None
-        who = (self.attributor.attribute(finding.subject.value) if finding.subject.type == SubjectType.IP
-               else finding.attribution)
+        if finding.subject.type == SubjectType.IP:
+            who = self.attributor.attribute(finding.subject.value)
+        elif finding.subject.type == SubjectType.HOST and finding.subject_ip:  # a machine whose address is known
+            who = self.attributor.attribute(finding.subject_ip)
+        else:
+            who = finding.attribution
         return replace(finding, attribution=who, energy=energy)
 
     def make_result(self, inputs: list[InputSummary], findings: list[Finding], started: float,

@@ -112,11 +112,15 @@ class SyncReport:
 
 
 def subject_key(finding: dict[str, Any]) -> tuple[str, str]:
-    """(key, title) of the case a finding belongs to: its organisation when known, else its host."""
+    """(key, title) of the case a finding belongs to: its organisation when known, else its host. A machine
+    named by its endpoint logs with a known address shares the case of that address (the process behind the
+    traffic)."""
     attribution = finding.get("attribution") or {}
     if attribution.get("org_name"):
         return f"org:{attribution['org_name']}", attribution["org_name"]
     subject = finding.get("subject") or {"type": "ip", "value": finding["subject_ip"]}  # stored before schema 1.1
+    if subject["type"] == "host" and finding.get("subject_ip"):
+        return f"ip:{finding['subject_ip']}", finding["subject_ip"]
     return f"{subject['type']}:{subject['value']}", subject["value"]
 
 
@@ -173,10 +177,13 @@ def sync_cases(store: Engine | Connection, actor: str = "system", now: float | N
 def verify_clean(store: Engine | Connection, result: ScanResult, actor: str = "system") -> list[int]:
     """Cases under rectification whose hosts this scan saw without mining: verified.
 
-    A host counts as checked when the scan saw traffic from it; a case is verified only when every
-    one of its hosts was seen and none of them gave a mining-related finding in this scan.
+    A host counts as checked when the scan saw traffic from it, or a host check of the machine with that
+    address; a case is verified only when every one of its hosts was seen and none of them gave a
+    mining-related finding in this scan.
     """
-    mining_hosts = {f.subject_ip for f in result.findings if f.kind in case_kinds()}
+    # any mining-related finding keeps a host unverified, also one that opens no case (a miner still on disk)
+    mining = set(case_kinds()) | set(registry.mining_kinds())
+    mining_hosts = {f.subject_ip for f in result.findings if f.kind in mining}
     verified = []
     with begin(store) as conn:
         for case in conn.execute(select(cases).where(cases.c.state == "rectifying")).all():

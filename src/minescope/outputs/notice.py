@@ -201,7 +201,10 @@ def _row(n: int, f: dict[str, Any]) -> dict[str, Any]:
     kw = energy.get("kw")
     endpoint = f"{peer.get('ip', '')}:{peer.get('port', '')}"
     name = peer.get("host")
-    if name and any(e.get("type") == "dns" for e in f.get("evidence", [])):
+    machine = _machine(f) if not peer else None
+    if machine is not None:  # a host finding: the process (or file, or autostart entry) behind the traffic
+        pool, via = machine
+    elif name and any(e.get("type") == "dns" for e in f.get("evidence", [])):
         pool, via = name, f"域名查询，经 {endpoint}"  # the peer is the resolver asked for the pool's name
     elif name:
         pool, via = f"{name}:{peer.get('port', '')}", endpoint
@@ -220,6 +223,25 @@ def _row(n: int, f: dict[str, Any]) -> dict[str, Any]:
         "kind": t_opt("kind", f.get("kind"), "zh"),
         "id": f["id"],
     }
+
+
+# host findings' evidence that names what runs on the machine, as the notice words it
+_MACHINE_EVIDENCE = {"process": "进程", "persistence": "自启动项", "file": "文件", "pool_connection": "进程"}
+
+
+def _machine(f: dict[str, Any]) -> tuple[str, str] | None:
+    """(pool, what on the machine) of a host finding: the pool its command line or connection names, and the
+    process, autostart entry or file with the machine's name; None for other findings."""
+    subject = f.get("subject") or {}
+    if subject.get("type") != "host":
+        return None
+    mining = f.get("mining") or {}
+    pools = [e.get("detail", {}).get("pool") for e in f.get("evidence", [])]
+    pool = mining.get("pool_host") or next((p for p in pools if p), None) or "—"
+    what = next((f"{_MACHINE_EVIDENCE[e['type']]} {e.get('summary', '')}" for e in f.get("evidence", [])
+                 if e.get("type") in _MACHINE_EVIDENCE), "")
+    text = f"主机 {subject.get('value', '')}：{what}" if what else f"主机 {subject.get('value', '')}"
+    return pool, text if len(text) <= 200 else text[:197] + "…"
 
 
 def _by_host(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -203,7 +203,7 @@ def _resources(report: _Report, procs: dict[int, dict[str, Any]]) -> None:
     report.add("resources", event="check:resources", cpu_percent=psutil.cpu_percent(None),
                gpu_percent=None, hugepages=_hugepages(), msr_loaded=_msr_loaded(),
                top_pid=busiest["pid"] if busiest else None, top_image=busiest.get("image") if busiest else None,
-               top_cpu_percent=busiest.get("_cpu") if busiest else None)
+               top_cpu_percent=busiest.get("_cpu") if busiest else None, addresses=_addresses())
 
 
 def _hugepages() -> int | None:

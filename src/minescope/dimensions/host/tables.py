@@ -63,6 +63,7 @@ shell profiles; Windows Run keys (Sysmon 13), services, scheduled tasks, WMI sub
   top_pid       int64      the busiest process and its share of one core, percent
   top_image     string
   top_cpu_percent float64
+  addresses     list<string>  the machine's own interface addresses (loopback and link-local left out)
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ PERSISTENCE = pa.schema([
 RESOURCES = pa.schema([
     *COMMON, ("cpu_percent", pa.float64()), ("gpu_percent", pa.float64()), ("hugepages", pa.int64()),
     ("msr_loaded", pa.bool_()), ("top_pid", pa.int64()), ("top_image", pa.string()),
-    ("top_cpu_percent", pa.float64()), *TAIL,
+    ("top_cpu_percent", pa.float64()), ("addresses", pa.list_(pa.string())), *TAIL,
 ])
 
 TABLES: dict[str, pa.Schema] = {"processes": PROCESSES, "connections": CONNECTIONS, "files": FILES,
