@@ -45,7 +45,7 @@ from minescope.engines.sql import open_engine
 from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
 from minescope.knowledge.pools import LoadedList, PoolIntel
-from minescope.model import Finding, InputSummary, ScanResult, SubjectType, Text, merge_same
+from minescope.model import Attribution, Finding, InputSummary, ScanResult, SubjectType, Text, merge_same
 from minescope.readers.names import path_text
 from minescope.readers.report import InputReport
 
@@ -247,6 +247,7 @@ class Scanner:
         """Who the subject is, and what its hash rate costs in power."""
         rate = finding.mining.sizing_hashrate if finding.mining is not None else None
         energy = estimate_energy(rate, as_of_year=_year(finding.first_seen)) if rate is not None else None
+        who: Attribution | None
         if finding.subject.type == SubjectType.IP:
             who = self.attributor.attribute(finding.subject.value)
         elif finding.subject.type == SubjectType.HOST and finding.subject_ip:  # a machine whose address is known
