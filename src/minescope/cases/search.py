@@ -168,3 +168,35 @@ def search_findings(store: Engine, *, scope: str = "", q: str = "", kind: str = 
         capped = select(findings.c.id).where(*where).limit(COUNT_CAP + 1).subquery()
         total = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
     return rows, total
+
+
+CLEANED = ("verified", "closed")  # a machine whose case reached these states was found clean again
+
+
+def search_hosts(store: Engine, *, scope: str = "", q: str = "", limit: int = PAGE_SIZE,
+                 offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The machines the host dimension found (one row per host name), by organisation then host, with their
+    address, findings, last sighting and case: ``cleaned`` when that case was verified or closed (a later
+    clean host check or scan). ``q`` matches the start of the host name, organisation or address."""
+    where: list[ColumnElement[bool]] = [findings.c.subject_type == "host"]
+    if scope:
+        where.append(findings.c.region_code.like(f"{scope}%"))
+    q = q.strip()[:LONGEST]
+    if q:
+        start = like_start(q)
+        where.append(or_(findings.c.subject_value.like(start, escape="\\"),
+                         findings.c.org_name.like(start, escape="\\"), findings.c.subject_ip == q))
+    grouped = (select(findings.c.subject_value.label("host"), func.max(findings.c.subject_ip).label("address"),
+                      func.max(findings.c.org_name).label("org_name"),
+                      func.max(findings.c.region_code).label("region_code"),
+                      func.count().label("findings"), func.max(findings.c.last_seen).label("last_seen"),
+                      func.max(case_findings.c.case_id).label("case_id"))
+               .select_from(findings.outerjoin(case_findings, case_findings.c.finding_id == findings.c.id))
+               .where(*where).group_by(findings.c.subject_value).subquery())
+    with reading(store) as conn:
+        total = int(conn.execute(select(func.count()).select_from(grouped)).scalar_one())
+        rows = conn.execute(select(grouped, cases.c.state, cases.c.closing_reason)
+                            .select_from(grouped.outerjoin(cases, cases.c.id == grouped.c.case_id))
+                            .order_by(grouped.c.org_name.is_(None), grouped.c.org_name, grouped.c.host)
+                            .limit(limit).offset(offset or None)).all()
+    return [{**r._mapping, "cleaned": r.state in CLEANED} for r in rows], total

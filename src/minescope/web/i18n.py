@@ -279,6 +279,30 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 # Finding kinds, organisation types and severities: the report's labels.
 LABELS.update({k: v for k, v in REPORT_LABELS.items() if k.startswith(("kind.", "org.", "severity."))})
+# Host evidence (dimensions/host/detectors): types and detail keys
+LABELS.update({
+    "ev.sigma_rule": ("Sigma 规则", "Sigma rule"), "ev.process": ("进程", "Process"),
+    "ev.persistence": ("自启动项", "Autostart entry"), "ev.connection": ("进程连接", "Process connection"),
+    "ev.miner_arguments": ("命令行中的挖矿参数", "Miner arguments on the command line"),
+    "ev.file": ("文件", "File"), "ev.pool_connection": ("连接已知矿池", "Connection to a known pool"),
+    "ev.host_summary": ("主机汇总", "Host summary"), "ev.tuning": ("挖矿调优", "Mining tuning"),
+    "ev.load": ("负载", "Load"),
+    "evk.rule_id": ("规则编号", "rule id"), "evk.title": ("规则名称", "title"), "evk.level": ("级别", "level"),
+    "evk.rule_source": ("规则来源", "rule source"), "evk.author": ("作者", "author"),
+    "evk.rows": ("命中记录", "rows"), "evk.image": ("可执行文件", "executable"),
+    "evk.command_line": ("命令行", "command line"), "evk.users": ("用户", "users"), "evk.user": ("用户", "user"),
+    "evk.pids": ("进程号", "process ids"), "evk.pid": ("进程号", "process id"),
+    "evk.parent_images": ("父进程", "parent executables"), "evk.pool": ("矿池", "pool"), "evk.pools": ("矿池", "pools"),
+    "evk.scheme": ("协议前缀", "scheme"), "evk.remote_name": ("远端名称", "remote name"),
+    "evk.remote_ip": ("远端地址", "remote address"), "evk.remote_port": ("远端端口", "remote port"),
+    "evk.path": ("路径", "path"), "evk.sha256": ("SHA-256", "SHA-256"), "evk.size": ("大小（字节）", "size (bytes)"),
+    "evk.file_type": ("文件类型", "file type"), "evk.rules": ("命中规则", "rules matched"),
+    "evk.wallets": ("钱包地址", "wallets"), "evk.connections": ("连接数", "connections"),
+    "evk.hugepages": ("大页数", "huge pages"), "evk.msr_loaded": ("已载入 msr", "msr loaded"),
+    "evk.cpu_percent": ("CPU 占用（%）", "CPU (%)"), "evk.machine_cpu_percent": ("整机 CPU（%）", "machine CPU (%)"),
+})
+# a host summary counts its findings by kind: the kinds' own labels
+LABELS.update({f"evk.{k[5:]}": v for k, v in REPORT_LABELS.items() if k.startswith("kind.")})
 LABELS.update(LIST_LABELS)  # lists, searches, tips, exports (web/i18n_lists.py)
 
 

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 LIST_LABELS: dict[str, tuple[str, str]] = {
+    "hosts_list": ("主机", "Hosts"),
+    "hosts_hint": ("终端日志与主机检查发现挖矿痕迹的主机，按单位排列；其案件核查通过或结案即视为已清理。",
+                   "Machines whose endpoint logs or host checks showed mining, by organisation; a machine counts as "
+                   "cleaned once its case is verified or closed."),
+    "search_hosts_hint": ("主机名、单位名称开头或地址", "start of a host or organisation name, or an address"),
+    "host_name": ("主机名", "Host name"),
+    "address": ("地址", "Address"),
+    "host_cleaned": ("已清理", "Cleaned"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
     "search": ("搜索", "Search"),
     "search_cases_hint": ("单位名称、地址、钱包或责任人", "organisation, address, wallet or owner"),
     "search_findings_hint": ("地址、矿池、钱包、发现编号或单位名称开头",

@@ -22,7 +22,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from minescope.cases import workflow
-from minescope.cases.search import COUNT_CAP, PAGE_MAX, PAGE_SIZE, SORTS, CaseQuery, search_cases, search_findings
+from minescope.cases.search import (
+    COUNT_CAP,
+    PAGE_MAX,
+    PAGE_SIZE,
+    SORTS,
+    CaseQuery,
+    search_cases,
+    search_findings,
+    search_hosts,
+)
 from minescope.knowledge.regions import full_name
 from minescope.outputs import fmt
 from minescope.outputs.ledger import write_ledger
@@ -170,6 +179,25 @@ def add_worklist_pages(app: FastAPI, store: Engine, *, page: Callable[..., HTMLR
                                       limit=limit, offset=paging(limit, offset, page_no))
         capped = {"X-Total-Capped": "1"} if total > COUNT_CAP else {}  # counted up to COUNT_CAP + 1 only
         return _rows_json(rows, {"X-Total-Count": str(total), **capped})
+
+    # --- hosts (the host dimension's machines) --------------------------------------------------
+    @app.get("/hosts", response_class=HTMLResponse, include_in_schema=False)
+    def hosts_page(request: Request, user: Annotated[User, Depends(current_user)], q: Text = "",
+                   limit: Limit = PAGE_SIZE, offset: Offset = 0, page_no: PageNo = None) -> HTMLResponse:
+        offset = paging(limit, offset, page_no)
+        rows, total = search_hosts(store, scope=user.scope, q=q.replace("\x00", ""), limit=limit, offset=offset)
+        return page(request, "hosts.html", user, rows=rows, q=q, **pager(request, offset, limit, total))
+
+    @app.get("/api/hosts", response_class=Response, responses=_JSON_LIST)
+    def api_hosts(user: Annotated[User, Depends(current_user)], q: Text = "", limit: Limit = PAGE_SIZE,
+                  offset: Offset = 0, page_no: PageNo = None) -> Response:
+        """Machines the host dimension found in the user's area, by organisation: host, address, findings, last
+        seen, case and its state, and ``cleaned`` (the case verified or closed). ``q``: the start of a host or
+        organisation name, or an address. X-Total-Count says how many."""
+        rows, total = search_hosts(store, scope=user.scope, q=q.replace("\x00", ""), limit=limit,
+                                   offset=paging(limit, offset, page_no))
+        return Response(orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS), media_type="application/json",
+                        headers={"X-Total-Count": str(total)})
 
     # --- tips ---------------------------------------------------------------------------------
     def visible_tip(user: User, tip_id: int) -> Any:

@@ -36,7 +36,7 @@ def _report(path: Path, processes: list[dict[str, Any]], now: float) -> Path:
     return path
 
 
-def test_host_and_network_findings_of_one_address_make_one_case(tmp_path: Path) -> None:
+def test_host_and_network_findings_of_one_address_make_one_case(tmp_path: Path, store_target: str) -> None:
     now = time.time()
     pcap = write_pcap(tmp_path / "traffic.pcap", [Conversation(MINER, 40000, "203.0.113.9", 3333, STRATUM)])
     mined = _report(tmp_path / "check-1.json", [
@@ -44,7 +44,7 @@ def test_host_and_network_findings_of_one_address_make_one_case(tmp_path: Path) 
          "command_line": MINER_LINE},
         {"pid": 1, "ppid": 0, "user": "root", "image": "/sbin/init", "name": "init", "command_line": "/sbin/init"},
     ], now - 60)
-    store = open_store(tmp_path / "m.db")
+    store = open_store(store_target)
     result = Scanner().scan([pcap, mined])
     kinds = {(f.kind, f.subject_ip) for f in result.findings}
     assert ("mining_session", MINER) in kinds and ("miner_process", MINER) in kinds and ("mining_host", MINER) in kinds
@@ -56,10 +56,15 @@ def test_host_and_network_findings_of_one_address_make_one_case(tmp_path: Path) 
 
     # the case page shows the process behind the traffic; the notice lists it
     admin = add_user(store, "ana", "a long password 1", "analyst", national=True)
-    client = TestClient(create_app(tmp_path / "m.db", secret="test"))
-    page = client.get(f"/cases/{case_id}", headers={"Authorization": f"Bearer {new_token(store, admin)}"}).text
+    client = TestClient(create_app(store_target, secret="test"))
+    auth = {"Authorization": f"Bearer {new_token(store, admin)}"}
+    page = client.get(f"/cases/{case_id}", headers=auth).text
     assert "kworkerd" in page and "pool.supportxmr.com" in page
     assert "kworkerd" in notice_html(store, case_id)
+    hosts = client.get("/api/hosts", headers=auth).json()
+    assert [(h["host"], h["address"], h["case_id"], h["cleaned"]) for h in hosts] == [("lab-pc-07", MINER, case_id,
+                                                                                        False)]
+    assert 'data-host="lab-pc-07" data-cleaned="no"' in client.get("/hosts", headers=auth).text
 
     assign(store, case_id, "张三", now + 7 * 86400, "ana")
     issue_notice(store, case_id, "ana")
@@ -71,6 +76,10 @@ def test_host_and_network_findings_of_one_address_make_one_case(tmp_path: Path) 
     later = Scanner().scan([clean])
     assert MINER in later.hosts_seen and not later.findings
     assert verify_clean(store, later) == [case_id]
+    assert client.get("/api/hosts", headers=auth).json()[0]["cleaned"] is True
+    assert 'data-host="lab-pc-07" data-cleaned="yes"' in client.get("/hosts?lang=en", headers=auth).text
+    assert client.get("/api/hosts?q=lab-", headers=auth).headers["x-total-count"] == "1"
+    assert client.get("/api/hosts?q=nobody", headers=auth).json() == []
 
 
 def test_a_miner_still_on_disk_keeps_the_case_unverified(tmp_path: Path) -> None:
