@@ -947,3 +947,23 @@ def mutants(data: bytes, seed: int, count: int, bounds: Sequence[int] = (),
             label, b[lo:hi] = f"token@line{n + 1}.{k}", sep.join(parts) + b"\n"
         out.append((label, bytes(b)))
     return out
+
+
+# --- the host dimension: a host-check report as minescope host check writes it ---------------------------
+
+def write_host_check(path: Path, host: str, addresses: Sequence[str], processes: Sequence[dict[str, Any]],
+                     now: float, files: Sequence[dict[str, Any]] = ()) -> Path:
+    """A ``minescope host check`` report of one machine: its processes and files (host-table rows without
+    ts/host/event), and its interface addresses."""
+    from minescope.dimensions.host.check import FORMAT, VERSION
+
+    def rows(event: str, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"ts": now, "host": host, "event": event, **item} for item in items]
+
+    tables = {"processes": rows("check:process", processes), "connections": [], "persistence": [],
+              "files": rows("check:file", files),
+              "resources": rows("check:resources", [{"cpu_percent": 3.0, "hugepages": 0, "msr_loaded": False,
+                                                      "addresses": list(addresses)}])}
+    path.write_text(json.dumps({"format": FORMAT, "version": VERSION, "host": host, "tables": tables}),
+                    encoding="utf-8")
+    return path

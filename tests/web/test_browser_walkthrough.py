@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import CORPUS, PG_URL, Conversation, write_pcap
+from helpers import CORPUS, PG_URL, Conversation, write_host_check, write_pcap
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -195,4 +195,62 @@ def test_walk_a_tip_to_a_case_and_find_it_again(console: tuple[str, str, Path], 
         page.screenshot(path=str(tmp_path / "cases-search.png"))
         browser.close()
     assert code
+    assert "intact" in _cli("cases", "verify", "--db", db, "--lang", "en")
+
+
+def test_walk_from_the_network_finding_to_the_process_behind_it_and_a_cleaned_host(
+        console: tuple[str, str, Path], tmp_path: Path) -> None:
+    """The university's case holds the sessions its two hosts sent; a host check of one of them names the process
+    (a renamed XMRig): the case page shows it, its finding page gives the command line, pool and wallet; after
+    the notice and rectification, clean host checks of both machines verify the case, and /hosts says cleaned."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db, registry = console
+    wallet = "48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD"
+    miner = {"pid": 4242, "ppid": 1, "user": "lab", "image": "/home/lab/.cache/kworkerd", "name": "kworkerd",
+             "command_line": f"/home/lab/.cache/kworkerd -o pool.supportxmr.com:3333 -u {wallet} -t 4"}
+    init = {"pid": 1, "ppid": 0, "user": "root", "image": "/sbin/init", "name": "init", "command_line": "/sbin/init"}
+    now = time.time()
+    _cli("scan", str(write_host_check(tmp_path / "pc92.json", "lab-pc-92", ["192.168.2.92"], [miner, init],
+                                      now - 120)), "--registry", str(registry), "--db", db)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+        page.goto(url + "/login")
+        page.fill("input[name=username]", "analyst")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+
+        page.goto(url + "/hosts")
+        row = page.locator('tr[data-host="lab-pc-92"]')
+        expect(row).to_have_attribute("data-cleaned", "no")
+        expect(row).to_contain_text("示例大学")
+        row.locator('a[href^="/cases/"]').click()
+        case_url = page.url
+        expect(page.locator("h1")).to_contain_text("示例大学")
+        expect(page.locator("body")).to_contain_text("kworkerd")  # the process behind the traffic, on the case
+        page.locator("a", has_text="挖矿进程").first.click()
+        evidence = page.locator("#evidence")
+        expect(evidence).to_contain_text("命令行中的挖矿参数")
+        expect(evidence).to_contain_text("pool.supportxmr.com:3333")
+        expect(evidence).to_contain_text(wallet)
+
+        page.goto(case_url)
+        page.fill("form:has(input[value=assign]) input[name=owner]", "网络中心 李四")
+        page.click("form:has(input[value=assign]) button")
+        page.click("form:has(input[value=notice]) button")
+        expect(page.locator("#state")).to_have_attribute("data-state", "notice_issued")
+        page.click("form:has(input[value=rectifying]) button")
+        expect(page.locator("#state")).to_have_attribute("data-state", "rectifying")
+        # the organisation cleans both machines; their host checks, collected in one folder, find nothing
+        checks = tmp_path / "checks"
+        checks.mkdir()
+        for name, address in (("lab-pc-92", "192.168.2.92"), ("lab-pc-148", "192.168.2.148")):
+            write_host_check(checks / f"{name}.json", name, [address], [init], now)
+        _cli("scan", str(checks), "--registry", str(registry), "--db", db)
+        page.goto(case_url)
+        expect(page.locator("#state")).to_have_attribute("data-state", "verified")
+        page.goto(url + "/hosts")
+        expect(page.locator('tr[data-host="lab-pc-92"]')).to_have_attribute("data-cleaned", "yes")
+        browser.close()
     assert "intact" in _cli("cases", "verify", "--db", db, "--lang", "en")

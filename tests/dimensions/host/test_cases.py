@@ -11,9 +11,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from helpers import STRATUM, Conversation, write_pcap
+from helpers import STRATUM, Conversation, write_host_check, write_pcap
 from minescope.cases.workflow import advance, assign, list_cases, sync_cases, verify_clean
-from minescope.dimensions.host.check import FORMAT, VERSION
 from minescope.outputs.notice import issue_notice, notice_html
 from minescope.pipeline import Scanner
 from minescope.store.accounts import add_user, new_token
@@ -26,14 +25,7 @@ MINER_LINE = f"/var/tmp/.x/kworkerd -o pool.supportxmr.com:3333 -u {WALLET} --do
 
 
 def _report(path: Path, processes: list[dict[str, Any]], now: float) -> Path:
-    """A host-check report as ``minescope host check`` writes it (one machine, its address)."""
-    row = {"ts": now, "host": "lab-pc-07", "event": "check:process"}
-    resources = [{"ts": now, "host": "lab-pc-07", "event": "check:resources", "cpu_percent": 3.0,
-                  "hugepages": 0, "msr_loaded": False, "addresses": ["127.0.0.1", "fe80::1", MINER]}]
-    path.write_text(json.dumps({"format": FORMAT, "version": VERSION, "host": "lab-pc-07", "tables": {
-        "processes": [{**row, **p} for p in processes], "connections": [], "files": [], "persistence": [],
-        "resources": resources}}), encoding="utf-8")
-    return path
+    return write_host_check(path, "lab-pc-07", ["127.0.0.1", "fe80::1", MINER], processes, now)
 
 
 def test_host_and_network_findings_of_one_address_make_one_case(tmp_path: Path, store_target: str) -> None:
