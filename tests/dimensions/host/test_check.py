@@ -155,6 +155,7 @@ def test_host_check_changes_nothing_and_says_what_it_reads(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["format"] == "minescope-host-check" and report["privileged"] == (os.geteuid() == 0)
+    assert out.stat().st_mode & 0o077 == 0  # command lines can carry secrets: the owner's only
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p != out} == before
     assert not list(tmp_path.glob("*.part"))
     helptext = subprocess.run([sys.executable, "-m", "minescope", "host", "check", "--help"], capture_output=True,

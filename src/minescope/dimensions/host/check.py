@@ -130,9 +130,13 @@ def check_host(options: CheckOptions | None = None) -> dict[str, Any]:
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
+    """Written whole or not at all (a fleet's collector never reads half a report), readable by its owner only:
+    command lines can carry secrets."""
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)  # whole or not at all: a fleet's collector never reads half a report
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(report, ensure_ascii=False, indent=1))
+    os.replace(tmp, path)
 
 
 # --- processes -------------------------------------------------------------------------------------------
