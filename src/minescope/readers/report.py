@@ -9,6 +9,7 @@ gets ``error`` instead; the rows read before it are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from minescope.model import Text
 from minescope.readers.names import path_text
@@ -58,6 +59,16 @@ class InputReport:
         """The input cannot be read (further); what was read stays."""
         if self.error is None:
             self.error = Text(zh=f"{self.input}：{zh}", en=f"{self.input}: {en}")
+
+    def is_file(self, path: Path) -> bool:
+        """Whether ``path`` is a file a reader can open; a folder or a missing path is this input's error."""
+        if path.is_dir():
+            self.fail("这是目录；请给出其中的日志文件", "this is a directory: give the log files in it")
+            return False
+        if not path.is_file():
+            self.fail("文件不存在；请检查路径", "no such file; check the path")
+            return False
+        return True
 
     def _bad(self, zh: str, en: str) -> None:
         self.skipped += 1

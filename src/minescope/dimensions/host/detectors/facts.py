@@ -43,8 +43,11 @@ def file_findings(files: pa.Table | None, source: str) -> list[Finding]:
     if files is None or files.num_rows == 0:
         return []
     hashes = miner_hashes()
+    # only rows with a match or a listed hash reach Python: a fleet's reports hold millions of clean files
+    hashed = pc.is_in(pc.utf8_lower(files["sha256"]), value_set=pa.array(list(hashes)))
+    named = pc.greater(pc.fill_null(pc.list_value_length(files["matches"]), 0), 0)
     out = []
-    for row in files.to_pylist():
+    for row in files.filter(pc.or_(pc.fill_null(hashed, False), named)).to_pylist():
         matches = list(row.get("matches") or [])
         listed = hashes.get((row.get("sha256") or "").lower())
         if listed:
@@ -81,15 +84,16 @@ def connection_findings(connections: pa.Table | None, intel: PoolIntel, source: 
     if connections is None or connections.num_rows == 0:
         return []
     grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    reached = pc.or_(pc.is_valid(connections["remote_ip"]), pc.is_valid(connections["remote_name"]))
-    for row in connections.filter(reached).to_pylist():
-        match = None
-        if row.get("remote_name"):
-            match = intel.match_mining_domain(row["remote_name"])
-        if match is None and row.get("remote_ip") and row.get("remote_port") is not None:
-            match = intel.match_endpoint(row["remote_ip"], int(row["remote_port"]))
-        if match is None and row.get("remote_ip"):
-            match = intel.match_ip(row["remote_ip"])
+    # each distinct endpoint is looked up once, and only the rows of matched ones reach Python
+    endpoints = connections.group_by(["remote_name", "remote_ip", "remote_port"]).aggregate([]).to_pylist()
+    known = {(e["remote_name"], e["remote_ip"], e["remote_port"]): m for e in endpoints
+             if (m := _endpoint_match(intel, e["remote_name"], e["remote_ip"], e["remote_port"])) is not None}
+    if not known:
+        return []
+    candidates = pc.or_(pc.is_in(connections["remote_name"], value_set=pa.array([k[0] for k in known], pa.string())),
+                        pc.is_in(connections["remote_ip"], value_set=pa.array([k[1] for k in known], pa.string())))
+    for row in connections.filter(pc.fill_null(candidates, False)).to_pylist():
+        match = known.get((row["remote_name"], row["remote_ip"], row["remote_port"]))
         if match is None:
             continue
         pool = row.get("remote_name") or f"{row.get('remote_ip')}:{row.get('remote_port')}"
@@ -111,6 +115,17 @@ def connection_findings(connections: pa.Table | None, intel: PoolIntel, source: 
                 "connections": len(rows)}, match.list_name),),
             source=first.get("input") or source, key=f"{image}|{pool}"))
     return out
+
+
+def _endpoint_match(intel: PoolIntel, name: str | None, ip: str | None, port: int | None) -> Any:
+    """Why an endpoint is a known pool: its name in the lists, else its address and port learned or confirmed,
+    else its address listed; None when nothing knows it."""
+    match = intel.match_mining_domain(name) if name else None
+    if match is None and ip and port is not None:
+        match = intel.match_endpoint(ip, int(port))
+    if match is None and ip:
+        match = intel.match_ip(ip)
+    return match
 
 
 def host_findings(found: Iterable[Finding], resources: pa.Table | None, source: str) -> list[Finding]:

@@ -96,11 +96,7 @@ class FlowLogInput:
 
     def __iter__(self) -> Batches:
         report = self.report
-        if self.path.is_dir():
-            report.fail("这是目录；请给出其中的日志文件", "this is a directory: give the log files in it")
-            return
-        if not self.path.is_file():
-            report.fail("文件不存在；请检查路径", "no such file; check the path")
+        if not report.is_file(self.path):
             return
         fmt = self.fmt or detect_format(self.path)
         if fmt is None:
