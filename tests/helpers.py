@@ -9,11 +9,14 @@ so the tests show detection follows the protocol rather than the corpus files.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import ipaddress
 import json
 import os
 import re
 import struct
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -966,4 +969,43 @@ def write_host_check(path: Path, host: str, addresses: Sequence[str], processes:
                                                       "addresses": list(addresses)}])}
     path.write_text(json.dumps({"format": FORMAT, "version": VERSION, "host": host, "tables": tables}),
                     encoding="utf-8")
+    return path
+
+
+# --- meter exports (the power dimension) ---------------------------------------------------------------
+
+POWER_DATA = Path(__file__).parent / "data" / "power"
+ORG = "示例大学 计算机学院实验室"
+METER_REGISTRY = f"cidr,organisation,type,region_code,contact\n192.168.2.0/24,{ORG},university,320102,网络中心\n"
+# the mappings of a metering system's readings and a marketing system's account records (docs/mapping.md)
+METER_READINGS = {"table": "readings", "columns": {"account": "户号", "ts": "采集时间", "kwh": "有功电量"},
+                  "time": {"timezone": "Australia/Sydney"}}
+METER_ACCOUNTS = {"table": "accounts", "columns": {"account": "户号", "name": "户名", "tariff": "用电类别",
+                                                   "running_kva": "运行容量", "region": "行政区划",
+                                                   "organisation": "单位"}}
+
+
+def households() -> dict[str, list[tuple[datetime, float]]]:
+    """The real half-hourly series bundled for the tests, by customer."""
+    path = next(p for p in sorted(POWER_DATA.glob("*.csv*")) if "smart_meter" in p.name)
+    opener = gzip.open if path.suffix == ".gz" else open
+    out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        for row in csv.DictReader(f):
+            out[row["customer_id"]].append((datetime.fromisoformat(row["reading_datetime"]),
+                                            float(row["general_supply_kwh"])))
+    return dict(out)
+
+
+def write_long(path: Path, series: dict[str, list[tuple[datetime, float]]], added_kw: dict[str, float],
+               since: datetime) -> Path:
+    """Readings as a metering system exports them: one row per account and half hour; ``added_kw`` is a
+    constant load from ``since`` (an ASIC does not sleep)."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["户号", "采集时间", "有功电量"])
+        for account, rows in series.items():
+            extra = added_kw.get(account, 0.0) / 2  # kWh in half an hour
+            for t, kwh in rows:
+                w.writerow([account, t.strftime("%Y-%m-%d %H:%M:%S"), round(kwh + (extra if t >= since else 0), 3)])
     return path

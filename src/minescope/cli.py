@@ -215,6 +215,10 @@ def main() -> None:
               help="附加矿池名单文件或目录 / extra pool list file or directory (repeatable)")
 @click.option("--registry", type=click.Path(path_type=Path),
               help="单位登记表 CSV / organisation registry CSV (cidr, organisation, type, region_code, contact)")
+@click.option("--mapping", "mappings", multiple=True, type=click.Path(path_type=Path),
+              help="CSV/Parquet/JSON 行导出的列映射（TOML/JSON，可重复；按列名匹配文件）/ column mapping of CSV, "
+                   "Parquet or JSON-lines exports (TOML/JSON, repeatable; each file takes the first whose columns it "
+                   "has; docs/mapping.md)")
 @click.option("--idle-timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
               help="流空闲超时（秒）/ flow idle timeout in seconds")
 @click.option("-i", "--interface", help="实时抓包网卡（需要 root 或 CAP_NET_RAW）/ capture live from this interface")
@@ -231,8 +235,9 @@ def main() -> None:
               help="只保留排序最前的 N 条行为线索（每个抓包、全部流日志各一组）/ keep only the N best-ranked "
                    "behaviour leads (of each capture, and of all flow logs together)")
 def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db: str, no_store: bool,
-         feeds: tuple[Path, ...], registry: Path | None, idle_timeout: float, interface: str | None,
-         duration: float | None, engine: str, all_partitions: bool, behaviour: bool, leads_top: int | None) -> None:
+         feeds: tuple[Path, ...], registry: Path | None, mappings: tuple[Path, ...], idle_timeout: float,
+         interface: str | None, duration: float | None, engine: str, all_partitions: bool, behaviour: bool,
+         leads_top: int | None) -> None:
     """扫描抓包文件（pcap/pcapng，可 gzip）、流日志（NetFlow/IPFIX、nfdump、Zeek、Suricata）或目录 /
     scan captures (pcap/pcapng, gzipped), flow logs (NetFlow/IPFIX, nfdump, Zeek, Suricata) or directories."""
     from minescope.pipeline import Scanner, ScanOptions
@@ -243,6 +248,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
     if inputs and interface:
         raise InputError("请只给出文件或目录，或只用 --interface 实时抓包，不要同时给出",
                          "give files or directories, or --interface for a live capture, not both")
+    loaded = _load_mappings(mappings)
     # a report that cannot be written, or a store that cannot be used, fails now, not after the scan
     if output is not None or fmt == "html":
         _check_writable(output or Path(HTML_DEFAULT))
@@ -259,7 +265,7 @@ def scan(inputs: tuple[Path, ...], fmt: str, output: Path | None, lang: str, db:
         lists.append(confirmed_list(store))
     scanner = Scanner(ScanOptions(idle_timeout=idle_timeout, feeds=list(feeds), registry=registry,
                                   engine=engine, seen_files=seen, behaviour=behaviour, lists=lists,
-                                  leads_top=leads_top))
+                                  leads_top=leads_top, mappings=loaded))
     if interface:
         from minescope.pipeline import scan_interface
 
@@ -321,6 +327,21 @@ def _write_report(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):  # the write's own error is the one to tell
             partial.unlink(missing_ok=True)
+
+
+def _load_mappings(paths: tuple[Path, ...]) -> list[Any]:
+    """The column mappings, each checked now: a bad one is one line before anything is read."""
+    from minescope.readers.mapped import Mapping, MappingError
+    from minescope.readers.names import path_text
+
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(Mapping.load(path))
+        except MappingError as e:
+            raise InputError(f"{path_text(path)}: {e.zh}；请按 docs/mapping.md 改正",
+                             f"{path_text(path)}: {e.en}; correct it as docs/mapping.md shows") from None
+    return loaded
 
 
 def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:

@@ -34,6 +34,14 @@ class Dimension(StrEnum):
     TIP = "tip"
 
 
+DIMENSION_LABELS: dict[str, tuple[str, str]] = {
+    Dimension.NETWORK: ("网络", "network"), Dimension.POWER: ("电力", "power"), Dimension.HOST: ("主机", "host"),
+    Dimension.FUNDS: ("资金", "funds"), Dimension.CONTENT: ("内容", "content"),
+    Dimension.TIP: ("举报", "public report"),
+}
+"""Each dimension's name in both languages (zh, en), for every output that names one."""
+
+
 class SubjectType(StrEnum):
     """What a finding is about."""
 

@@ -46,6 +46,7 @@ from minescope.enrich.attribution import Attributor
 from minescope.enrich.estimate import estimate_energy
 from minescope.knowledge.pools import LoadedList, PoolIntel
 from minescope.model import Attribution, Finding, InputSummary, ScanResult, SubjectType, Text, merge_same
+from minescope.readers.mapped import Mapping, export_kind, fits, identity_mapping, source_names, table_dimension
 from minescope.readers.names import path_text
 from minescope.readers.report import InputReport
 
@@ -67,6 +68,7 @@ class ScanOptions:
     # dataset id → keys (DatasetFile.key) of its files already scanned; None reads every file
     seen_files: Callable[[str], set[str]] | None = None
     lists: list[LoadedList] = field(default_factory=list)  # pool lists not from files: the store's confirmed pools
+    mappings: list[Mapping] = field(default_factory=list)  # column mappings for CSV, Parquet and JSON-lines exports
 
 
 class Scanner:
@@ -93,7 +95,7 @@ class Scanner:
         self.hosts_seen.clear()
         self.dataset_files = []
         self.datasets_read = []
-        split = split_inputs(list(paths))
+        split = split_inputs(list(paths), self.options.mappings)
         inputs = [InputSummary(path=path_text(p), format="", problem=why) for p, why in split.problems]
         findings: list[Finding] = []
         for path in split.captures:
@@ -101,17 +103,21 @@ class Scanner:
             inputs.append(summary)
             findings.extend(found)
         if split.logs or split.datasets:
-            summaries, found = self.scan_flow_logs(split.logs, progress, split.datasets)
+            summaries, found = self.scan_flow_logs(split.logs, progress, split.datasets, split.mappings)
             inputs.extend(summaries)
             findings.extend(found)
         if split.host_logs:
-            summaries, found = self.scan_host_logs(split.host_logs, progress)
+            summaries, found = self.scan_host_logs(split.host_logs, progress, split.mappings)
+            inputs.extend(summaries)
+            findings.extend(found)
+        if split.power:
+            summaries, found = self.scan_power(split.power, progress, split.mappings)
             inputs.extend(summaries)
             findings.extend(found)
         return self.make_result(inputs, findings, started, time.perf_counter() - t0)
 
-    def scan_host_logs(self, paths: list[Path], progress: Progress | None = None
-                       ) -> tuple[list[InputSummary], list[Finding]]:
+    def scan_host_logs(self, paths: list[Path], progress: Progress | None = None,
+                       mappings: dict[Path, Mapping] | None = None) -> tuple[list[InputSummary], list[Finding]]:
         """Endpoint logs and host-check reports into the host tables, then the host detectors over all of them
         (the Sigma rules on this scan's engine)."""
         from minescope.dimensions.host import detectors as host_detectors
@@ -120,11 +126,11 @@ class Scanner:
         batches: dict[str, list[pa.RecordBatch]] = {}
         summaries = []
         for path in paths:
-            log = HostLogInput(path)
+            log = HostLogInput(path, mapping=(mappings or {}).get(path))
             for table, batch in log:
                 batches.setdefault(table, []).append(batch)
             summaries.append(InputSummary(path=path_text(path), format=log.report.format or "host-log",
-                                          problem=_log_problem(log.report)))
+                                          problem=_log_problem(log.report), dimension="host"))
             if progress is not None and path.is_file():
                 progress(path.stat().st_size)
         tables = {name: pa.Table.from_batches(b) for name, b in batches.items()}
@@ -140,8 +146,36 @@ class Scanner:
             self.hosts_seen |= set(host_detectors.host_addresses({"resources": checked}).values())
         return summaries, [self._enrich(f) for f in found]
 
-    def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None,
-                       datasets: Sequence[Path] = ()) -> tuple[list[InputSummary], list[Finding]]:
+    def scan_power(self, paths: list[Path], progress: Progress | None = None,
+                   mappings: dict[Path, Mapping] | None = None) -> tuple[list[InputSummary], list[Finding]]:
+        """Meter, billing and account exports into the power tables, then the power detectors over all of them
+        (the per-meter aggregates on this scan's engine)."""
+        from minescope.dimensions.power import detectors as power_detectors
+        from minescope.dimensions.power.readers import PowerInput, complete_readings
+        from minescope.dimensions.power.tables import TABLES as POWER_TABLES
+
+        batches: dict[str, list[pa.RecordBatch]] = {}
+        summaries = []
+        for path in paths:
+            export = PowerInput(path, (mappings or {}).get(path))
+            for table, batch in export:
+                batches.setdefault(table, []).append(batch)
+            summaries.append(InputSummary(path=path_text(path), format=export.report.format or "power",
+                                          problem=_log_problem(export.report), dimension="power"))
+            if progress is not None and path.is_file():
+                progress(path.stat().st_size)
+        tables = {name: pa.Table.from_batches(b, schema=POWER_TABLES[name]) for name, b in batches.items()}
+        if "readings" in tables:
+            tables["readings"] = complete_readings(tables["readings"])
+        engine = open_engine(self.options.engine)
+        try:
+            found = power_detectors.detect(tables, engine)
+        finally:
+            engine.close()
+        return summaries, [self._enrich(f) for f in found]
+
+    def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None, datasets: Sequence[Path] = (),
+                       mappings: dict[Path, Mapping] | None = None) -> tuple[list[InputSummary], list[Finding]]:
         """Flow logs and datasets through the payload-less detectors, all on one engine."""
         detector = FlowLogDetector(self.intel, open_engine(self.options.engine), self.intel.learned_pools.table())
         summaries = []
@@ -151,7 +185,8 @@ class Scanner:
                 if progress is not None:
                     progress(sum(f.bytes for _, f in self.dataset_files if f.path.is_relative_to(root)))
             for path in paths:
-                log = FlowLogInput(path)
+                mapping = (mappings or {}).get(path)
+                log = FlowLogInput(path, "csv" if mapping is not None else None, mapping=mapping)
                 summary = InputSummary(path=path_text(path), format="")
                 for table, batch in log:
                     detector.add(table, batch)
@@ -246,7 +281,8 @@ class Scanner:
     def _enrich(self, finding: Finding) -> Finding:
         """Who the subject is, and what its hash rate costs in power."""
         rate = finding.mining.sizing_hashrate if finding.mining is not None else None
-        energy = estimate_energy(rate, as_of_year=_year(finding.first_seen)) if rate is not None else None
+        # a meter's energy is measured, not estimated from a hash rate: kept as its detector gave it
+        energy = estimate_energy(rate, as_of_year=_year(finding.first_seen)) if rate is not None else finding.energy
         who: Attribution | None
         if finding.subject.type == SubjectType.IP:
             who = self.attributor.attribute(finding.subject.value)
@@ -297,16 +333,20 @@ class Inputs:
     datasets: list[Path] = field(default_factory=list)  # flow datasets (partitioned Parquet)
     host_logs: list[Path] = field(default_factory=list)  # endpoint logs and host-check reports
     problems: list[tuple[Path, Text]] = field(default_factory=list)  # paths that give nothing to scan
+    power: list[Path] = field(default_factory=list)  # meter, billing and account exports
+    mappings: dict[Path, Mapping] = field(default_factory=dict)  # exports read through a given column mapping
 
 
-def split_inputs(paths: list[Path]) -> Inputs:
+def split_inputs(paths: list[Path], mappings: Sequence[Mapping] = ()) -> Inputs:
     """Captures, flow logs, flow datasets and endpoint logs to scan, and the paths that give nothing to scan.
 
-    A named file is an endpoint log when its content says so (``host.readers.detect_host_format``), else a
-    flow log when its content says so (a mapped CSV only when not named like a capture), else a capture
-    (whose reader reports what is wrong with it). Directories are walked for capture files (by name), flow
-    logs of the formats in ``DIR_LOG_FORMATS`` and endpoint logs (by content). A path that is missing or
-    cannot be read is one problem each; the others are still read."""
+    A named file is an endpoint log when its content says so (``host.readers.detect_host_format``), else an
+    export (CSV, Parquet, JSON lines) that one of ``mappings`` fits (its columns are all there) and goes to
+    that mapping's table's dimension, else a flow log when its content says so (a CSV named like a capture
+    is a capture; a CSV whose columns are named like a table's fields goes to that table's dimension), else
+    a capture (whose reader reports what is wrong with it). Directories are walked for capture files (by
+    name), flow logs of the formats in ``DIR_LOG_FORMATS``, endpoint logs (by content) and exports a given
+    mapping fits. A path that is missing or cannot be read is one problem each; the others are still read."""
     from minescope.dimensions.host.readers.detect import detect_host_format
 
     split = Inputs()
@@ -330,7 +370,7 @@ def split_inputs(paths: list[Path]) -> Inputs:
                     captures.append(f)
                 elif detect_host_format(f) is not None:
                     split.host_logs.append(f)
-                else:
+                elif not (mappings and _route_export(f, mappings, split, named=False)):
                     continue
                 found += 1
             if not found:
@@ -345,6 +385,8 @@ def split_inputs(paths: list[Path]) -> Inputs:
             if detect_host_format(p) is not None:
                 split.host_logs.append(p)
                 continue
+            if not _capture_name(p) and _route_export(p, mappings, split, named=True):
+                continue
             fmt = detect_format(p)
             # a capture's name wins over a guess of CSV from text content
             is_capture = fmt in (None, "capture") or (fmt not in DIR_LOG_FORMATS and _capture_name(p))
@@ -355,6 +397,36 @@ def split_inputs(paths: list[Path]) -> Inputs:
             problems.append((p, Text(zh=f"{path_text(p)}: 文件不存在；请检查路径",
                                      en=f"{path_text(p)}: no such file; check the path")))
     return split
+
+
+def _route_export(path: Path, mappings: Sequence[Mapping], split: Inputs, named: bool) -> bool:
+    """Put a CSV, Parquet or JSON-lines export where its table's dimension is read: through the first given
+    mapping that fits its columns or, for a named file, through columns named like a table's fields. False
+    when neither applies (a flow log of another format, a capture, a file the network readers explain)."""
+    kind = export_kind(path)
+    if kind is None:
+        return False
+    names = source_names(path, kind)
+    mapping = next((m for m in mappings if fits(m, names)), None)
+    if mapping is None:
+        if not named or (identity := identity_mapping(names)) is None or table_dimension(identity.table) == "network":
+            return False  # a network export: the flow-log readers read (or report) it as before
+        mapping = identity
+    dimension = table_dimension(mapping.table)
+    if dimension == "network":
+        split.logs.append(path)
+    elif dimension == "host":
+        split.host_logs.append(path)
+    elif dimension == "power":
+        split.power.append(path)
+    else:
+        split.problems.append((path, Text(
+            zh=f"{path_text(path)}: 映射的表 {mapping.table} 属于{dimension}维度，scan 尚不读取该维度",
+            en=f"{path_text(path)}: the mapping's table {mapping.table} is of the {dimension} dimension, which scan "
+               "does not read yet")))
+        return True
+    split.mappings[path] = mapping
+    return True
 
 
 def _walk(root: Path) -> tuple[list[Path], list[tuple[Path, Text]]]:

@@ -74,6 +74,12 @@ class TableSpec:
     dimension: str
     schema: str
     doc: str
+    # the columns a row needs ("a|b": either): a mapped export must give these
+    required: tuple[str, ...] = ()
+
+    def arrow_schema(self) -> Any:
+        module, _, attribute = self.schema.partition(":")
+        return getattr(import_module(module), attribute)
 
 
 @dataclass(frozen=True)
@@ -229,8 +235,10 @@ def markdown() -> str:
                    [(f"`{k}`", k.dimension, k.label.zh, k.label.en, yes(k.mining), yes(k.opens_case), str(k.severity),
                      k.section, k.doc) for k in kinds().values()])
     lines += ["### Evidence tables", ""]
-    lines += table(("table", "dimension", "schema", "rows"),
-                   [(f"`{t.name}`", t.dimension, f"`{t.schema}`", t.doc) for t in tables().values()])
+    lines += table(("table", "dimension", "schema", "needs", "rows"),
+                   [(f"`{t.name}`", t.dimension, f"`{t.schema}`", ", ".join(n.replace("|", " / ") for n in t.required),
+                     t.doc)
+                    for t in tables().values()])
     lines += ["### Readers", ""]
     lines += table(("format", "dimension", "tables", "in directories", "what"),
                    [(f"`{r.format}`", r.dimension, ", ".join(r.tables), yes(r.in_directories), r.doc)

@@ -48,6 +48,7 @@ from helpers import (
 
 CASE_S = 30  # one small mutated input scanned in-process: far more than any takes
 NF, ZEEK = FLOWLOGS / "netflow", FLOWLOGS / "zeek"
+HOST_DATA = FLOWLOGS.parent / "host"
 Layout = Callable[[bytes], tuple[list[int], list[tuple[int, int]]]]
 
 
@@ -86,6 +87,25 @@ def _mapped_flows() -> tuple[bytes, bytes]:
     return csv_out.getvalue(), pq_out.getvalue()
 
 
+@cache
+def _exported_processes() -> tuple[bytes, bytes]:
+    """The process starts of a real Sysmon log (OTRF), exported as an EDR would: CSV and JSON lines with the
+    processes table's own column names (read with no column mapping)."""
+    import io
+
+    import orjson
+    import pyarrow.csv as pacsv
+
+    from minescope.dimensions.host.readers import read_host_log
+
+    processes = read_host_log(HOST_DATA / "otrf" / "covenant_psremoting_grunt.zip")["processes"]
+    processes = processes.drop_columns(["source", "input"])
+    csv_out = io.BytesIO()
+    pacsv.write_csv(processes, csv_out)
+    lines = b"".join(orjson.dumps(r, option=orjson.OPT_NAIVE_UTC) + b"\n" for r in processes.to_pylist())
+    return csv_out.getvalue(), lines
+
+
 # name → (the real input, the name a mutant is written under, its layout, text tokens, gzip the mutant)
 SEEDS: dict[str, tuple[Callable[[], bytes], str, Layout, bool, bool]] = {
     "pcap": (lambda: (CORPUS / "mining" / "zeekcm_bitcoin-mining.pcap").read_bytes(), "m.pcap", pcap_layout,
@@ -113,6 +133,8 @@ SEEDS: dict[str, tuple[Callable[[], bytes], str, Layout, bool, bool]] = {
                False, False),
     "mapped-csv": (lambda: _mapped_flows()[0], "flows.csv", _text, True, False),
     "mapped-parquet": (lambda: _mapped_flows()[1], "flows.parquet", _blob, False, False),
+    "host-export-csv": (lambda: _exported_processes()[0], "processes.csv", _text, True, False),
+    "host-export-jsonl": (lambda: _exported_processes()[1], "processes.jsonl", _text, True, False),
 }
 PER_SEED = 16 * FAULTS_SCALE
 

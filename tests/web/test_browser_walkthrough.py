@@ -17,12 +17,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from helpers import CORPUS, PG_URL, Conversation, write_host_check, write_pcap
+from helpers import (
+    CORPUS,
+    METER_ACCOUNTS,
+    METER_READINGS,
+    ORG,
+    PG_URL,
+    Conversation,
+    households,
+    write_host_check,
+    write_long,
+    write_pcap,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -254,3 +266,53 @@ def test_walk_from_the_network_finding_to_the_process_behind_it_and_a_cleaned_ho
         expect(page.locator('tr[data-host="lab-pc-92"]')).to_have_attribute("data-cleaned", "yes")
         browser.close()
     assert "intact" in _cli("cases", "verify", "--db", db, "--lang", "en")
+
+
+def test_walk_from_a_power_finding_and_its_load_curve_to_the_organisations_case(
+        console: tuple[str, str, Path], tmp_path: Path) -> None:
+    """The grid's export of the lab's meter (a real household's series with 3.25 kW added: one ASIC) and its
+    account record: the finding page draws the daily load with the step marked and sizes it as machines; its case
+    is the university's, which also holds the network findings of the capture: two dimensions agree."""
+    import json
+
+    from playwright.sync_api import expect, sync_playwright
+
+
+    url, db, registry = console
+    meter, rows = sorted(households().items())[0]
+    since = (rows[0][0] + timedelta(days=150)).replace(hour=0, minute=0, second=0)
+    readings = write_long(tmp_path / "实验楼电表.csv", {meter: rows}, {meter: 3.25}, since)
+    accounts = tmp_path / "用电户档案.csv"
+    accounts.write_text(f"户号,户名,用电类别,运行容量,行政区划,单位\n{meter},计算机学院实验楼,居民生活用电,8,320102,{ORG}\n",
+                        encoding="utf-8")
+    maps = []
+    for name, spec in (("long.json", METER_READINGS), ("accounts.json", METER_ACCOUNTS)):
+        (tmp_path / name).write_text(json.dumps(spec), encoding="utf-8")
+        maps += ["--mapping", str(tmp_path / name)]
+    _cli("scan", str(readings), str(accounts), *maps, "--registry", str(registry), "--db", db)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+        page.goto(url + "/login")
+        page.fill("input[name=username]", "analyst")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+
+        page.goto(url + "/findings?kind=mining_load")
+        page.locator("a", has_text="疑似挖矿用电").first.click()
+        expect(page.locator("h1")).to_contain_text(meter)
+        curve = page.locator("#load-curve")
+        expect(curve.locator("canvas")).to_have_count(1)  # ECharts drew it
+        assert int(curve.get_attribute("data-drawn") or 0) > 300
+        expect(page.locator("#finding-load")).to_contain_text(since.date().isoformat()[:7])
+        expect(page.locator('#finding-sizing tr[data-class="SHA-256 ASIC"]')).to_contain_text("–")
+        expect(page.locator("#finding-attribution")).to_contain_text(ORG)
+        page.locator("#finding-cases a").first.click()
+        expect(page.locator("h1")).to_contain_text(ORG)
+        agreeing = page.locator("#agreeing")
+        expect(agreeing).to_contain_text("电力")
+        expect(agreeing).to_contain_text("网络")
+        expect(agreeing).to_contain_text("多个维度的证据相互印证")
+        expect(page.locator("#findings")).to_contain_text("挖矿会话")
+        expect(page.locator("#findings")).to_contain_text("疑似挖矿用电")
+        browser.close()

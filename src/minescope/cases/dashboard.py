@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Integer, and_, case, cast, func, select, true
+from sqlalchemy import ColumnElement, Engine, Integer, and_, case, cast, func, or_, select, true
 
 from minescope import registry
 from minescope.dimensions.network.kinds import MINING_SESSION
@@ -73,10 +73,15 @@ def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, An
     place = func.substr(f.region_code, 1, {0: 2, 2: 4, 4: 6}.get(len(scope), 6)).label("place")
     day = _day_number(store.dialect.name, f.first_seen).label("day")
     n = func.count().label("n")
+    # a mining host is an address, or a machine named by its endpoint logs whose address is not known; a meter
+    # is counted apart (a site's meter and its machines are not two hosts)
+    machine = func.coalesce(f.subject_ip, f.subject_value).label("machine")
+    on_machines = and_(mining, or_(f.subject_type.is_(None), f.subject_type.in_(("ip", "host"))))
     # distinct hosts through GROUP BY / DISTINCT subqueries: PostgreSQL hashes those, count(DISTINCT) sorts
-    places = select(place, f.subject_ip).where(mining).distinct().subquery()
-    hosts = (select(f.subject_ip, func.max(case((f.org_type.in_(INSTITUTIONAL), 1), else_=0)).label("inst"))
-             .where(mining).group_by(f.subject_ip).subquery())
+    places = select(place, machine).where(on_machines).distinct().subquery()
+    hosts = (select(machine, func.max(case((f.org_type.in_(INSTITUTIONAL), 1), else_=0)).label("inst"))
+             .where(on_machines).group_by(machine).subquery())
+    meters = select(f.subject_value).where(mining, f.subject_type == "meter").distinct().subquery()
     with store.connect() as conn:
         # one pass over the area's findings: counts by kind, and the sums of each algorithm
         sums = conn.execute(
@@ -85,6 +90,7 @@ def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, An
             .where(in_area).group_by(f.kind, f.sizing_algorithm, f.energy_algorithm)).all()
         by_place = conn.execute(select(places.c.place, func.count()).group_by(places.c.place)).all()
         n_hosts, institutional = conn.execute(select(func.count(), func.sum(hosts.c.inst))).one()
+        n_meters = conn.execute(select(func.count()).select_from(meters)).scalar_one()
         orgs = conn.execute(select(f.org_name, n).where(mining, f.org_name.is_not(None))
                             .group_by(f.org_name).order_by(n.desc(), f.org_name).limit(10)).all()
         trend = conn.execute(select(day, func.count()).where(
@@ -101,7 +107,7 @@ def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, An
             kwh[energy_algorithm] = [a + b for a, b in zip(kwh[energy_algorithm], energy, strict=True)]
     epoch = dt.date(1970, 1, 1)
     return {
-        "findings_by_kind": dict(by_kind), "mining_hosts": n_hosts,
+        "findings_by_kind": dict(by_kind), "mining_hosts": n_hosts, "mining_meters": n_meters,
         "institutional_share": institutional / n_hosts if n_hosts else None,
         "hosts_by_place": {k or "": v for k, v in sorted(by_place, key=lambda kv: -kv[1])},
         "top_organisations": [(name, count) for name, count in orgs],

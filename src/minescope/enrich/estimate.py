@@ -31,6 +31,7 @@ from minescope.knowledge import data_path
 from minescope.model import Energy, HashRate
 
 PUE = (1.01, 1.10, 1.20)
+METERED = "metered"  # the energy "algorithm" of a meter's load: measured, not estimated from a hash rate
 HOURS_PER_DAY = 24.0
 
 # Hashes (or solutions) per unit of the table's rate and efficiency units.
@@ -201,3 +202,61 @@ def _total(algorithm: str, rates: list[HashRate], as_of_year: int | None) -> Alg
         shares=sum(r.shares for r in rates),
     )
     return AlgorithmTotal(algorithm, combined, len(rates), estimate_energy(combined, as_of_year))
+
+
+# --- a measured load, run backwards: kW → machines and hash rate --------------------------------
+
+RIG_CARDS = 6  # GPU cards in a rig where the table gives a card: the common 6-card frame of 2021 farms
+
+# Machine classes a mining load is sized in: (name, zh, algorithm family, the hardware rows' class)
+LOAD_CLASSES = (
+    ("SHA-256 ASIC", "SHA-256 矿机", "SHA-256", "ASIC"),
+    ("GPU rig", "显卡矿机", "Ethash/Etchash", "GPU"),
+    ("CPU", "CPU 主机", "RandomX", "CPU"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSizing:
+    """What a measured load would be in one class of machine: how many, and their hash rate (low / best /
+    high). The band comes from the class's least and most power-hungry devices, the PUE range and the load's
+    own range."""
+
+    hw_class: str
+    label_zh: str
+    algorithm: str
+    machines: tuple[float, float, float]
+    hps: tuple[float, float, float]
+    kwh_per_day: tuple[float, float, float]
+    basis: str
+
+
+def size_load(kw: tuple[float, float, float], as_of_year: int | None = None) -> tuple[LoadSizing, ...]:
+    """A mining load of ``kw`` (low, best, high, kW at the meter) as machines of each class of ``LOAD_CLASSES``.
+
+    Machines = kW ÷ PUE ÷ device power: at most with the least power-hungry device and the lowest PUE, at
+    least with the most power-hungry and the highest. Hash rate = kW ÷ PUE ÷ (J/hash): at most with the most
+    efficient device. The meter measures power, not hashes, so the class is not known from it: each class is
+    an alternative, not a part."""
+    lo_kw, best_kw, hi_kw = kw
+    out = []
+    for name, zh, family, hw_class in LOAD_CLASSES:
+        devices = [d for d in devices_for(family, as_of_year) if d.hw_class.startswith(hw_class)]
+        if not devices:
+            continue
+        units = [(d.power_w * (RIG_CARDS if d.hw_class == "GPU" else 1.0), d) for d in devices]
+        watts = sorted(w for w, _ in units)
+        by_eff = sorted(devices, key=lambda d: d.joules_per_hash)
+        machines = (lo_kw * 1000 / PUE[2] / watts[-1], best_kw * 1000 / PUE[1] / statistics.median(watts),
+                    hi_kw * 1000 / PUE[0] / watts[0])
+        hps = (lo_kw * 1000 / PUE[2] / by_eff[-1].joules_per_hash,
+               best_kw * 1000 / PUE[1] / statistics.median(d.joules_per_hash for d in by_eff),
+               hi_kw * 1000 / PUE[0] / by_eff[0].joules_per_hash)
+        rig = f" (a rig = {RIG_CARDS} cards)" if hw_class == "GPU" else ""
+        basis = (f"{len(devices)} {family} {hw_class} devices{rig}: {watts[0]:.0f}–{watts[-1]:.0f} W per machine, "
+                 f"{by_eff[0].efficiency:.3g}–{by_eff[-1].efficiency:.3g} {by_eff[0].efficiency_unit}, PUE "
+                 f"{PUE[0]}–{PUE[2]}")
+        out.append(LoadSizing(hw_class=name, label_zh=zh, algorithm=family, machines=machines, hps=hps,
+                              kwh_per_day=(lo_kw * HOURS_PER_DAY, best_kw * HOURS_PER_DAY, hi_kw * HOURS_PER_DAY),
+                              basis=basis))
+    return tuple(out)

@@ -107,3 +107,21 @@ def tcp_flags(text: str) -> int | None:
                 bits |= 1 << i
         return bits
     return int(text, 16) if text.lower().startswith("0x") else int(text)
+
+
+PROTO_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmp6": 58, "icmpv6": 58, "gre": 47, "esp": 50,
+                 "sctp": 132, "dccp": 33, "ipv4": 4, "ipv6": 41, "igmp": 2, "ospf": 89, "pim": 103}
+
+
+def proto_number(name: str | None, ipv6: bool = False) -> int | None:
+    """IANA number from a protocol name or number text (``tcp``, ``TCP``, ``6``); None if unknown."""
+    if not name:
+        return None
+    low = name.strip().lower()
+    if low.isdigit():
+        n = int(low)
+        return n if n < 256 else None
+    number = PROTO_NUMBERS.get(low)
+    if number == 1 and ipv6:
+        return 58
+    return number

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from minescope.cases.workflow import STATE_LABELS
+from minescope.model import DIMENSION_LABELS
 from minescope.outputs.i18n import LABELS as REPORT_LABELS
 from minescope.web.i18n_lists import LIST_LABELS
 
@@ -128,6 +129,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "institutional_note": ("党政机关、高校、科研院所、国企、企业",
                            "government, university, research, state-owned, enterprise"),
     "energy_total": ("合计日耗电", "Energy per day, total"),
+    "mining_meters": ("疑似挖矿电表", "Mining-shaped meters"),
+    "metered_note": ("电表实测新增日电量", "added energy measured at the meters, per day:"),
     "energy_note": ("电量可跨算法相加，算力不可", "energy adds across algorithms; hash rate does not"),
     "map_title": ("挖矿主机分布", "Mining hosts by place"),
     "places": ("下辖地区", "Places"),
@@ -234,12 +237,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "evk.answer": ("应答", "answer"), "evk.answered_at": ("应答时间", "answered at"),
     "evk.client": ("客户端", "client"), "evk.rank": ("排名", "rank"), "evk.target": ("目标", "target"),
     "evk.proxy": ("代理", "proxy"), "evk.unanswered_attempts": ("未应答尝试", "unanswered attempts"),
-    "dim.network": ("网络", "network"),
-    "dim.power": ("电力", "power"),
-    "dim.host": ("主机", "host"),
-    "dim.funds": ("资金", "funds"),
-    "dim.content": ("内容", "content"),
-    "dim.tip": ("举报", "public report"),
+    **{f"dim.{d}": label for d, label in DIMENSION_LABELS.items()},
     "src.registry": ("单位登记表", "organisation registry"),
     "src.ip2region": ("IP 地址库（ip2region）", "IP database (ip2region)"),
     "src.cernet": ("教育网地址段", "CERNET ranges"),
@@ -300,6 +298,28 @@ LABELS.update({
     "evk.wallets": ("钱包地址", "wallets"), "evk.connections": ("连接数", "connections"),
     "evk.hugepages": ("大页数", "huge pages"), "evk.msr_loaded": ("已载入 msr", "msr loaded"),
     "evk.cpu_percent": ("CPU 占用（%）", "CPU (%)"), "evk.machine_cpu_percent": ("整机 CPU（%）", "machine CPU (%)"),
+})
+# Power evidence (dimensions/power/detectors): types and detail keys
+LABELS.update({
+    "ev.meter_load": ("电表负荷", "Meter load"), "ev.sizing": ("折算矿机", "As machines"),
+    "ev.account": ("用电户档案", "Account record"),
+    "evk.meter": ("电能表", "meter"), "evk.plateau_kw": ("新增负荷（kW）", "added load (kW)"),
+    "evk.start": ("开始日期", "since"), "evk.before_kwh_per_day": ("此前日电量（kWh）", "kWh/day before"),
+    "evk.after_kwh_per_day": ("此后日电量（kWh）", "kWh/day after"), "evk.signals": ("相符的迹象", "signals"),
+    "evk.measures": ("指标", "measures"), "evk.classes": ("机型", "machine classes"), "evk.name": ("户名", "holder"),
+    "evk.tariff": ("用电类别", "tariff"), "evk.voltage_kv": ("电压（kV）", "voltage (kV)"),
+    "evk.contract_kva": ("合同容量（kVA）", "contracted (kVA)"),
+    "evk.running_kva": ("运行容量（kVA）", "running (kVA)"),
+    "evk.address": ("用电地址", "address"), "evk.region": ("行政区划", "region"),
+    "evk.organisation": ("单位", "organisation"), "src.accounts": ("用电户档案", "account records"),
+    "load_curve": ("日均负荷曲线", "Daily mean load"), "load_note": (
+        "每日平均功率（kW）；竖线为负荷阶跃之日，其前后为变化前与变化后",
+        "mean power of each day (kW); the line marks the day the load stepped up: before and after it"),
+    "agreeing": ("证据来源", "Evidence by dimension"),
+    "agree_note": ("多个维度的证据相互印证", "the evidence of several dimensions agrees"),
+    "load_before": ("变化前", "before"), "load_after": ("变化后", "after"),
+    "as_machines": ("相当于", "As machines"), "machines_range": ("台数", "machines"),
+    "hashrate_range_short": ("算力", "hash rate"),
 })
 # a host summary counts its findings by kind: the kinds' own labels
 LABELS.update({f"evk.{k[5:]}": v for k, v in REPORT_LABELS.items() if k.startswith("kind.")})

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from minescope.cases.workflow import STATES
+from minescope.enrich.estimate import METERED
 from minescope.outputs import fmt
 from minescope.store.accounts import region_prefix
 from minescope.web.geo import map_for, place_name
@@ -22,7 +23,9 @@ def dashboard_view(figures: dict[str, Any], scope: str, user_scope: str, labels:
     today = datetime.fromtimestamp(now, UTC).date()
     trend_days = [(today - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
     kinds = sorted(figures["findings_by_kind"].items(), key=lambda kv: -kv[1])
-    kwh = figures["kwh_per_day_by_algorithm"]
+    # energy measured at meters is shown apart: a site's meter and its machines' estimate are the same power
+    kwh = {alg: v for alg, v in figures["kwh_per_day_by_algorithm"].items() if alg != METERED}
+    metered = figures["kwh_per_day_by_algorithm"].get(METERED)
     energy_total = [sum(v[i] for v in kwh.values()) for i in range(3)] if kwh else None
     chart = {
         "level": len(scope),
@@ -38,6 +41,7 @@ def dashboard_view(figures: dict[str, Any], scope: str, user_scope: str, labels:
         "by_state": [(s, figures["cases_by_state"].get(s, 0)) for s in STATES],
         "cases_total": sum(figures["cases_by_state"].values()), "overdue": figures["overdue"],
         "mining_hosts": figures["mining_hosts"], "institutional": fmt.pct(figures["institutional_share"]),
+        "mining_meters": figures["mining_meters"], "metered": fmt.kw_range(metered, "kWh") if metered else "–",
         "energy_total": fmt.kw_range(energy_total, "kWh") if energy_total else "–",
         "top_orgs": figures["top_organisations"],
         "hashrates": [(alg, fmt.hashrate(hps, alg)) for alg, hps in sorted(figures["hashrate_by_algorithm"].items())],

@@ -19,13 +19,18 @@ PLUGIN = Plugin(
     name="host", dimension="host", kinds=KINDS,
     doc="endpoint logs and live checks: processes, their connections, files, persistence, resources",
     tables=(
-        TableSpec("processes", "host", f"{_TABLES}:PROCESSES", "one row per process start or running process"),
+        TableSpec("processes", "host", f"{_TABLES}:PROCESSES", "one row per process start or running process",
+                  ("ts", "command_line")),
         TableSpec("connections", "host", f"{_TABLES}:CONNECTIONS",
-                  "network connections and name look-ups by process"),
-        TableSpec("files", "host", f"{_TABLES}:FILES", "files seen, with hashes and YARA/hash-list matches"),
+                  "network connections and name look-ups by process",
+                  ("ts", "remote_ip|remote_name")),
+        TableSpec("files", "host", f"{_TABLES}:FILES", "files seen, with hashes and YARA/hash-list matches",
+                  ("ts", "path")),
         TableSpec("persistence", "host", f"{_TABLES}:PERSISTENCE",
-                  "what starts a program again: cron, systemd, Run keys, services, tasks, WMI"),
-        TableSpec("resources", "host", f"{_TABLES}:RESOURCES", "load and tuning samples of a checked machine"),
+                  "what starts a program again: cron, systemd, Run keys, services, tasks, WMI",
+                  ("ts", "kind", "command")),
+        TableSpec("resources", "host", f"{_TABLES}:RESOURCES", "load and tuning samples of a checked machine",
+                  ("ts", "cpu_percent")),
     ),
     readers=(
         Reader("evtx", "host", _ENDPOINT, "Windows event logs: Sysmon 1, 3, 6, 7, 11, 13, 22 and Security 4688",
@@ -37,6 +42,8 @@ PLUGIN = Plugin(
         Reader("osquery", "host", ("processes", "connections", "persistence"), "osquery result logs: processes, "
                "process_open_sockets, crontab, systemd_units, startup_items", f"{_READERS}.osquery:read_osquery",
                in_directories=True),
+        Reader("host-export", "host", _ENDPOINT, "any EDR or SIEM export (CSV, Parquet, JSON lines with nested "
+               "fields) through a column mapping (docs/mapping.md)", f"{_READERS}:read_host_mapped"),
         Reader("host-check", "host", (*_ENDPOINT, "resources"), "reports of minescope host check (one per machine)",
                f"{_READERS}.host_check:read_host_check", in_directories=True),
     ),

@@ -26,11 +26,11 @@ PLUGIN = Plugin(
     doc="captures, flow records, sensor logs and DNS (docs/detection.md, docs/flowlogs.md)",
     tables=(
         TableSpec("flows", "network", "minescope.dimensions.network.tables:FLOWS",
-                  "one row per flow record or connection (docs/flowlogs.md)"),
+                  "one row per flow record or connection (docs/flowlogs.md)", ("ts", "src_ip", "dst_ip")),
         TableSpec("dns", "network", "minescope.dimensions.network.tables:DNS",
-                  "one row per DNS transaction: client, question, answers and TTLs"),
+                  "one row per DNS transaction: client, question, answers and TTLs", ("ts", "query")),
         TableSpec("alerts", "network", "minescope.dimensions.network.tables:ALERTS",
-                  "sensor alerts and notices (Suricata alert, Zeek notice)"),
+                  "sensor alerts and notices (Suricata alert, Zeek notice)", ("ts", "signature")),
     ),
     readers=(
         Reader("pcap", "network", ("flows", "dns"), "pcap/pcapng capture files, optionally gzipped; the packet "
@@ -47,8 +47,8 @@ PLUGIN = Plugin(
         Reader("zeek", "network", _LOGS, "Zeek conn/dns/ssl/http/notice log, TSV or JSON", f"{_READERS}.zeek",
                in_directories=True),
         Reader("suricata", "network", _LOGS, "Suricata EVE JSON", f"{_READERS}.suricata", in_directories=True),
-        Reader("csv", "network", _LOGS, "CSV with a column mapping", f"{_READERS}.mapped"),
-        Reader("parquet", "network", _LOGS, "Parquet with a column mapping", f"{_READERS}.mapped"),
+        Reader("csv", "network", _LOGS, "CSV with a column mapping", "minescope.readers.mapped:read_mapped"),
+        Reader("parquet", "network", _LOGS, "Parquet with a column mapping", "minescope.readers.mapped:read_mapped"),
         Reader("flow-dataset", "network", ("flows", "dns"), "a flow dataset: Parquet partitioned by day or hour, "
                "written by minescope flows import and read incrementally", f"{_READERS}.dataset:FlowDataset"),
     ),

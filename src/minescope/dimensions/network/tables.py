@@ -65,6 +65,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from minescope.readers.values import proto_number  # noqa: F401  (defined with the readers; imported from here too)
+
 TS = pa.timestamp("us", tz="UTC")
 
 FLOWS = pa.schema([
@@ -124,9 +126,6 @@ SOURCES = ("netflow_v5", "netflow_v9", "ipfix", "nfdump", "zeek_conn", "zeek_ssl
 
 # Protocols whose flows have ports; other protocols get null ports.
 PORT_PROTOS = frozenset({6, 17, 33, 132})
-PROTO_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmp6": 58, "icmpv6": 58, "gre": 47, "esp": 50,
-                 "sctp": 132, "dccp": 33, "ipv4": 4, "ipv6": 41, "igmp": 2, "ospf": 89, "pim": 103}
-
 BATCH_ROWS = 65536
 
 
@@ -180,17 +179,3 @@ def epoch_to_ts(seconds: Any) -> pa.Array:
 
 def empty(table: str) -> pa.Table:
     return TABLES[table].empty_table()
-
-
-def proto_number(name: str | None, ipv6: bool = False) -> int | None:
-    """IANA number from a protocol name or number text (``tcp``, ``TCP``, ``6``); None if unknown."""
-    if not name:
-        return None
-    low = name.strip().lower()
-    if low.isdigit():
-        n = int(low)
-        return n if n < 256 else None
-    number = PROTO_NUMBERS.get(low)
-    if number == 1 and ipv6:
-        return 58
-    return number

@@ -728,11 +728,19 @@ def detect(tables: Mapping[str, pa.Table] | Iterable[tuple[str, pa.Table]], engi
 # --- findings ---------------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-_POOL_OPTIONS = frozenset({"-o", "--url", "--pool", "-p", "-pool", "-epool", "--server", "-pool1", "-P"})
+# -S: ethminer's stratum server before 0.15; -l: nheqminer's pool location
+_POOL_OPTIONS = frozenset({"-o", "--url", "--pool", "-p", "-pool", "-epool", "--server", "-pool1", "-P", "-S", "-l"})
 _USER_OPTIONS = frozenset({"-u", "--user", "-ewal", "-wal", "--wallet", "-wallet", "-O", "--userpass"})
 _ALGO_OPTIONS = frozenset({"-a", "--algo", "--algorithm", "-algo", "--coin", "-coin", "--currency"})
-_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?:(?P<login>[^@/\s]+)@)?(?P<host>[^/:\s]+)(?::(?P<port>\d+))?",
-                  re.IGNORECASE)
+_WALLET_OPTIONS = frozenset({"-w"})  # BzMiner's wallet; T-Rex's and NBMiner's worker name: a login only if a wallet
+_PORT_OPTIONS = frozenset({"--port", "-port"})  # lolMiner and NanoMiner take the pool's port apart
+# solo mining's payout address: cgminer's and BFGMiner's --btc-address, cpuminer's --coinbase-addr
+_PAYOUT_OPTIONS = frozenset({"--btc-address", "--coinbase-addr"})
+# a host name or address, not a placeholder (<pool>, $POOL, %URL%) left in a script or a how-to
+_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?:(?P<login>[^@/\s]+)@)?"
+                  r"(?P<host>[A-Za-z0-9._-]+)(?![^:/\s])(?::(?P<port>\d+))?(?P<path>/\S*)?", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"^[<$%{]|\$\{|<\w+>")
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$")
 _HOST_PORT = re.compile(
     r"^(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,63}|\d{1,3}(?:\.\d{1,3}){3}):(?P<port>\d{2,5})$")
 _POOL_SCHEMES = ("stratum", "ethproxy", "ethstratum", "nicehash", "ssl", "tcp", "http", "https")
@@ -753,9 +761,13 @@ class MinerArgs:
 
 
 def parse_miner_args(command_line: str | None) -> MinerArgs:
-    """The pool (``-o``, ``--url``, ``--pool``, ``-P``, ``--server``, ``-epool``, ``-pool`` …, or a pool URL
-    anywhere), the login and wallet (``-u``, ``--user``, ``-ewal``, ``-wal``, ``--wallet``, or ethminer's
-    ``scheme://wallet.worker@host``; split by the stratum parser's ``split_login``) and the algorithm."""
+    """The pool (``-o``, ``--url``, ``--pool``, ``-P``, ``--server``, ``-epool``, ``-pool`` …, ethminer's old
+    ``-S``, nheqminer's ``-l``, lolMiner's ``--pool host --port n``, or a pool URL anywhere), the login and wallet
+    (``-u``, ``--user``, ``-ewal``, ``-wal``, ``--wallet``, ethminer's ``scheme://wallet.worker@host``, getwork's
+    ``http://pool/wallet/worker``, BzMiner's ``-w`` when it is a wallet; split by the stratum parser's
+    ``split_login``; solo mining's ``--btc-address``/``--coinbase-addr`` when the login is no wallet) and the
+    algorithm. A flag followed by another option takes no value (``-U -S host``); a placeholder (``<pool>``,
+    ``$POOL``) is no pool."""
     out = MinerArgs()
     if not command_line:
         return out
@@ -765,26 +777,54 @@ def parse_miner_args(command_line: str | None) -> MinerArgs:
         if tok.startswith("-") and "=" in tok:
             opt, _, value = tok.partition("=")
             pairs.append((opt, value))
-        elif tok.startswith("-") and i + 1 < len(tokens):
-            pairs.append((tok, tokens[i + 1]))
+        elif tok.startswith("-") and i + 1 < len(tokens) and not _is_option(tokens[i + 1]):
+            pairs.append((tok, tokens[i + 1]))  # a flag followed by another option has no value
+    port = next((v for o, v in pairs if o.lower() in _PORT_OPTIONS and v.isdigit()), None)
+    worker_or_wallet = payout = None
     for opt, value in pairs:
-        if (opt in _POOL_OPTIONS or opt.lower() in _POOL_OPTIONS) and out.pool is None and _pool(value, out):
+        if _option_in(opt, _POOL_OPTIONS) and out.pool is None and _pool(value, out, port):
             out.options["pool"] = opt
-        elif (opt in _USER_OPTIONS or opt.lower() in _USER_OPTIONS) and out.login is None:
+        elif _option_in(opt, _USER_OPTIONS) and out.login is None and not _PLACEHOLDER.search(value):
             out.login = value.split(":")[0] if opt == "--userpass" or opt == "-O" else value
             out.options["user"] = opt
         elif opt.lower() in _ALGO_OPTIONS and out.algorithm is None:
             out.algorithm = value
+        elif opt in _WALLET_OPTIONS and worker_or_wallet is None:
+            worker_or_wallet = value
+        elif opt.lower() in _PAYOUT_OPTIONS and payout is None:
+            payout = (opt, value)
     if out.pool is None:
         for tok in tokens:
             if "://" in tok and _pool(tok, out):
                 break
+    if out.login is None and worker_or_wallet and _wallet_like(worker_or_wallet):
+        out.login = worker_or_wallet
+        out.options["user"] = "-w"
     if out.login:
         out.wallet, out.account, out.worker = split_login(out.login)
+    if out.wallet is None and payout and split_login(payout[1])[0]:
+        out.wallet = split_login(payout[1])[0]  # solo: -u is the node's RPC user, the coins go to this address
+        out.options["wallet"] = payout[0]
     return out
 
 
-def _pool(value: str, out: MinerArgs) -> bool:
+def _is_option(token: str) -> bool:
+    """An option name (-x, --name), not a value: negative numbers are values."""
+    return token.startswith("-") and len(token) > 1 and not token[1:].replace(".", "", 1).isdigit()
+
+
+def _wallet_like(value: str) -> bool:
+    """A wallet login (BzMiner's -w), not a worker name (T-Rex's -w rig): an address, or a long coin:address."""
+    first = value.split(".")[0]
+    return bool(split_login(value)[0]) or (len(first) >= 26 and re.fullmatch(r"[A-Za-z0-9:_]+", first) is not None)
+
+
+def _option_in(opt: str, names: frozenset[str]) -> bool:
+    """An option as written, or lower-cased (miners differ in case: -P, -O, -S)."""
+    return opt in names or opt.lower() in names
+
+
+def _pool(value: str, out: MinerArgs, port: str | None = None) -> bool:
     value = value.strip().strip("'\"")
     value = re.sub(r"^\[\d+\]", "", value)  # Rigel's [1]stratum+tcp://… of dual mining
     m = _URL.match(value)
@@ -795,10 +835,15 @@ def _pool(value: str, out: MinerArgs) -> bool:
         out.scheme, out.pool = scheme, m.group("host").lower() + (f":{m.group('port')}" if m.group("port") else "")
         if m.group("login") and out.login is None:
             out.login = m.group("login")
+        elif m.group("path") and out.login is None and split_login(m.group("path").strip("/"))[0]:
+            out.login = m.group("path").strip("/")  # getwork's http://pool:port/wallet/worker
         return True
     m = _HOST_PORT.match(value)
     if m is not None:
         out.pool = f"{m.group('host').lower()}:{m.group('port')}"
+        return True
+    if port and _HOST.match(value):  # lolMiner's --pool host --port n
+        out.pool = f"{value.lower()}:{port}"
         return True
     return False
 

@@ -31,9 +31,24 @@ from minescope.dimensions.host.readers.osquery import read_osquery
 from minescope.dimensions.host.readers.winjson import read_winjson
 from minescope.dimensions.host.tables import TABLES
 from minescope.dimensions.network.tables import BATCH_ROWS
+from minescope.readers.mapped import Mapping, MappingSpec, read_mapped
 from minescope.readers.report import InputReport
 
 Reader = Callable[..., Iterator[tuple[str, pa.RecordBatch]]]
+
+
+def read_host_mapped(path: Path, report: InputReport, batch_rows: int, events: Counter[str],
+                     mapping: Mapping | MappingSpec | str | Path | None = None) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Any CSV, Parquet or JSON-lines export (EDR, SIEM) through a column mapping into a host table."""
+    for table, batch in read_mapped(path, report, mapping, batch_rows):
+        if table not in TABLES:
+            report.fail(f"映射的表 {table} 不是终端表（{', '.join(TABLES)}）",
+                        f"the mapping's table {table} is no host table ({', '.join(TABLES)})")
+            return
+        events[f"mapped:{table}"] += batch.num_rows
+        yield table, batch
+
+
 # format → (reader, what it is, zh / en)
 FORMATS: dict[str, tuple[Reader, str, str]] = {
     "evtx": (read_evtx, "Windows 事件日志（.evtx）", "Windows event log (.evtx)"),
@@ -42,6 +57,8 @@ FORMATS: dict[str, tuple[Reader, str, str]] = {
     "auditd": (read_auditd, "Linux auditd 审计日志", "Linux auditd log"),
     "osquery": (read_osquery, "osquery 结果日志", "osquery result log"),
     "host-check": (read_host_check, "minescope host check 报告", "minescope host check report"),
+    "mapped": (read_host_mapped, "按列映射读取的 CSV、Parquet 或 JSON 行",
+               "CSV, Parquet or JSON lines through a column mapping"),
 }
 
 __all__ = [
@@ -53,6 +70,7 @@ __all__ = [
     "read_evtx",
     "read_host_check",
     "read_host_log",
+    "read_host_mapped",
     "read_osquery",
     "read_winjson",
 ]
@@ -62,9 +80,11 @@ class HostLogInput:
     """One endpoint-log file: iterate for (table, batch) pairs; ``report`` tells how it went and
     ``events`` how many records of each source event were read."""
 
-    def __init__(self, path: Path | str, fmt: str | None = None, *, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(self, path: Path | str, fmt: str | None = None, *, batch_rows: int = BATCH_ROWS,
+                 mapping: Mapping | MappingSpec | str | Path | None = None) -> None:
         self.path = Path(path)
-        self.fmt = fmt
+        self.fmt = fmt or ("mapped" if mapping is not None else None)
+        self.mapping = mapping
         self.batch_rows = batch_rows
         self.report = InputReport(str(path))
         self.events: Counter[str] = Counter()
@@ -76,9 +96,9 @@ class HostLogInput:
         fmt = self.fmt or detect_host_format(self.path)
         if fmt is None:
             report.fail("无法识别的终端日志格式（支持 EVTX、Sysmon/Winlogbeat JSON、auditd、osquery）；"
-                        "可用 --format 指定",
+                        "其他导出请用 --mapping 给出列映射",
                         "unrecognised endpoint-log format (EVTX, Sysmon/Winlogbeat JSON, auditd and osquery are "
-                        "read); name it with --format")
+                        "read); for another export give a column mapping with --mapping")
             return
         entry = FORMATS.get(fmt)
         if entry is None:
@@ -86,7 +106,10 @@ class HostLogInput:
                         f"unknown format {fmt} (one of: {', '.join(FORMATS)})")
             return
         report.format = fmt
-        yield from entry[0](self.path, report, self.batch_rows, self.events)
+        if fmt == "mapped":
+            yield from read_host_mapped(self.path, report, self.batch_rows, self.events, self.mapping)
+        else:
+            yield from entry[0](self.path, report, self.batch_rows, self.events)
 
 
 @dataclass

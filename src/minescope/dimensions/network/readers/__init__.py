@@ -12,9 +12,9 @@ from minescope.dimensions.network.readers.inputs import (
            iter_batches,
            read_flow_log,
 )
-from minescope.dimensions.network.readers.mapped import Mapping, MappingError
 from minescope.dimensions.network.readers.netflow import Collector
 from minescope.dimensions.network.tables import ALERTS, DNS, FLOWS, TABLES
+from minescope.readers.mapped import Mapping, MappingError
 from minescope.readers.report import InputReport
 
 __all__ = ["ALERTS", "DNS", "FLOWS", "FORMATS", "TABLES", "Collector", "FlowLog", "FlowLogInput", "InputReport",

@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from minescope.dimensions.network import PLUGIN
 from minescope.dimensions.network.readers import netflow, nfdump, suricata, zeek
-from minescope.dimensions.network.readers.mapped import Mapping, MappingSpec, read_mapped
 from minescope.dimensions.network.tables import BATCH_ROWS, TABLES
+from minescope.readers.mapped import Mapping, MappingSpec, read_mapped
 from minescope.readers.report import InputReport
 from minescope.readers.textio import head
 

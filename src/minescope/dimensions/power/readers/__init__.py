@@ -1,1 +1,111 @@
-"""Readers of the power dimension: none yet."""
+"""Readers of the power dimension: metering and marketing-system exports → the power tables (``tables.TABLES``).
+
+    export = PowerInput(path, mapping)     # CSV, Parquet or JSON lines through a column mapping (long or wide)
+    for table, batch in export:            # table: "readings", "billing" or "accounts"
+        ...
+    export.report                          # rows per table, rows skipped, problems (zh/en)
+    complete_readings(readings)            # the meter (the account's number when there is none) and each
+                                           # meter's interval (from its readings' spacing) where not given
+
+Grid exports have no standard layout, so every export is read through a column mapping by the reader all
+dimensions share (``minescope.readers.mapped``, docs/mapping.md): long (one row per meter and interval) or wide
+(one row per day, a column per interval), with the marketing system's categories translated (``[values]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from minescope.dimensions.power.tables import INTERVALS_S, TABLES
+from minescope.readers.mapped import BATCH_ROWS, Mapping, MappingSpec, read_mapped
+from minescope.readers.report import InputReport
+
+TARIFF_NAMES = {
+    "居民": "residential", "居民生活": "residential", "居民生活用电": "residential", "城乡居民生活用电": "residential",
+    "一般工商业": "commercial", "一般工商业用电": "commercial", "工商业": "commercial", "商业": "commercial",
+    "非居民照明": "commercial", "非工业": "commercial", "大工业": "industrial", "大工业用电": "industrial",
+    "普通工业": "industrial", "工业": "industrial", "农业": "agricultural", "农业生产": "agricultural",
+    "农业生产用电": "agricultural", "农业排灌": "agricultural",
+}
+"""The categories of China's catalogue tariffs (用电类别) as marketing systems write them, and the ones
+``TARIFFS`` holds; a mapping's ``[values.tariff]`` adds or overrides."""
+
+
+class PowerInput:
+    """One export of a metering or marketing system: iterate for (table, batch) pairs; ``report`` tells how
+    it went."""
+
+    def __init__(self, path: Path | str, mapping: Mapping | MappingSpec | str | Path | None = None, *,
+                 batch_rows: int = BATCH_ROWS) -> None:
+        self.path = Path(path)
+        self.mapping = _with_tariffs(mapping)
+        self.batch_rows = batch_rows
+        self.report = InputReport(str(path))
+
+    def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        report = self.report
+        if not report.is_file(self.path):
+            return
+        for table, batch in read_mapped(self.path, report, self.mapping, self.batch_rows):
+            if table not in TABLES:
+                report.fail(f"映射的表 {table} 不是电力表（{', '.join(TABLES)}）",
+                            f"the mapping's table {table} is no power table ({', '.join(TABLES)})")
+                return
+            if table == "accounts":
+                batch = _known_tariffs(batch)
+            yield table, batch
+
+
+def _with_tariffs(mapping: Mapping | MappingSpec | str | Path | None) -> Mapping | None:
+    if mapping is None:
+        return None
+    m = mapping if isinstance(mapping, Mapping) else Mapping.load(mapping)
+    if m.table == "accounts" and "tariff" in m.columns:
+        m.values = {**m.values, "tariff": {**TARIFF_NAMES, **m.values.get("tariff", {})}}
+    return m
+
+
+def _known_tariffs(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Tariffs lower-case, and ``other`` for a category the table does not know (kept, never guessed)."""
+    i = batch.schema.get_field_index("tariff")
+    tariff = pc.utf8_lower(batch.column(i))
+    known = pa.array(["residential", "commercial", "industrial", "agricultural", "other"])
+    fixed = pc.if_else(pc.or_(pc.is_null(tariff), pc.is_in(tariff, value_set=known)), tariff, "other")
+    return batch.set_column(i, "tariff", fixed)
+
+
+def complete_readings(readings: pa.Table) -> pa.Table:
+    """Readings as the detector needs them: the account's number as the meter where an export has no meter
+    number, and each meter's interval where the export does not give it — its readings' usual spacing (the
+    median gap), snapped to the nearest of ``INTERVALS_S``."""
+    if readings.num_rows == 0:
+        return readings
+    meter = readings.column("meter")
+    if meter.null_count:
+        readings = readings.set_column(readings.schema.get_field_index("meter"), "meter",
+                                       pc.coalesce(meter, readings.column("account")))
+    if readings.column("interval_s").null_count == 0:
+        return readings
+    con = duckdb.connect()
+    try:
+        con.register("r", readings.select(["meter", "ts"]))
+        gaps = con.execute("""
+            SELECT meter, median(gap) AS gap FROM (
+                SELECT meter, epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY meter ORDER BY ts) AS gap FROM r)
+            WHERE gap > 0 GROUP BY meter""").fetchall()
+    finally:
+        con.close()
+    snapped = {m: min(INTERVALS_S, key=lambda s, g=g: abs(s - g)) for m, g in gaps if g is not None}
+    given = readings.column("interval_s").to_pylist()
+    meters = readings.column("meter").to_pylist()
+    filled = [g if g is not None else snapped.get(m) for g, m in zip(given, meters, strict=True)]
+    return readings.set_column(readings.schema.get_field_index("interval_s"), "interval_s",
+                               pa.array(filled, pa.int32()))
+
+
+__all__ = ["TARIFF_NAMES", "PowerInput", "complete_readings"]
