@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import RESULTS, WORK, machine_info  # noqa: E402
 
 from minescope.dimensions.power.detectors import load  # noqa: E402
-from minescope.dimensions.power.tables import ACCOUNTS, READINGS  # noqa: E402
+from minescope.dimensions.power.tables import ACCOUNTS  # noqa: E402
 from minescope.engines.sql import DuckDBEngine, SparkEngine  # noqa: E402
 
 FIRST_DAY = int(np.datetime64("2024-01-01", "D").astype(np.int64))
@@ -77,19 +77,22 @@ def generate(meters: int, days: int, chunk: int, miner_rate: float, seed: int) -
             kw[i, start:] += size
             planted[f"M{first + i:07d}"] = {"kw": size, "start": str(np.datetime64(FIRST_DAY + start, "D"))}
         kwh = np.round(np.clip(kw, 0.01, None) * 24, 2)
-        ids = np.array([f"M{first + i:07d}" for i in range(n)], dtype=object)
+        # meter and account as dictionary columns: one string per meter, not per row (Parquet stores them
+        # dictionary-encoded either way; both engines read them as strings)
+        indices = pa.array(np.repeat(np.arange(n, dtype=np.int32), days))
+        meter_names = pa.array([f"M{first + i:07d}" for i in range(n)], pa.string())
+        account_names = pa.array([f"A{first + i:07d}" for i in range(n)], pa.string())
+        rows = n * days
         table = pa.table({
-            "meter": pa.array(np.repeat(ids, days), pa.string()),
-            "account": pa.array(np.repeat(np.char.replace(ids.astype(str), "M", "A").astype(object), days),
-                                pa.string()),
+            "meter": pa.DictionaryArray.from_arrays(indices, meter_names),
+            "account": pa.DictionaryArray.from_arrays(indices, account_names),
             "ts": pa.array(np.tile(ts_day, n), pa.timestamp("us", tz="UTC")),
-            "interval_s": pa.array(np.full(n * days, 86400, dtype=np.int32)),
+            "interval_s": pa.array(np.full(rows, 86400, dtype=np.int32)),
             "kwh": pa.array(kwh.ravel()),
-            "source": pa.array(np.full(n * days, "mapped", dtype=object), pa.string()),
-            "input": pa.array(np.full(n * days, "power_scale", dtype=object), pa.string()),
-        }, schema=READINGS)
-        pq.write_table(table, folder / f"readings-{first // chunk:05d}.parquet", compression="zstd",
-                       use_dictionary=["meter", "account", "source", "input"])
+            "source": pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array(["mapped"])),
+            "input": pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array(["power_scale"])),
+        })
+        pq.write_table(table, folder / f"readings-{first // chunk:05d}.parquet", compression="zstd")
         del table, kw, kwh
     ids = np.array([f"A{i:07d}" for i in range(meters)], dtype=object)
     tariff = np.where(rng.random(meters) < 0.9, "residential", "commercial").astype(object)

@@ -529,7 +529,14 @@ def _melt(columns: dict[str, pa.Array], lines: np.ndarray,
         stacked = [a.cast(pa.string()) for a in stacked]
     order = pa.array((np.arange(k)[None, :] * n + np.arange(n)[:, None]).ravel())
     out[_WIDE_VALUE] = pa.concat_arrays(stacked).take(order)
-    return out, np.repeat(lines, k), np.tile(np.arange(k), n)
+    lines, offsets = np.repeat(lines, k), np.tile(np.arange(k), n)
+    # an empty interval is a reading not taken (a meter that did not answer, a day not over): not a bad row
+    present = pc.is_valid(out[_WIDE_VALUE])
+    if not pc.all(present).as_py():
+        keep = present.to_numpy(zero_copy_only=False)
+        out = {s: a.filter(present) for s, a in out.items()}
+        lines, offsets = lines[keep], offsets[keep]
+    return out, lines, offsets
 
 
 _WIDE_VALUE = "\0wide"
@@ -582,8 +589,9 @@ def _convert(cols: dict[str, pa.Array], lines: np.ndarray, m: Mapping, report: I
             for row in np.flatnonzero(missing.to_numpy(zero_copy_only=False)):
                 bad[row] = True
                 reasons.setdefault(int(row), f"{_source_of(name, m, int(row), offsets)}: empty")
-    for i in sorted(reasons):
-        report.line(int(lines[i]), f"无法解析的值（{reasons[i]}）", f"unparsable value ({reasons[i]})")
+    for i in sorted(reasons):  # a wide row's readings stand alone: one bad reading is that reading
+        tell = report.value if m.wide is not None else report.line
+        tell(int(lines[i]), f"无法解析的值（{reasons[i]}）", f"unparsable value ({reasons[i]})")
     arrays = []
     for f in schema:
         if f.name == "source":

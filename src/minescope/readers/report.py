@@ -35,6 +35,10 @@ class InputReport:
         """Line ``n`` (1-based) was bad and skipped."""
         self._bad(f"{self.input} 第 {n} 行：{zh}；已跳过该行", f"{self.input}, line {n}: {en}; line skipped")
 
+    def value(self, n: int, zh: str, en: str) -> None:
+        """A value on line ``n`` was bad and left out; the rest of the line was kept (a reading of a wide row)."""
+        self._bad(f"{self.input} 第 {n} 行：{zh}；已跳过该值", f"{self.input}, line {n}: {en}; value skipped")
+
     def at(self, offset: int, zh: str, en: str, skipped: str = "record") -> None:
         """The record at byte ``offset`` was bad and skipped (``skipped``: record, packet or set)."""
         zh_what = {"record": "该记录", "packet": "该报文", "set": "该数据集"}.get(skipped, "该记录")

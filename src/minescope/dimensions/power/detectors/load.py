@@ -89,6 +89,7 @@ WEIGHTS = {
     "abrupt": 1.5,  # switched on: the first week after the change is already up (a season drifts)
     "steady": 1.5,  # the day-to-day swings did not grow with the level (an added constant)
     "rhythm": 1.0,  # night/day ratio moves toward 1
+    "large": 1.0,  # per doubling of the step above LARGE_KW
     "restores": -3.0,  # the new level was already seen before: back from a holiday, not a new load
     "night": 1.5,  # (not flat) the night hours carry the step: a load on a night schedule
     "tariff": 2.5,  # a residential account drawing an industrial-size month
@@ -97,6 +98,7 @@ WEIGHTS = {
 }
 NIGHT_SHARE = 1.5  # a night-scheduled load lifts the night hours by 24/hours-on times the daily mean's step
 FLAT_MIN_MEAN_T = 2.0  # a base load that rises while the energy does not is a meter's quirk, not a load
+LARGE_KW = 1.0  # steps above this are large for a home (a kettle is 2 kW, but not all day)
 STRONG_T = 10.0  # a base-load step this far above its noise counts even when the household also drew more
 SCORE_CAP = 0.95  # a meter alone is a lead, never proof
 SCORE_THRESHOLD = 0.5
@@ -388,6 +390,8 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
         t_mean = mean_step / (mean_noise * spread)
         measures.update(step_kw=mean_step, step_t=t_mean)
         z += WEIGHTS["step_t"] * math.log1p(max(t_mean, 0.0))
+        # a home rarely adds kilowatts at once; a miner's rack does (+1 per doubling above 1 kW, at most 3)
+        z += WEIGHTS["large"] * min(3.0, max(0.0, math.log2(mean_step / LARGE_KW)))
         if t_mean >= SIGNAL_T:
             signals.append("step")
         plateau = mean_step
@@ -400,8 +404,11 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
             measures.update(base_step_kw=base_step, base_step_t=t_base, flat_share=flat_share)
             # no upper bound: the rest of the household may draw less at the same time (away on holiday)
             # (or a base step far above its noise while the household also drew more for other reasons)
-            if t_mean >= FLAT_MIN_MEAN_T and ((flat_share >= 0.6 and t_base >= SIGNAL_T)
-                                              or (flat_share >= 0.3 and t_base >= STRONG_T)):
+            # the energy rose too: clearly, or about as much as the base (a base rising far more than the mean
+            # is a meter's quirk or a heater running at night, not a load added round the clock)
+            energy_rose = t_mean >= SIGNAL_T or (t_mean >= FLAT_MIN_MEAN_T and flat_share <= 1.6)
+            if energy_rose and ((flat_share >= 0.6 and t_base >= SIGNAL_T)
+                                or (flat_share >= 0.45 and t_base >= STRONG_T)):
                 # the base load carries the step: the added load runs day and night; its size is the base's step
                 z += WEIGHTS["flat"] + WEIGHTS["base_t"] * math.log1p(t_base)
                 plateau = base_step
@@ -459,8 +466,8 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
             reasons.append(Text(zh=f"阶跃后 {persistence:.0%} 的日子（含周末、节假日）都保持高位",
                                 en=f"{persistence:.0%} of the days after the step stay up, weekends and holidays "
                                    "included"))
-        elif persistence < 0.6:  # off on many days: a schedule (or a season), not a miner left running
-            z -= WEIGHTS["persistent"] * min(1.0, (0.6 - persistence) / 0.3)
+        else:  # off on some days: a schedule (or a season), less like a miner left running
+            z -= WEIGHTS["persistent"] * min(1.0, (0.9 - persistence) / 0.3)
         # a switch-on: the week after the change is already up by most of the step (a season drifts up)
         week = min(7, nb, na)
         abrupt = float(np.median(series[step.index:step.index + week]) -
@@ -505,7 +512,8 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
 
     # Account signals: need no step (a miner since before the series began).
     tariff = meter.get("tariff")
-    level = float(meter.get("mean_kw") or 0.0)
+    # the load as it is now: the plateau's when there is a step, else the meter's mean
+    level = after_kwh / 24 if after_kwh is not None else float(meter.get("mean_kw") or 0.0)
     month = meter.get("kwh_30d_max")
     if tariff == "residential" and month is not None and month >= RESIDENTIAL_MONTH_KWH:
         z += WEIGHTS["tariff"]
@@ -547,8 +555,10 @@ def score_candidates(engine: SqlEngine) -> list[MeterScore]:
     meters = {r["meter"]: r for r in engine.query("SELECT * FROM power_candidates")}
     if not meters:
         return []
+    # change points only where SQL saw a shift; the others are candidates for their account signals alone
+    stepped = f"(c.step_t >= {_lit(CANDIDATE_T)} OR c.floor_step_t >= {_lit(CANDIDATE_T)})"
     columns = {name: engine.column(f"SELECT d.{name} FROM power_days d JOIN power_candidates c "
-                                   "ON c.meter = d.meter ORDER BY d.meter, d.day")
+                                   f"ON c.meter = d.meter WHERE {stepped} ORDER BY d.meter, d.day")
                for name in ("meter", "day", *DAY_COLUMNS)}
     ids = columns["meter"].to_numpy(zero_copy_only=False)
     values = {name: columns[name].to_numpy(zero_copy_only=False).astype(float) for name in DAY_COLUMNS}
@@ -558,7 +568,9 @@ def score_candidates(engine: SqlEngine) -> list[MeterScore]:
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         days = {name: values[name][lo:hi] for name in DAY_COLUMNS}
         days["day"] = day[lo:hi]
-        out.append(score_meter(meters[ids[lo]], days))
+        out.append(score_meter(meters.pop(ids[lo]), days))
+    no_days = {name: np.zeros(0) for name in ("day", *DAY_COLUMNS)}
+    out += [score_meter(row, no_days) for row in meters.values()]
     return sorted(out, key=lambda s: (-s.score, s.meter))
 
 
