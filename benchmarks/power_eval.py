@@ -32,6 +32,7 @@ Results: benchmarks/results/power_eval.json; the markdown table is printed (docs
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -49,11 +50,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import RESULTS, ROOT, WORK, machine_info  # noqa: E402
+from benchlib import RESULTS, ROOT, WORK, machine_info
 
-from minescope.dimensions.power.detectors import load  # noqa: E402
-from minescope.dimensions.power.tables import READINGS  # noqa: E402
-from minescope.engines.sql import DuckDBEngine  # noqa: E402
+from minescope.dimensions.power.detectors import load
+from minescope.dimensions.power.tables import READINGS
+from minescope.engines.sql import DuckDBEngine
 
 SHARED = Path(os.environ.get("MINESCOPE_SHARED", ROOT.parent / "shared"))
 SMART_METER = SHARED / "corpus" / "power" / "smart_meter10.csv"
@@ -63,6 +64,7 @@ SLOTS = 48  # half-hours a day
 SIZES_KW = (0.04, 0.1, 0.3, 1.0, 3.25, 10.0)
 SHAPES = ("asic", "gpu", "night", "intermittent")
 FALSE_ALARM_TARGET = 0.01
+LOOSE_TARGET = 0.06  # the maintainers' PELT baseline was measured at 6 % false alarms: both compared there too
 MIN_WINDOW_COVERAGE = 0.8
 
 
@@ -225,7 +227,7 @@ def baseline_score(grid: np.ndarray) -> float:
         pen=3 * math.log(len(daily)) * noise ** 2)
     starts = [0, *ends[:-1]]
     means = [float(np.mean(daily[s:e])) for s, e in zip(starts, ends, strict=True)]
-    return max([0.0] + [b - a for a, b in zip(means, means[1:], strict=False)])
+    return max([0.0] + [b - a for a, b in itertools.pairwise(means)])
 
 
 # --- evaluation -----------------------------------------------------------------------------------------
@@ -313,7 +315,8 @@ def main() -> None:
     chosen = threshold_for(calibration, FALSE_ALARM_TARGET)
     base_calibration = [c["baseline"] for c in cases if c["shape"] == "none" and c["half"] == "calibration"]
     base_chosen = threshold_for(base_calibration, FALSE_ALARM_TARGET)
-    results = {resolution: evaluate(cases, scored, elapsed, chosen, base_chosen)
+    loose = (threshold_for(calibration, LOOSE_TARGET), threshold_for(base_calibration, LOOSE_TARGET))
+    results = {resolution: evaluate(cases, scored, elapsed, chosen, base_chosen, loose)
                for resolution, (scored, elapsed) in runs.items()}
 
     report = {"benchmark": "power_eval", "window_days": args.window_days, "seed": args.seed,
@@ -331,7 +334,7 @@ def main() -> None:
 
 
 def evaluate(cases: list[dict[str, Any]], scored: dict[str, load.MeterScore], elapsed: float, chosen: float,
-             base_chosen: float) -> dict[str, Any]:
+             base_chosen: float, loose: tuple[float, float]) -> dict[str, Any]:
     def score(case: dict[str, Any]) -> float:
         s = scored.get(case["meter"])
         return s.score if s else 0.0
@@ -360,6 +363,8 @@ def evaluate(cases: list[dict[str, Any]], scored: dict[str, load.MeterScore], el
                      "detector": rate(selected, lambda c: score(c) >= chosen),
                      "detector_at_module_threshold": rate(selected, lambda c: score(c) >= load.SCORE_THRESHOLD),
                      "baseline": rate(selected, lambda c: c["baseline"] >= base_chosen),
+                     "detector_at_6pct": rate(selected, lambda c: score(c) >= loose[0]),
+                     "baseline_at_6pct": rate(selected, lambda c: c["baseline"] >= loose[1]),
                      "median_start_error_days": float(np.median(start_err)) if start_err else None,
                      "median_plateau_error": round(float(np.median(plateau_err)), 4) if plateau_err else None})
     calibration_fa = rate(clean["calibration"], lambda c: score(c) >= chosen)
@@ -372,7 +377,10 @@ def evaluate(cases: list[dict[str, Any]], scored: dict[str, load.MeterScore], el
                          "detector_at_module_threshold": rate(clean["report"],
                                                               lambda c: score(c) >= load.SCORE_THRESHOLD),
                          "detector_calibration_half": calibration_fa,
-                         "baseline": rate(clean["report"], lambda c: c["baseline"] >= base_chosen)},
+                         "baseline": rate(clean["report"], lambda c: c["baseline"] >= base_chosen),
+                         "detector_at_6pct": rate(clean["report"], lambda c: score(c) >= loose[0]),
+                         "baseline_at_6pct": rate(clean["report"], lambda c: c["baseline"] >= loose[1])},
+        "thresholds_at_6pct": {"detector": round(loose[0], 6), "baseline_kwh_per_day": round(loose[1], 4)},
         "false_alarm_meters": sorted(c["window"] for c in clean["report"] if score(c) >= chosen),
         "detection": rows,
     }
@@ -386,10 +394,12 @@ def markdown(report: dict[str, Any]) -> str:
     lines = []
     for resolution, res in report["results"].items():
         fa = res["false_alarms"]
-        lines.append(f"\n#### {resolution} readings — report half (threshold {res['threshold_chosen_on_calibration']:.4f} "
+        threshold = res["threshold_chosen_on_calibration"]
+        lines.append(f"\n#### {resolution} readings — report half (threshold {threshold:.4f} "
                      f"chosen on the calibration half)\n")
-        lines.append("| shape | size | detector | baseline (PELT) | start error (days, median) | plateau error (median) |")
-        lines.append("|---|---:|---:|---:|---:|---:|")
+        lines.append("| shape | size | detector | baseline (PELT) | start error (days, median) "
+                     "| plateau error (median) | detector at 6 % | baseline at 6 % |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in res["detection"]:
             size = f"{r['size_kw'] * 1000:g} W" if r["size_kw"] < 1 else f"{r['size_kw']:g} kW"
             if r["shape"] == "cpu":
@@ -398,10 +408,13 @@ def markdown(report: dict[str, Any]) -> str:
             se = "" if r["median_start_error_days"] is None else f"{r['median_start_error_days']:g}"
             pe = "" if r["median_plateau_error"] is None else f"{r['median_plateau_error']:.0%}"
             lines.append(f"| {r['shape']} | {size} | {d['rate']:.0%} ({d['flagged']}/{d['n']}) | "
-                         f"{b['rate']:.0%} ({b['flagged']}/{b['n']}) | {se} | {pe} |")
+                         f"{b['rate']:.0%} ({b['flagged']}/{b['n']}) | {se} | {pe} | "
+                         f"{r['detector_at_6pct']['rate']:.0%} | {r['baseline_at_6pct']['rate']:.0%} |")
         d, b, m = fa["detector"], fa["baseline"], fa["detector_at_module_threshold"]
+        ld, lb = fa["detector_at_6pct"], fa["baseline_at_6pct"]
         lines.append(f"| **false alarms** (untouched windows) | | {d['rate']:.1%} ({d['flagged']}/{d['n']}, 95 % CI "
-                     f"{d['ci95'][0]:.1%}-{d['ci95'][1]:.1%}) | {b['rate']:.1%} ({b['flagged']}/{b['n']}) | | |")
+                     f"{d['ci95'][0]:.1%}-{d['ci95'][1]:.1%}) | {b['rate']:.1%} ({b['flagged']}/{b['n']}) | | | "
+                     f"{ld['rate']:.1%} ({ld['flagged']}/{ld['n']}) | {lb['rate']:.1%} ({lb['flagged']}/{lb['n']}) |")
         lines.append(f"\nAt the module's SCORE_THRESHOLD ({report['module_score_threshold']}): false alarms "
                      f"{m['rate']:.1%} ({m['flagged']}/{m['n']}).")
     return "\n".join(lines)

@@ -36,11 +36,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import RESULTS, WORK, machine_info  # noqa: E402
+from benchlib import RESULTS, WORK, machine_info
 
-from minescope.dimensions.power.detectors import load  # noqa: E402
-from minescope.dimensions.power.tables import ACCOUNTS  # noqa: E402
-from minescope.engines.sql import DuckDBEngine, SparkEngine  # noqa: E402
+from minescope.dimensions.power.detectors import load
+from minescope.dimensions.power.tables import ACCOUNTS
+from minescope.engines.sql import DuckDBEngine, SparkEngine
 
 FIRST_DAY = int(np.datetime64("2024-01-01", "D").astype(np.int64))
 MINER_KW = (0.3, 1.0, 3.25, 10.0)

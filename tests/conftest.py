@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -16,6 +17,16 @@ from minescope.pipeline import Scanner
 @pytest.fixture
 def scanner() -> Scanner:
     return Scanner()
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """A Spark session (local[2]) for a module's tests that compare Spark with DuckDB."""
+    from minescope.engines.sql import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
 
 
 # In CI every test must run: MINESCOPE_NO_SKIP=1 (the Makefile's test target sets it) turns any skip, say

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +37,6 @@ HOUR = 3600.0
 @pytest.fixture(scope="module")
 def intel() -> PoolIntel:
     return PoolIntel.load(user_feeds=False)
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from minescope.engines.sql import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 def as_data(findings: list[Finding]) -> list[dict[str, Any]]:

@@ -302,7 +302,10 @@ LABELS.update({
 # Power evidence (dimensions/power/detectors): types and detail keys
 LABELS.update({
     "ev.meter_load": ("电表负荷", "Meter load"), "ev.sizing": ("折算矿机", "As machines"),
-    "ev.account": ("用电户档案", "Account record"),
+    "ev.account": ("用电户档案", "Account record"), "ev.bills": ("电费账单", "Bills"),
+    "evk.periods": ("账单期数", "billing periods"),
+    "evk.large_periods": ("超 3,000 kWh/月的期数", "periods above 3,000 kWh/month"),
+    "evk.valley_share": ("谷段电量占比", "valley share"),
     "evk.meter": ("电能表", "meter"), "evk.plateau_kw": ("新增负荷（kW）", "added load (kW)"),
     "evk.start": ("开始日期", "since"), "evk.before_kwh_per_day": ("此前日电量（kWh）", "kWh/day before"),
     "evk.after_kwh_per_day": ("此后日电量（kWh）", "kWh/day after"), "evk.signals": ("相符的迹象", "signals"),
@@ -315,6 +318,8 @@ LABELS.update({
     "load_curve": ("日均负荷曲线", "Daily mean load"), "load_note": (
         "每日平均功率（kW）；竖线为负荷阶跃之日，其前后为变化前与变化后",
         "mean power of each day (kW); the line marks the day the load stepped up: before and after it"),
+    "bills_note": ("每期账单的平均功率（kW）；竖线为首个折合每月超过 3,000 kWh 的账期",
+                   "mean power of each billing period (kW); the line marks the first period above 3,000 kWh a month"),
     "agreeing": ("证据来源", "Evidence by dimension"),
     "agree_note": ("多个维度的证据相互印证", "the evidence of several dimensions agrees"),
     "load_before": ("变化前", "before"), "load_after": ("变化后", "after"),

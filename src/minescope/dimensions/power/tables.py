@@ -19,7 +19,9 @@ Columns of every table:
   account       string
   meter         string     null when the bill is per account
   period_start  timestamp[us, UTC]  first day of the period
-  period_end    timestamp[us, UTC]  day after its last day
+  period_end    timestamp[us, UTC]  day after its last day; null when the export gives only the month
+  days          int32      the period's length in days (计费天数); the reader takes it from the dates (or the
+                           month) when the export does not give it
   kwh_total     float64    energy billed in the period
   kwh_peak      float64    峰 peak-hour energy; null when the tariff has no time-of-use registers
   kwh_valley    float64    谷 valley (night) energy
@@ -55,7 +57,7 @@ READINGS = pa.schema([
 
 BILLING = pa.schema([
     ("account", pa.string()), ("meter", pa.string()), ("period_start", TS), ("period_end", TS),
-    ("kwh_total", pa.float64()), ("kwh_peak", pa.float64()), ("kwh_valley", pa.float64()),
+    ("days", pa.int32()), ("kwh_total", pa.float64()), ("kwh_peak", pa.float64()), ("kwh_valley", pa.float64()),
     ("kwh_flat", pa.float64()), ("kwh_sharp", pa.float64()), *TAIL,
 ])
 

@@ -12,7 +12,6 @@ import importlib.util
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -316,15 +315,6 @@ def test_pool_and_wallet_from_the_command_line(line: str, pool: str | None, wall
 
 
 # --- the same on Spark -------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from minescope.engines.sql import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
-
 
 @pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark is not installed")
 def test_spark_gives_the_same_matches(spark: Any) -> None:

@@ -6,7 +6,6 @@ import copy
 import importlib.util
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -291,15 +290,6 @@ def test_model_file_is_valid() -> None:
 
 
 # --- the same SQL on Spark -------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from minescope.engines.sql import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
-
 
 @pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark is not installed")
 def test_spark_gives_the_same_findings(intel: PoolIntel, spark: Any) -> None:

@@ -76,3 +76,13 @@ def test_an_empty_interval_is_not_told_as_a_bad_line_but_a_bad_value_is(tmp_path
     assert _tables(log)["readings"].column("kwh").to_pylist() == [1.0, 2.0]
     assert [t.en for t in log.report.summary()] == [
         f"{export}, line 3: unparsable value (h1: could not convert string to float: 'x'); value skipped"]
+
+
+def test_a_bill_without_its_length_takes_its_dates_or_its_month(tmp_path: Path) -> None:
+    export = tmp_path / "电费.csv"
+    export.write_text("户号,账期,止日,电量,谷电量\nA1,2024-02-01,,900,300\nA1,2024-03-01,2024-03-16,450,150\n",
+                      encoding="utf-8")
+    got = _tables(PowerInput(export, {"table": "billing", "columns": {
+        "account": "户号", "period_start": "账期", "period_end": "止日", "kwh_total": "电量", "kwh_valley": "谷电量"},
+        "time": {"timezone": "Asia/Shanghai"}}))
+    assert got["billing"].column("days").to_pylist() == [29, 15]  # February 2024 in Beijing; the dates

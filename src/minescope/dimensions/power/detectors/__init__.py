@@ -18,40 +18,53 @@ from typing import Any
 
 import pyarrow as pa
 
+from minescope.dimensions.power.detectors.bills import VALLEY_FLAT_SHARE, BilledAccount, billed_accounts
 from minescope.dimensions.power.detectors.load import MeterScore, load_tables, score_candidates
 from minescope.dimensions.power.detectors.load import aggregate as aggregate_meters
 from minescope.dimensions.power.kinds import MINING_LOAD
 from minescope.engines.sql import SqlEngine, open_engine
-from minescope.enrich.estimate import METERED, size_load
+from minescope.enrich.estimate import METERED, LoadSizing, size_load
 from minescope.knowledge.regions import division, province_of
-from minescope.model import Attribution, Dimension, Energy, Evidence, Finding, Subject, SubjectType, Text
+from minescope.model import Attribution, Dimension, Energy, Evidence, Finding, Severity, Subject, SubjectType, Text
 
 KW_BAND = 0.15  # a plateau read from daily means is known to about ±15 % (the evaluation's plateau error)
 DAYS_SHOWN = 400  # the daily load kept with a finding for its chart: a year and some before it
 
 
 def detect(tables: Mapping[str, pa.Table], engine: SqlEngine | None = None, source: str = "power") -> list[Finding]:
-    """A ``mining_load`` finding for every meter the load detector flags; ``engine`` runs the aggregates
-    (default: a DuckDB of their own)."""
-    readings = tables.get("readings")
-    if readings is None or readings.num_rows == 0:
+    """A ``mining_load`` finding for every meter the load detector flags, and for every residential account
+    whose bills alone are industrial-size (``bills``) when its readings gave none; ``engine`` runs the
+    aggregates (default: a DuckDB of their own)."""
+    readings, billing = tables.get("readings"), tables.get("billing")
+    has_readings = readings is not None and readings.num_rows > 0
+    if not has_readings and (billing is None or billing.num_rows == 0):
         return []
     own = engine is None
     eng = engine or open_engine("duckdb")
     try:
+        if billing is not None and billing.num_rows:
+            eng.append("billing", billing)  # before any view is made: Spark stages a table's rows until then
         load_tables(eng, {name: t for name, t in tables.items() if name in ("readings", "accounts")})
-        aggregate_meters(eng)
-        flagged = [s for s in score_candidates(eng) if s.flagged]
-        if not flagged:
-            return []
-        daily = _daily(eng, [s.meter for s in flagged])
+        flagged: list[MeterScore] = []
+        daily: dict[str, list[tuple[str, float]]] = {}
+        if has_readings:
+            aggregate_meters(eng)
+            flagged = [s for s in score_candidates(eng) if s.flagged]
+            daily = _daily(eng, [s.meter for s in flagged]) if flagged else {}
+        billed = billed_accounts(eng) if billing is not None and billing.num_rows else []
     finally:
         if own:
             eng.close()
-    spans = _spans(readings, {s.meter for s in flagged})
     accounts = _accounts(tables.get("accounts"))
-    return [_finding(s, daily.get(s.meter, []), spans.get(s.meter), accounts.get(s.account or "")
-                     or accounts.get(s.meter), source) for s in flagged]
+    found = []
+    if flagged:
+        spans = _spans(readings, {s.meter for s in flagged})  # type: ignore[arg-type]
+        found = [_finding(s, daily.get(s.meter, []), spans.get(s.meter), accounts.get(s.account or "")
+                          or accounts.get(s.meter), source) for s in flagged]
+    seen = {f.subject.value for f in found} | {s.account for s in flagged if s.account}
+    found += [_billed_finding(b, accounts.get(b.account), source) for b in billed
+              if b.account not in seen and (b.meter or b.account) not in seen]
+    return found
 
 
 def _daily(engine: SqlEngine, meters: list[str]) -> dict[str, list[tuple[str, float]]]:
@@ -113,21 +126,13 @@ def _finding(score: MeterScore, daily: list[tuple[str, float]], span: tuple[floa
     machines_en = "; ".join(f"{s.hw_class} {s.machines[0]:.3g}–{s.machines[2]:.3g}" for s in sizing)
     reasons = (*score.reasons, Text(zh=f"新增负荷约 {kw:.2f} kW，相当于 {machines}",
                                     en=f"the added {kw:.2f} kW is {machines_en} machines"))
-    holder = {k: account.get(k) for k in ("account", "name", "tariff", "voltage_kv", "contract_kva", "running_kva",
-                                           "address", "region", "organisation")} if account else {}
     evidence = (
         Evidence("meter_load", f"+{kw:.2f} kW since {score.start or '?'}", {
             "meter": score.meter, "account": score.account, "plateau_kw": score.plateau_kw, "start": score.start,
             "before_kwh_per_day": score.before_kwh_per_day, "after_kwh_per_day": score.after_kwh_per_day,
             "signals": list(score.signals), "measures": score.measures, "score": score.score, "daily_kw": daily,
         }, "power-load"),
-        Evidence("sizing", machines_en, {
-            "classes": [{"class": s.hw_class, "label_zh": s.label_zh, "algorithm": s.algorithm,
-                         "machines": s.machines, "hps": s.hps, "kwh_per_day": s.kwh_per_day, "basis": s.basis}
-                        for s in sizing]}, "mining-hardware.csv"),
-        *((Evidence("account", f"{holder.get('account')} {holder.get('name') or ''}".strip(), holder, "accounts"),)
-          if holder else ()),
-    )
+        _sizing_evidence(sizing), *_account_evidence(account))
     energy = Energy(algorithm=METERED, kw=band, kwh_per_day=tuple(x * 24 for x in band),  # type: ignore[arg-type]
                     basis="measured at the meter: the plateau's added kW ±15 %")
     return Finding(
@@ -135,3 +140,54 @@ def _finding(score: MeterScore, daily: list[tuple[str, float]], span: tuple[floa
         severity=MINING_LOAD.severity, reasons=reasons, evidence=evidence, source=input_name or source,
         energy=energy, dimension=Dimension.POWER, subject=Subject(SubjectType.METER, score.meter),
         attribution=_attribution(account), first_seen=first, last_seen=last, key=score.start or "")
+
+
+def _sizing_evidence(sizing: tuple[LoadSizing, ...]) -> Evidence:
+    return Evidence("sizing", "; ".join(f"{s.hw_class} {s.machines[0]:.3g}–{s.machines[2]:.3g}" for s in sizing), {
+        "classes": [{"class": s.hw_class, "label_zh": s.label_zh, "algorithm": s.algorithm, "machines": s.machines,
+                     "hps": s.hps, "kwh_per_day": s.kwh_per_day, "basis": s.basis} for s in sizing]},
+        "mining-hardware.csv")
+
+
+def _account_evidence(account: dict[str, Any] | None) -> tuple[Evidence, ...]:
+    """The account record a finding's meter belongs to, as the marketing system holds it."""
+    if not account:
+        return ()
+    holder = {k: account.get(k) for k in ("account", "name", "tariff", "voltage_kv", "contract_kva", "running_kva",
+                                           "address", "region", "organisation")}
+    return (Evidence("account", f"{holder.get('account')} {holder.get('name') or ''}".strip(), holder, "accounts"),)
+
+
+BILLS_CONFIDENCE = 0.6  # size alone, without a step or a plateau to see: a lead for a visit
+
+
+def _billed_finding(b: BilledAccount, account: dict[str, Any] | None, source: str) -> Finding:
+    kw = b.added_kw
+    band = (kw * (1 - KW_BAND), kw, kw * (1 + KW_BAND))
+    sizing = size_load(band, as_of_year=b.first_large.year)
+    month = kw * 24 * 30
+    reasons = [Text(zh=f"居民电价户 {b.periods} 期账单中有 {b.large_periods} 期折合每月超过 3,000 kWh"
+                       f"（平均约 {month:,.0f} kWh，相当于持续 {kw:.2f} kW），居民户罕见",
+                    en=f"a residential account billed {b.large_periods} of {b.periods} periods above 3,000 kWh a month "
+                       f"(about {month:,.0f} kWh, a constant {kw:.2f} kW): homes rarely draw that")]
+    if b.valley_share is not None and b.valley_share >= VALLEY_FLAT_SHARE:
+        reasons.append(Text(zh=f"谷段电量占 {b.valley_share:.0%}：夜间与白天用电相当，像昼夜不停的负荷",
+                            en=f"{b.valley_share:.0%} of the energy in the valley hours: night draws as much as day, "
+                               "like a load that never stops"))
+    reasons.append(Text(zh="仅凭账单无法看到阶跃与平台：请调取该户的日或分时电量核实",
+                        en="bills cannot show a step or a plateau: fetch the account's daily or interval readings to "
+                           "verify"))
+    evidence = (
+        Evidence("bills", f"{b.large_periods}/{b.periods} periods > 3,000 kWh/month", {
+            "account": b.account, "meter": b.meter, "periods": b.periods, "large_periods": b.large_periods,
+            "plateau_kw": kw, "valley_share": b.valley_share, "start": b.first_large.date().isoformat(),
+            "daily_kw": b.monthly_kw}, "power-bills"),
+        _sizing_evidence(sizing), *_account_evidence(account))
+    energy = Energy(algorithm=METERED, kw=band, kwh_per_day=tuple(x * 24 for x in band),  # type: ignore[arg-type]
+                    basis="billed: the mean load of the periods above 3,000 kWh a month ±15 %")
+    return Finding(
+        kind=MINING_LOAD, subject_ip=None, peer=None, flows=(), confidence=BILLS_CONFIDENCE,
+        severity=Severity.MEDIUM, reasons=tuple(reasons), evidence=evidence, source=source, energy=energy,
+        dimension=Dimension.POWER, subject=Subject(SubjectType.METER, b.meter or b.account),
+        attribution=_attribution(account), first_seen=b.first_large.timestamp(), last_seen=b.last_period.timestamp(),
+        key=f"bills|{b.first_large.date().isoformat()}")

@@ -58,6 +58,8 @@ class PowerInput:
                 return
             if table == "accounts":
                 batch = _known_tariffs(batch)
+            elif table == "billing":
+                batch = _billed_days(batch)
             yield table, batch
 
 
@@ -77,6 +79,28 @@ def _known_tariffs(batch: pa.RecordBatch) -> pa.RecordBatch:
     known = pa.array(["residential", "commercial", "industrial", "agricultural", "other"])
     fixed = pc.if_else(pc.or_(pc.is_null(tariff), pc.is_in(tariff, value_set=known)), tariff, "other")
     return batch.set_column(i, "tariff", fixed)
+
+
+def _billed_days(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A bill's length in days where the export does not give it: from its dates, else its month's days."""
+    i = batch.schema.get_field_index("days")
+    given = batch.column(i)
+    if given.null_count == 0:
+        return batch
+    import calendar
+    from datetime import timedelta
+
+    starts = batch.column("period_start").to_pylist()
+    ends = batch.column("period_end").to_pylist()
+    days = []
+    for d, start, end in zip(given.to_pylist(), starts, ends, strict=True):
+        if d is None and start is not None:
+            # a period starts at local midnight, stored in UTC: half a day on is its local date in any zone
+            local = start + timedelta(hours=12)
+            d = round((end - start).total_seconds() / 86400) if end is not None and end > start else \
+                calendar.monthrange(local.year, local.month)[1]
+        days.append(d)
+    return batch.set_column(i, "days", pa.array(days, pa.int32()))
 
 
 def complete_readings(readings: pa.Table) -> pa.Table:
