@@ -105,4 +105,7 @@ def duration(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     m, s = divmod(round(seconds), 60)
     h, m = divmod(m, 60)
+    if h >= 48:  # a meter's plateau or a host's months: days read better than thousands of hours
+        d, h = divmod(h, 24)
+        return f"{d} d {h} h"
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

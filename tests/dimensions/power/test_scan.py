@@ -84,7 +84,7 @@ def test_the_meter_joins_the_case_of_its_organisations_network_finding(
     assert run.rc == 0, run.explain()
     kinds = {f["kind"]: f for f in json.loads(run.stdout)["findings"]}
     assert "mining_load" in kinds and "mining_session" in kinds
-    listed = [line.split("\t") for line in cli("cases", "list", "--db", db).stdout.splitlines()]
+    listed = [line.split("\t") for line in cli("cases", "list", "--db", db).stdout.decode().splitlines()]
     assert [c[3] for c in listed].count(ORG) == 1, listed
     ledger = tmp_path / "ledger.xlsx"
     assert cli("cases", "ledger", "--db", db, "-o", ledger, "--lang", "en").rc == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -166,15 +165,6 @@ def test_a_small_load_is_not_claimed_beyond_what_the_data_show() -> None:
 
 # --- the same on Spark ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from minescope.engines.sql import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
-
-
 def _rounded(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     def r(x: Any) -> Any:
         return 0.0 if isinstance(x, float) and (x == 0 or not math.isfinite(x)) else \
@@ -183,7 +173,7 @@ def _rounded(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark is not installed")
-def test_spark_gives_the_same_aggregates_and_candidates(spark: Any) -> None:
+def test_spark_gives_the_same_aggregates_and_candidates(spark: Any) -> None:  # spark: tests/conftest.py
     from minescope.engines.sql import SparkEngine
 
     cid, first, days, since = CASE

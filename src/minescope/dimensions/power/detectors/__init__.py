@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -28,7 +28,8 @@ from minescope.knowledge.regions import division, province_of
 from minescope.model import Attribution, Dimension, Energy, Evidence, Finding, Severity, Subject, SubjectType, Text
 
 KW_BAND = 0.15  # a plateau read from daily means is known to about ±15 % (the evaluation's plateau error)
-DAYS_SHOWN = 400  # the daily load kept with a finding for its chart: a year and some before it
+DAYS_BEFORE = 180  # the daily load kept with a finding for its chart: half a year before the step …
+DAYS_SHOWN = 1100  # … and at most three years in all (the latest)
 
 
 def detect(tables: Mapping[str, pa.Table], engine: SqlEngine | None = None, source: str = "power") -> list[Finding]:
@@ -68,7 +69,7 @@ def detect(tables: Mapping[str, pa.Table], engine: SqlEngine | None = None, sour
 
 
 def _daily(engine: SqlEngine, meters: list[str]) -> dict[str, list[tuple[str, float]]]:
-    """Each meter's mean kW per local day (the chart of its load), the last ``DAYS_SHOWN`` days."""
+    """Each meter's mean kW per local day (the chart of its load)."""
     listed = ", ".join("'" + m.replace("'", "''") + "'" for m in meters)
     rows = engine.query(f"SELECT meter, day, mean_kw FROM power_days WHERE meter IN ({listed}) ORDER BY meter, day")
     out: dict[str, list[tuple[str, float]]] = {}
@@ -76,7 +77,7 @@ def _daily(engine: SqlEngine, meters: list[str]) -> dict[str, list[tuple[str, fl
         if r["mean_kw"] is not None:
             day = datetime.fromtimestamp(int(r["day"]) * 86400, UTC).date().isoformat()
             out.setdefault(r["meter"], []).append((day, round(float(r["mean_kw"]), 4)))
-    return {m: v[-DAYS_SHOWN:] for m, v in out.items()}
+    return out
 
 
 def _spans(readings: pa.Table, meters: set[str]) -> dict[str, tuple[float, float, str]]:
@@ -118,6 +119,10 @@ def _finding(score: MeterScore, daily: list[tuple[str, float]], span: tuple[floa
     kw = score.plateau_kw or 0.0
     band = (kw * (1 - KW_BAND), kw, kw * (1 + KW_BAND))
     sizing = size_load(band, as_of_year=int(score.start[:4]) if score.start else None)
+    if score.start:
+        daily = [d for d in daily if d[0] >= (datetime.fromisoformat(score.start)
+                                              - timedelta(days=DAYS_BEFORE)).date().isoformat()]
+    daily = daily[-DAYS_SHOWN:]
     first, last, input_name = span or (math.nan, math.nan, source)
     if score.start:
         first = max(first, datetime.fromisoformat(score.start).replace(tzinfo=UTC).timestamp()) \
@@ -130,7 +135,8 @@ def _finding(score: MeterScore, daily: list[tuple[str, float]], span: tuple[floa
         Evidence("meter_load", f"+{kw:.2f} kW since {score.start or '?'}", {
             "meter": score.meter, "account": score.account, "plateau_kw": score.plateau_kw, "start": score.start,
             "before_kwh_per_day": score.before_kwh_per_day, "after_kwh_per_day": score.after_kwh_per_day,
-            "signals": list(score.signals), "measures": score.measures, "score": score.score, "daily_kw": daily,
+            "signals": list(score.signals), "score": score.score, "daily_kw": daily,
+            "measures": {k: (float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in score.measures.items()},
         }, "power-load"),
         _sizing_evidence(sizing), *_account_evidence(account))
     energy = Energy(algorithm=METERED, kw=band, kwh_per_day=tuple(x * 24 for x in band),  # type: ignore[arg-type]

@@ -143,21 +143,24 @@ def _hours(hours: tuple[int, int], what: str) -> str:
     return f"SUM(CASE WHEN {inside} THEN {what} END)"
 
 
-_SUB_DAILY = "MAX(interval_s) < 86400"
+_HAVING = f"HAVING SUM(interval_s) >= {int(MIN_DAY_COVERAGE * 86400)} AND SUM(kwh) > 0"
+# Two parts: daily readings need plain sums (an aggregate DuckDB can spill to disk: a million meters' year is
+# 365 million days), sub-daily ones also the base-load percentile (held in memory per day, so only for them).
+# A meter is read at one interval; a day read at two would give two rows.
 DAYS_SQL = (
     "SELECT meter, MAX(account) AS account, day, SUM(kwh) AS kwh, SUM(interval_s) AS covered_s, "
-    "MAX(interval_s) AS interval_s, "
-    "SUM(kwh) * 3600.0E0 / SUM(interval_s) AS mean_kw, "
-    f"CASE WHEN {_SUB_DAILY} THEN percentile_cont({BASE_QUANTILE!r}) "
-    "WITHIN GROUP (ORDER BY kwh * 3600.0E0 / interval_s) "
-    "END AS base_kw, "
-    f"CASE WHEN {_SUB_DAILY} THEN MAX(kwh * 3600.0E0 / interval_s) END AS peak_kw, "
-    f"CASE WHEN {_SUB_DAILY} THEN {_hours(NIGHT_HOURS, 'kwh')} * 3600.0E0 / "
-    f"{_hours(NIGHT_HOURS, 'interval_s')} END AS night_kw, "
-    f"CASE WHEN {_SUB_DAILY} THEN {_hours(DAY_HOURS, 'kwh')} * 3600.0E0 / "
-    f"{_hours(DAY_HOURS, 'interval_s')} END AS day_kw "
-    "FROM power_intervals GROUP BY meter, day "
-    f"HAVING SUM(interval_s) >= {int(MIN_DAY_COVERAGE * 86400)} AND SUM(kwh) > 0")
+    "MAX(interval_s) AS interval_s, SUM(kwh) * 3600.0E0 / SUM(interval_s) AS mean_kw, "
+    "CAST(NULL AS DOUBLE) AS base_kw, CAST(NULL AS DOUBLE) AS peak_kw, CAST(NULL AS DOUBLE) AS night_kw, "
+    "CAST(NULL AS DOUBLE) AS day_kw "
+    f"FROM power_intervals WHERE interval_s >= 86400 GROUP BY meter, day {_HAVING} "
+    "UNION ALL "
+    "SELECT meter, MAX(account) AS account, day, SUM(kwh) AS kwh, SUM(interval_s) AS covered_s, "
+    "MAX(interval_s) AS interval_s, SUM(kwh) * 3600.0E0 / SUM(interval_s) AS mean_kw, "
+    f"percentile_cont({BASE_QUANTILE!r}) WITHIN GROUP (ORDER BY kwh * 3600.0E0 / interval_s) AS base_kw, "
+    "MAX(kwh * 3600.0E0 / interval_s) AS peak_kw, "
+    f"{_hours(NIGHT_HOURS, 'kwh')} * 3600.0E0 / {_hours(NIGHT_HOURS, 'interval_s')} AS night_kw, "
+    f"{_hours(DAY_HOURS, 'kwh')} * 3600.0E0 / {_hours(DAY_HOURS, 'interval_s')} AS day_kw "
+    f"FROM power_intervals WHERE interval_s < 86400 GROUP BY meter, day {_HAVING}")
 
 
 def meters_sql(days: str = "power_days") -> str:
