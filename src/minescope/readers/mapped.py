@@ -56,10 +56,10 @@ import pyarrow.compute as pc
 
 from minescope.readers.report import InputReport
 from minescope.readers.textio import head, open_binary, open_input
-from minescope.readers.values import iso_epoch, norm_ip, proto_number, tcp_flags, zone
+from minescope.readers.values import TS, iso_epoch, norm_ip, proto_number, tcp_flags, zone
 
 MappingSpec = dict[str, Any]
-TS = pa.timestamp("us", tz="UTC")
+
 BATCH_ROWS = 65536
 # Fields given only to derive others: end_ts → duration_s
 EXTRA_TARGETS = {"flows": ("end_ts",)}

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 # Every time a reader gives must be a Python datetime too (outputs, the store, cases): years 1–9999.
 MIN_EPOCH_S = float(datetime(1, 1, 1, tzinfo=UTC).timestamp())
 MAX_EPOCH_S = float(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
-_TS = pa.timestamp("us", tz="UTC")
+TS = pa.timestamp("us", tz="UTC")  # every time column of every table: microseconds, UTC
 
 
 def norm_ip(text: str | None) -> str | None:
@@ -81,7 +81,7 @@ def epoch_ts(seconds: Any) -> tuple[pa.Array, np.ndarray]:
     bad = pc.fill_null(pc.invert(ok), False).to_numpy(zero_copy_only=False)
     if bad.any():
         arr = pc.if_else(ok, arr, pa.scalar(None, pa.float64()))
-    return pc.round(pc.multiply(arr, 1e6)).cast(pa.int64()).cast(_TS), bad
+    return pc.round(pc.multiply(arr, 1e6)).cast(pa.int64()).cast(TS), bad
 
 
 def duration_s(text: str) -> float:

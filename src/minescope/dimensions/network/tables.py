@@ -65,9 +65,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from minescope.readers.values import proto_number  # noqa: F401  (defined with the readers; imported from here too)
-
-TS = pa.timestamp("us", tz="UTC")
+from minescope.readers.values import TS, proto_number  # noqa: F401  (defined with the readers; imported from here too)
 
 FLOWS = pa.schema([
     ("ts", TS), ("duration_s", pa.float64()),

@@ -147,23 +147,28 @@ _HAVING = f"HAVING SUM(interval_s) >= {int(MIN_DAY_COVERAGE * 86400)} AND SUM(kw
 # Two parts: daily readings need plain sums (an aggregate DuckDB can spill to disk: a million meters' year is
 # 365 million days), sub-daily ones also the base-load percentile (held in memory per day, so only for them).
 # A meter is read at one interval; a day read at two would give two rows.
-DAYS_SQL = (
-    "SELECT meter, MAX(account) AS account, day, SUM(kwh) AS kwh, SUM(interval_s) AS covered_s, "
-    "MAX(interval_s) AS interval_s, SUM(kwh) * 3600.0E0 / SUM(interval_s) AS mean_kw, "
-    "CAST(NULL AS DOUBLE) AS base_kw, CAST(NULL AS DOUBLE) AS peak_kw, CAST(NULL AS DOUBLE) AS night_kw, "
-    "CAST(NULL AS DOUBLE) AS day_kw "
-    f"FROM power_intervals WHERE interval_s >= 86400 GROUP BY meter, day {_HAVING} "
-    "UNION ALL "
-    "SELECT meter, MAX(account) AS account, day, SUM(kwh) AS kwh, SUM(interval_s) AS covered_s, "
-    "MAX(interval_s) AS interval_s, SUM(kwh) * 3600.0E0 / SUM(interval_s) AS mean_kw, "
-    f"percentile_cont({BASE_QUANTILE!r}) WITHIN GROUP (ORDER BY kwh * 3600.0E0 / interval_s) AS base_kw, "
-    "MAX(kwh * 3600.0E0 / interval_s) AS peak_kw, "
-    f"{_hours(NIGHT_HOURS, 'kwh')} * 3600.0E0 / {_hours(NIGHT_HOURS, 'interval_s')} AS night_kw, "
-    f"{_hours(DAY_HOURS, 'kwh')} * 3600.0E0 / {_hours(DAY_HOURS, 'interval_s')} AS day_kw "
-    f"FROM power_intervals WHERE interval_s < 86400 GROUP BY meter, day {_HAVING}")
+def days_sql(intervals: str = "power_intervals") -> str:
+    """One row per meter and local day, from ``intervals`` (the view, or a subquery of it)."""
+    return (
+        "SELECT meter, MAX(account) AS account, day, SUM(kwh) AS kwh, SUM(interval_s) AS covered_s, "
+        "MAX(interval_s) AS interval_s, SUM(kwh) * 3600.0E0 / SUM(interval_s) AS mean_kw, "
+        "CAST(NULL AS DOUBLE) AS base_kw, CAST(NULL AS DOUBLE) AS peak_kw, CAST(NULL AS DOUBLE) AS night_kw, "
+        "CAST(NULL AS DOUBLE) AS day_kw "
+        f"FROM {intervals} WHERE interval_s >= 86400 GROUP BY meter, day {_HAVING} "
+        "UNION ALL "
+        "SELECT meter, MAX(account) AS account, day, SUM(kwh) AS kwh, SUM(interval_s) AS covered_s, "
+        "MAX(interval_s) AS interval_s, SUM(kwh) * 3600.0E0 / SUM(interval_s) AS mean_kw, "
+        f"percentile_cont({BASE_QUANTILE!r}) WITHIN GROUP (ORDER BY kwh * 3600.0E0 / interval_s) AS base_kw, "
+        "MAX(kwh * 3600.0E0 / interval_s) AS peak_kw, "
+        f"{_hours(NIGHT_HOURS, 'kwh')} * 3600.0E0 / {_hours(NIGHT_HOURS, 'interval_s')} AS night_kw, "
+        f"{_hours(DAY_HOURS, 'kwh')} * 3600.0E0 / {_hours(DAY_HOURS, 'interval_s')} AS day_kw "
+        f"FROM {intervals} WHERE interval_s < 86400 GROUP BY meter, day {_HAVING}")
 
 
-def meters_sql(days: str = "power_days") -> str:
+DAYS_SQL = days_sql()
+
+
+def meters_sql(days: str | None = None) -> str:
     """Per meter: level, shape, noise and the largest upward shift of the daily mean and of the base load
     between the ``LOCAL_DAYS`` before a day and the ``LOCAL_DAYS`` from it (a local two-window test: a
     season's drift over a year does not add up to a shift, a switch-on does)."""
@@ -176,15 +181,18 @@ def meters_sql(days: str = "power_days") -> str:
     def shift(past_sum: str, ahead_sum: str) -> str:
         return f"CASE WHEN nb >= {seg} AND na >= {seg} THEN {ahead_sum} / na - {past_sum} / nb END"
 
+    # by default the days are a CTE, never stored: a million meters' year is 365 million of them
+    source = days or "day_rows"
+    days_cte = "" if days else f"day_rows AS ({DAYS_SQL}), "
     return f"""
-WITH d AS (
+WITH {days_cte}d AS (
   SELECT meter, account, day, kwh, covered_s, mean_kw, peak_kw, night_kw, day_kw,
     COUNT(*) OVER ({past}) AS nb, COUNT(*) OVER ({ahead}) AS na,
     SUM(mean_kw) OVER ({past}) AS past_mean, SUM(mean_kw) OVER ({ahead}) AS ahead_mean,
     SUM({floor}) OVER ({past}) AS past_floor, SUM({floor}) OVER ({ahead}) AS ahead_floor,
     mean_kw - LAG(mean_kw) OVER ({order}) AS diff_mean,
     {floor} - LAG({floor}) OVER ({order}) AS diff_floor
-  FROM {days}
+  FROM {source}
 ), s AS (
   SELECT *,
     {shift("past_mean", "ahead_mean")} AS shift_mean,
@@ -204,7 +212,7 @@ WITH d AS (
   FROM s GROUP BY meter
 ), blocks AS (
   SELECT meter, MAX(kwh_30d) AS kwh_30d_max FROM (
-    SELECT meter, SUM(kwh) * 2592000.0E0 / SUM(covered_s) AS kwh_30d FROM {days}
+    SELECT meter, SUM(kwh) * 2592000.0E0 / SUM(covered_s) AS kwh_30d FROM {source}
     GROUP BY meter, CAST(FLOOR(day / 30.0E0) AS BIGINT) HAVING SUM(covered_s) >= 1296000) b
   GROUP BY meter
 )
@@ -242,13 +250,16 @@ DAY_COLUMNS = ("mean_kw", "base_kw", "night_kw", "day_kw", "peak_kw")
 
 
 def aggregate(engine: SqlEngine) -> None:
-    """Make the per-day (``power_days``), per-meter (``power_meters``) and candidate (``power_candidates``)
-    tables on an engine that holds the power tables and has ``PREPARED`` (or ``preparation(offset)``) made."""
-    engine.materialize("power_days", DAYS_SQL)
+    """Make the per-meter (``power_meters``), candidate (``power_candidates``) and the candidates' per-day
+    (``power_days``) tables on an engine that holds the power tables and has ``PREPARED`` (or
+    ``preparation(offset)``) made."""
     engine.materialize("power_meter_stats", meters_sql())
     engine.materialize("power_profile", PROFILE_SQL)
     engine.materialize("power_meters", PEERS_SQL)
     engine.materialize("power_candidates", CANDIDATES_SQL)
+    # the days are kept for the candidates alone (their change points, a finding's chart)
+    engine.materialize("power_days", days_sql(
+        "(SELECT * FROM power_intervals WHERE meter IN (SELECT meter FROM power_candidates)) candidate_intervals"))
 
 
 # --- Python on candidates -------------------------------------------------------------------------------
