@@ -182,3 +182,15 @@ def test_where_keeps_the_rows_of_the_table_also_when_the_column_is_a_list(tmp_pa
     log.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     rows = read_host_log(log, mapping={**ECS_MAPPING, "where": {"event.category": "process"}})["processes"]
     assert rows.column("command_line").to_pylist() == ["a"]
+
+
+def test_a_constant_fills_a_field_the_export_leaves_out_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    export = tmp_path / "long.csv"
+    export.write_text("meter,ts,kwh\nM1,2024-01-01T00:00:00Z,0.5\nM1,2024-01-01T00:30:00Z,0.4\n")
+    rows, report = _rows(export, {"table": "readings", "columns": {"meter": "meter", "ts": "ts", "kwh": "kwh"},
+                                  "constants": {"interval_s": 1800}})
+    assert [r["interval_s"] for r in rows] == [1800, 1800] and not report.summary()
+    with pytest.raises(MappingError) as e:
+        Mapping.load({"table": "readings", "columns": {"meter": "m", "ts": "t", "kwh": "k"},
+                      "constants": {"interval_s": "half an hour"}})
+    assert "constants.interval_s" in e.value.en

@@ -18,6 +18,8 @@ dict, or a TOML/JSON file::
     list_separator = ";"            # list fields (dns answers, file matches) given as one text column
     [where]                         # only rows whose column holds one of these values (an export of
     EventID = ["1", "4688"]         #   many event types): the others are not this table's rows
+    [constants]                     # a field the export leaves out, the same on every row
+    interval_s = 1800
     [values.tariff]                 # a field's values as the export writes them → as the table holds them
     "居民生活用电" = "residential"
     [wide]                          # one row per day with one column per interval (meter readings):
@@ -121,6 +123,7 @@ class Mapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # target → {as written: as held}
     wide: Wide | None = None
     where: dict[str, list[str]] = field(default_factory=dict)  # source column → values a row of the table holds
+    constants: dict[str, str] = field(default_factory=dict)  # target → its value on every row
 
     @classmethod
     def load(cls, spec: MappingSpec | str | Path) -> Mapping:
@@ -135,10 +138,11 @@ class Mapping:
         if not isinstance(spec, dict):
             raise MappingError("映射应为表（字典）", "a mapping must be a table (dict)")
         columns = spec.get("columns", spec if "table" not in spec else {})
-        time, opts, values, wide, where = (spec.get(k, {}) for k in ("time", "csv", "values", "wide", "where"))
-        if not all(isinstance(x, dict) for x in (columns, time, opts, values, wide, where)):
-            raise MappingError("映射的 columns、time、csv、values、wide、where 应为表",
-                               "columns, time, csv, values, wide and where of a mapping must be tables")
+        time, opts, values, wide, where, constants = (spec.get(k, {}) for k in (
+            "time", "csv", "values", "wide", "where", "constants"))
+        if not all(isinstance(x, dict) for x in (columns, time, opts, values, wide, where, constants)):
+            raise MappingError("映射的 columns、time、csv、values、wide、where、constants 应为表",
+                               "columns, time, csv, values, wide, where and constants of a mapping must be tables")
         m = cls(table=str(spec.get("table", "flows")), columns={str(k): str(v) for k, v in columns.items()},
                 time_format=str(time.get("format", "auto")), timezone=str(time.get("timezone", "UTC")),
                 delimiter=str(opts.get("delimiter", ",")), list_separator=str(opts.get("list_separator", ";")),
@@ -146,7 +150,8 @@ class Mapping:
                 values={str(t): {str(k): str(v) for k, v in vs.items()} for t, vs in values.items()
                         if isinstance(vs, dict)},
                 wide=_wide(wide) if wide else None,
-                where={str(k): [_text(x) for x in (v if isinstance(v, list) else [v])] for k, v in where.items()})
+                where={str(k): [_text(x) for x in (v if isinstance(v, list) else [v])] for k, v in where.items()},
+                constants={str(k): str(_text(v)) for k, v in constants.items()})
         m.check()
         return m
 
@@ -157,19 +162,25 @@ class Mapping:
                                f"unknown table {self.table} (one of: {', '.join(schemas)})")
         schema = schemas[self.table]
         known = set(schema.names) | set(EXTRA_TARGETS.get(self.table, ()))
-        unknown = sorted((set(self.columns) | set(self.values)) - known)
+        unknown = sorted((set(self.columns) | set(self.values) | set(self.constants)) - known)
         if self.wide is not None and self.wide.target not in known:
             unknown.append(self.wide.target)
         if unknown:
             raise MappingError(f"映射中有未知的目标字段：{', '.join(unknown)}（表 {self.table} 没有这些字段）",
                                f"unknown target fields in the mapping: {', '.join(unknown)} (the table {self.table} "
                                "has no such field)")
-        given = set(self.columns) | ({self.wide.target} if self.wide else set())
+        given = set(self.columns) | set(self.constants) | ({self.wide.target} if self.wide else set())
         missing = [need.replace("|", " / ") for need in _required().get(self.table, ())
                    if not set(need.split("|")) & given]
         if missing:
             raise MappingError(f"映射必须给出这些字段对应的列：{', '.join(missing)}",
                                f"the mapping must name the columns for: {', '.join(missing)}")
+        for target, value in self.constants.items():
+            try:
+                _scalar(target, _type(target, schema), value, self, zone(self.timezone))
+            except (ValueError, TypeError, OverflowError, KeyError) as e:
+                raise MappingError(f"constants.{target} 的值 {value!r} 无效（{e}）",
+                                   f"constants.{target}: {value!r} is not a valid value ({e})") from None
         if self.wide is not None and self.wide.interval_s is not None and self.wide.interval_s <= 0:
             raise MappingError("wide.interval_s 应为正的秒数", "wide.interval_s must be a positive number of seconds")
 
@@ -559,6 +570,10 @@ def _convert(cols: dict[str, pa.Array], lines: np.ndarray, m: Mapping, report: I
     targets = dict(m.columns)
     if m.wide is not None:
         targets[m.wide.target] = _WIDE_VALUE
+    for target, value in m.constants.items():
+        if target not in targets:
+            cols = {**cols, f"\0{target}": pa.array([value] * n, pa.string())}
+            targets[target] = f"\0{target}"
     for target, src in targets.items():
         arr = _plain(cols[src])
         if target in m.values:

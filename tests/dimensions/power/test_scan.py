@@ -93,3 +93,35 @@ def test_the_meter_joins_the_case_of_its_organisations_network_finding(
     row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[head.index("Subject")] == ORG)
     assert row[head.index("Evidence")] == "network, power"
     assert 70 < row[head.index("Metered kWh/day")] < 90
+
+
+def test_spark_gives_the_same_findings_as_duckdb(series: dict[str, list[tuple[datetime, float]]],
+                                                  tmp_path: Path) -> None:
+    chosen = dict(sorted(series.items())[:4])
+    miner = next(iter(chosen))
+    since = (chosen[miner][0][0] + timedelta(days=120)).replace(hour=0, minute=0, second=0)
+    readings = write_long(tmp_path / "readings.csv", chosen, {miner: 0.3}, since)
+    found = {}
+    for engine in ("duckdb", "spark"):
+        result = Scanner(ScanOptions(engine=engine, mappings=[Mapping.load(METER_READINGS)])).scan([readings])
+        found[engine] = [f.to_dict() for f in sorted(result.findings, key=lambda f: f.id)]
+    assert found["duckdb"] and [f["subject"]["value"] for f in found["duckdb"]] == [miner]
+    assert found["spark"] == found["duckdb"]
+
+
+def test_readings_whose_interval_cannot_be_seen_are_told_not_lost_silently(tmp_path: Path) -> None:
+    """An export sorted by time holds one reading of each meter per batch: the spacing is not seen there, and
+    the scan says so; the mapping's constants give it."""
+    from minescope.dimensions.power.readers import PowerInput, ReadingCompleter
+
+    export = tmp_path / "by-time.csv"
+    export.write_text("meter,ts,kwh\n" + "".join(f"M{m},2024-01-01T00:{t:02d}:00Z,0.1\n"
+                                                  for t in (0, 30) for m in range(50)))
+    spec = {"table": "readings", "columns": {"meter": "meter", "ts": "ts", "kwh": "kwh"}}
+    for given, unknown in (({}, 100), ({"constants": {"interval_s": 1800}}, 0)):
+        complete = ReadingCompleter()
+        for _, batch in PowerInput(export, Mapping.load({**spec, **given}), batch_rows=50):
+            complete(batch)
+        assert complete.unknown == unknown
+    result = Scanner(ScanOptions(mappings=[Mapping.load(spec)])).scan([export])
+    assert result.inputs[0].problem is None  # read whole, each meter's two readings are in one batch

@@ -12,17 +12,18 @@ console draws.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from minescope.dimensions.power.detectors.bills import VALLEY_FLAT_SHARE, BilledAccount, billed_accounts
-from minescope.dimensions.power.detectors.load import MeterScore, load_tables, score_candidates
+from minescope.dimensions.power.detectors.load import PREPARED, MeterScore, score_candidates
 from minescope.dimensions.power.detectors.load import aggregate as aggregate_meters
 from minescope.dimensions.power.kinds import MINING_LOAD
-from minescope.engines.sql import SqlEngine, open_engine
+from minescope.dimensions.power.tables import ACCOUNTS, READINGS
+from minescope.engines.sql import Preparation, SqlEngine, View, open_engine
 from minescope.enrich.estimate import METERED, LoadSizing, size_load
 from minescope.knowledge.regions import division, province_of
 from minescope.model import Attribution, Dimension, Energy, Evidence, Finding, Severity, Subject, SubjectType, Text
@@ -32,46 +33,61 @@ DAYS_BEFORE = 180  # the daily load kept with a finding for its chart: half a ye
 DAYS_SHOWN = 1100  # … and at most three years in all (the latest)
 
 
-def detect(tables: Mapping[str, pa.Table], engine: SqlEngine | None = None, source: str = "power") -> list[Finding]:
+RECORDS = Preparation(
+    tables={"readings": READINGS, "accounts": ACCOUNTS},
+    views=(View("power_reading_times", "readings", "SELECT meter, ts, input FROM {relation}"),
+           View("power_account_records", "accounts", "SELECT * FROM {relation}")))
+"""What a finding tells beside the scores: its meter's first and last reading and export, its account record."""
+
+
+def detect(tables: Mapping[str, pa.Table] | None = None, engine: SqlEngine | None = None, source: str = "power",
+           held: Collection[str] = ()) -> list[Finding]:
     """A ``mining_load`` finding for every meter the load detector flags, and for every residential account
-    whose bills alone are industrial-size (``bills``) when its readings gave none; ``engine`` runs the
-    aggregates (default: a DuckDB of their own)."""
-    readings, billing = tables.get("readings"), tables.get("billing")
-    has_readings = readings is not None and readings.num_rows > 0
-    if not has_readings and (billing is None or billing.num_rows == 0):
-        return []
+    whose bills alone are industrial-size (``bills``) when its readings gave none. With ``tables``, they are
+    appended to ``engine`` (default: a DuckDB of their own); without, ``engine`` already holds the tables named
+    in ``held`` (a scan appends its exports' batches as it reads them, so memory holds no whole table)."""
     own = engine is None
     eng = engine or open_engine("duckdb")
     try:
-        if billing is not None and billing.num_rows:
-            eng.append("billing", billing)  # before any view is made: Spark stages a table's rows until then
-        load_tables(eng, {name: t for name, t in tables.items() if name in ("readings", "accounts")})
+        if tables is not None:
+            held = {name for name, t in tables.items() if name in ("readings", "accounts", "billing") and t.num_rows}
+            for name in sorted(held):  # every table before any view: Spark stages a table's rows until then
+                eng.append(name, tables[name])
+        if not {"readings", "billing"} & set(held):
+            return []
+        eng.prepare(PREPARED)
+        eng.prepare(RECORDS)
         flagged: list[MeterScore] = []
         daily: dict[str, list[tuple[str, float]]] = {}
-        if has_readings:
+        spans: dict[str, tuple[float, float, str]] = {}
+        if "readings" in held:
             aggregate_meters(eng)
             flagged = [s for s in score_candidates(eng) if s.flagged]
-            daily = _daily(eng, [s.meter for s in flagged]) if flagged else {}
-        billed = billed_accounts(eng) if billing is not None and billing.num_rows else []
+            if flagged:
+                daily = _daily(eng, [s.meter for s in flagged])
+                spans = _spans(eng, [s.meter for s in flagged])
+        billed = billed_accounts(eng) if "billing" in held else []
+        keys = {k for s in flagged for k in (s.meter, s.account) if k} | {b.account for b in billed}
+        accounts = _accounts(eng, sorted(keys)) if "accounts" in held and keys else {}
     finally:
         if own:
             eng.close()
-    accounts = _accounts(tables.get("accounts"))
-    found = []
-    if flagged:
-        spans = _spans(readings, {s.meter for s in flagged})  # type: ignore[arg-type]
-        found = [_finding(s, daily.get(s.meter, []), spans.get(s.meter), accounts.get(s.account or "")
-                          or accounts.get(s.meter), source) for s in flagged]
+    found = [_finding(s, daily.get(s.meter, []), spans.get(s.meter), accounts.get(s.account or "")
+                      or accounts.get(s.meter), source) for s in flagged]
     seen = {f.subject.value for f in found} | {s.account for s in flagged if s.account}
     found += [_billed_finding(b, accounts.get(b.account), source) for b in billed
               if b.account not in seen and (b.meter or b.account) not in seen]
     return found
 
 
+def _listed(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
 def _daily(engine: SqlEngine, meters: list[str]) -> dict[str, list[tuple[str, float]]]:
     """Each meter's mean kW per local day (the chart of its load)."""
-    listed = ", ".join("'" + m.replace("'", "''") + "'" for m in meters)
-    rows = engine.query(f"SELECT meter, day, mean_kw FROM power_days WHERE meter IN ({listed}) ORDER BY meter, day")
+    rows = engine.query(f"SELECT meter, day, mean_kw FROM power_days WHERE meter IN ({_listed(meters)}) "
+                        "ORDER BY meter, day")
     out: dict[str, list[tuple[str, float]]] = {}
     for r in rows:
         if r["mean_kw"] is not None:
@@ -80,21 +96,25 @@ def _daily(engine: SqlEngine, meters: list[str]) -> dict[str, list[tuple[str, fl
     return out
 
 
-def _spans(readings: pa.Table, meters: set[str]) -> dict[str, tuple[float, float, str]]:
+def _spans(engine: SqlEngine, meters: list[str]) -> dict[str, tuple[float, float, str]]:
     """First and last reading (epoch seconds) and the export it came from, per meter."""
-    out: dict[str, tuple[float, float, str]] = {}
-    chosen = readings.filter(pa.compute.is_in(readings.column("meter"), value_set=pa.array(sorted(meters))))
-    for row in chosen.group_by("meter").aggregate([("ts", "min"), ("ts", "max"), ("input", "min")]).to_pylist():
-        out[row["meter"]] = (row["ts_min"].timestamp(), row["ts_max"].timestamp(), row["input_min"] or "")
-    return out
+    rows = engine.query("SELECT meter, MIN(ts) AS first_ts, MAX(ts) AS last_ts, MIN(input) AS input "
+                        f"FROM power_reading_times WHERE meter IN ({_listed(meters)}) GROUP BY meter")
+    return {r["meter"]: (_epoch(r["first_ts"]), _epoch(r["last_ts"]), r["input"] or "") for r in rows}
 
 
-def _accounts(accounts: pa.Table | None) -> dict[str, dict[str, Any]]:
-    """Account records by account number and by meter number."""
-    if accounts is None or accounts.num_rows == 0:
-        return {}
+def _epoch(ts: Any) -> float:
+    """A timestamp as an engine returns it (aware, or naive UTC from Spark) in epoch seconds."""
+    return (ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp()
+
+
+def _accounts(engine: SqlEngine, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Account records by account number and by meter number, of these accounts or meters."""
+    listed = _listed(keys)
+    rows = engine.query(f"SELECT * FROM power_account_records WHERE account IN ({listed}) OR meter IN ({listed}) "
+                        "ORDER BY account")
     out: dict[str, dict[str, Any]] = {}
-    for row in accounts.to_pylist():
+    for row in rows:
         for key in (row.get("account"), row.get("meter")):
             if key:
                 out.setdefault(key, row)

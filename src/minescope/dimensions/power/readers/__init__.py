@@ -4,8 +4,8 @@
     for table, batch in export:            # table: "readings", "billing" or "accounts"
         ...
     export.report                          # rows per table, rows skipped, problems (zh/en)
-    complete_readings(readings)            # the meter (the account's number when there is none) and each
-                                           # meter's interval (from its readings' spacing) where not given
+    complete = ReadingCompleter()          # the meter (the account's number when there is none) and each
+    complete(batch)                        # meter's interval (from its readings' spacing) where not given
 
 Grid exports have no standard layout, so every export is read through a column mapping by the reader all
 dimensions share (``minescope.readers.mapped``, docs/mapping.md): long (one row per meter and interval) or wide
@@ -103,33 +103,51 @@ def _billed_days(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch.set_column(i, "days", pa.array(days, pa.int32()))
 
 
+class ReadingCompleter:
+    """Readings as the detector needs them, a batch at a time: the account's number as the meter where an export
+    has no meter number, and each meter's interval where the export does not give it — its readings' usual
+    spacing (the median gap) in the batch, snapped to the nearest of ``INTERVALS_S``, or what an earlier batch
+    showed for that meter. ``unknown`` counts readings whose meter's spacing no batch has shown yet (an export
+    sorted by time puts one reading of each meter in a batch: give ``interval_s`` in the mapping's
+    ``[constants]``)."""
+
+    def __init__(self) -> None:
+        self.intervals: dict[str, int] = {}
+        self.unknown = 0
+
+    def __call__(self, readings: pa.RecordBatch | pa.Table) -> pa.Table:
+        table = readings if isinstance(readings, pa.Table) else pa.Table.from_batches([readings])
+        if table.num_rows == 0:
+            return table
+        meter = table.column("meter")
+        if meter.null_count:
+            table = table.set_column(table.schema.get_field_index("meter"), "meter",
+                                     pc.coalesce(meter, table.column("account")))
+        if table.column("interval_s").null_count == 0:
+            return table
+        con = duckdb.connect()
+        try:
+            con.register("r", table.select(["meter", "ts"]))
+            gaps = con.execute("""
+                SELECT meter, median(gap) AS gap FROM (
+                    SELECT meter, epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY meter ORDER BY ts) AS gap FROM r)
+                WHERE gap > 0 GROUP BY meter""").fetchall()
+        finally:
+            con.close()
+        for m, g in gaps:
+            if g is not None:
+                self.intervals[m] = min(INTERVALS_S, key=lambda s, g=g: abs(s - g))
+        given = table.column("interval_s").to_pylist()
+        meters = table.column("meter").to_pylist()
+        filled = [g if g is not None else self.intervals.get(m) for g, m in zip(given, meters, strict=True)]
+        self.unknown += sum(1 for f in filled if f is None)
+        return table.set_column(table.schema.get_field_index("interval_s"), "interval_s",
+                                pa.array(filled, pa.int32()))
+
+
 def complete_readings(readings: pa.Table) -> pa.Table:
-    """Readings as the detector needs them: the account's number as the meter where an export has no meter
-    number, and each meter's interval where the export does not give it — its readings' usual spacing (the
-    median gap), snapped to the nearest of ``INTERVALS_S``."""
-    if readings.num_rows == 0:
-        return readings
-    meter = readings.column("meter")
-    if meter.null_count:
-        readings = readings.set_column(readings.schema.get_field_index("meter"), "meter",
-                                       pc.coalesce(meter, readings.column("account")))
-    if readings.column("interval_s").null_count == 0:
-        return readings
-    con = duckdb.connect()
-    try:
-        con.register("r", readings.select(["meter", "ts"]))
-        gaps = con.execute("""
-            SELECT meter, median(gap) AS gap FROM (
-                SELECT meter, epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY meter ORDER BY ts) AS gap FROM r)
-            WHERE gap > 0 GROUP BY meter""").fetchall()
-    finally:
-        con.close()
-    snapped = {m: min(INTERVALS_S, key=lambda s, g=g: abs(s - g)) for m, g in gaps if g is not None}
-    given = readings.column("interval_s").to_pylist()
-    meters = readings.column("meter").to_pylist()
-    filled = [g if g is not None else snapped.get(m) for g, m in zip(given, meters, strict=True)]
-    return readings.set_column(readings.schema.get_field_index("interval_s"), "interval_s",
-                               pa.array(filled, pa.int32()))
+    """A whole readings table completed at once (``ReadingCompleter``)."""
+    return ReadingCompleter()(readings)
 
 
-__all__ = ["TARIFF_NAMES", "PowerInput", "complete_readings"]
+__all__ = ["TARIFF_NAMES", "PowerInput", "ReadingCompleter", "complete_readings"]
