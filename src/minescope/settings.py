@@ -124,8 +124,9 @@ DEBUG = Setting(
     en="1: an unexpected error prints its full traceback (to report a bug) instead of one line")
 
 CASE_KINDS = Setting(
-    "case_kinds", "MINESCOPE_CASE_KINDS", "the kinds declared to open cases (`mining_session`, `pool_contact`, "
-    "`encrypted_mining_suspect`; docs/plugins.md)",
+    "case_kinds", "MINESCOPE_CASE_KINDS", "the kinds declared to open cases (network: `mining_session`, "
+    "`pool_contact`, `encrypted_mining_suspect`; host: `miner_process`, `miner_persistence`, `mining_host`; power: "
+    "`mining_load`; the list is docs/plugins.md's)",
     zh="哪些类型的发现立案处置（逗号分隔的类型名）：立案是政策，不由检测器决定",
     en="which kinds of finding open cases (kind names, comma-separated): opening a case is policy, not detector "
        "code")
