@@ -163,6 +163,7 @@ LABELS: dict[str, tuple[str, str]] = {
 
 # finding kinds: the labels their declarations give (minescope.registry)
 LABELS.update({f"kind.{name}": (spec.label.zh, spec.label.en) for name, spec in registry.kinds().items()})
+LABELS["alg.metered"] = ("电表实测", "measured at meters")  # a meter's energy is measured, not estimated
 
 
 def norm_lang(lang: str | None) -> str:

@@ -419,10 +419,13 @@ def _pools(mining: list[Finding]) -> Pools:
     names: set[str] = set()
     for f in mining:
         host = f.endpoint.host or (f.mining.pool_host if f.mining else None)
+        if not f.endpoint.ip and not host:  # a meter, a file at rest: no pool to name
+            continue
         if host:
             names.add(host.lower())
+        # an endpoint by its address; a pool only named (a miner's command line) by its name
         r = rows.setdefault(
-            (f.endpoint.ip, f.endpoint.port),
+            (f.endpoint.ip or (host or "").lower(), f.endpoint.port),
             {"host": host, "known": False, "findings": 0, "hosts": set(), "flows": {}, "kinds": set()},
         )
         r["host"] = r["host"] or host

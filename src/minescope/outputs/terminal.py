@@ -102,7 +102,7 @@ def headline(summary: Summary, lang: str) -> Panel:
     energy = Text()
     for a in summary.algorithms:
         if a.kw and a.kwh_per_day:
-            energy.append(f"{a.algorithm}: ", style="bold")
+            energy.append(f"{t_opt('alg', a.algorithm, lang)}: ", style="bold")
             energy.append(fmt.kw_range(a.kw, "kW"))
             energy.append("; ")
             energy.append(fmt.kw_range(a.kwh_per_day, "kWh/d"), style="bold yellow")
