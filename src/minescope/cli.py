@@ -345,6 +345,8 @@ def _load_mappings(paths: tuple[Path, ...]) -> list[Any]:
 
 
 def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
+    if quiet or not _stderr_may_be_terminal():  # the bar would be disabled: no need to import rich
+        return scanner.scan(paths)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -363,6 +365,18 @@ def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
                   disable=quiet or not console.is_terminal) as bar:
         task = bar.add_task("scan", total=total or None)
         return scanner.scan(paths, progress=lambda n: bar.advance(task, n))
+
+
+def _stderr_may_be_terminal() -> bool:
+    """False only where rich's ``Console(stderr=True).is_terminal`` is surely False: no variable that forces it
+    (TTY_COMPATIBLE, FORCE_COLOR), and stderr is no tty."""
+    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return True
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return isatty is not None and bool(isatty())
+    except ValueError:  # a closed stream: rich says not a terminal
+        return False
 
 
 def _scanned_files(store: Engine, target: str) -> Callable[[str], set[str]]:

@@ -15,9 +15,11 @@ incrementally when ``ScanOptions.seen_files`` says which of its files were scann
 
 from __future__ import annotations
 
+import gc
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,28 +150,31 @@ class Scanner:
 
     def scan_power(self, paths: list[Path], progress: Progress | None = None,
                    mappings: dict[Path, Mapping] | None = None) -> tuple[list[InputSummary], list[Finding]]:
-        """Meter, billing and account exports into the power tables, then the power detectors over all of them
-        (the per-meter aggregates on this scan's engine)."""
+        """Meter, billing and account exports into the power tables on this scan's engine, a batch at a time (a
+        province's readings never sit in memory whole), then the power detectors over all of them."""
         from minescope.dimensions.power import detectors as power_detectors
-        from minescope.dimensions.power.readers import PowerInput, complete_readings
-        from minescope.dimensions.power.tables import TABLES as POWER_TABLES
+        from minescope.dimensions.power.readers import PowerInput, ReadingCompleter
 
-        batches: dict[str, list[pa.RecordBatch]] = {}
         summaries = []
-        for path in paths:
-            export = PowerInput(path, (mappings or {}).get(path))
-            for table, batch in export:
-                batches.setdefault(table, []).append(batch)
-            summaries.append(InputSummary(path=path_text(path), format=export.report.format or "power",
-                                          problem=_log_problem(export.report), dimension="power"))
-            if progress is not None and path.is_file():
-                progress(path.stat().st_size)
-        tables = {name: pa.Table.from_batches(b, schema=POWER_TABLES[name]) for name, b in batches.items()}
-        if "readings" in tables:
-            tables["readings"] = complete_readings(tables["readings"])
+        held: set[str] = set()
         engine = open_engine(self.options.engine)
         try:
-            found = power_detectors.detect(tables, engine)
+            for path in paths:
+                export, complete = PowerInput(path, (mappings or {}).get(path)), ReadingCompleter()
+                for table, batch in export:
+                    engine.append(table, complete(batch) if table == "readings" else batch)
+                    held.add(table)
+                if complete.unknown:
+                    export.report.note(
+                        f"{complete.unknown} 条读数的采集间隔无法从相邻读数得出，未参与研判；请在映射的 [constants] "
+                        "中给出 interval_s（如 900）",
+                        f"{complete.unknown} readings whose interval their neighbours do not show were left out; give "
+                        "interval_s in the mapping's [constants] (e.g. 900)")
+                summaries.append(InputSummary(path=path_text(path), format=export.report.format or "power",
+                                              problem=_log_problem(export.report), dimension="power"))
+                if progress is not None and path.is_file():
+                    progress(path.stat().st_size)
+            found = power_detectors.detect(engine=engine, held=held)
         finally:
             engine.close()
         return summaries, [self._enrich(f) for f in found]
@@ -236,18 +241,19 @@ class Scanner:
 
     def scan_capture(self, capture: CaptureFile, name: str,
                      progress: Progress | None = None) -> tuple[InputSummary, list[Finding]]:
-        tracker = FlowTracker(self.options.idle_timeout, self._interesting_name)
-        seen = 0
-        for block in capture.blocks():
-            tracker.feed(block)
+        with _rare_collections():
+            tracker = FlowTracker(self.options.idle_timeout, self._interesting_name)
+            seen = 0
+            for block in capture.blocks():
+                tracker.feed(block)
+                if progress is not None:
+                    progress(capture.bytes_read - seen)
+                    seen = capture.bytes_read
             if progress is not None:
                 progress(capture.bytes_read - seen)
-                seen = capture.bytes_read
-        if progress is not None:
-            progress(capture.bytes_read - seen)
-        summary = InputSummary(path=path_text(capture.path), format=capture.format, sha256=capture.sha256,
-                               problem=capture.problem)
-        return summary, self._finish(tracker, summary, name)
+            summary = InputSummary(path=path_text(capture.path), format=capture.format, sha256=capture.sha256,
+                                   problem=capture.problem)
+            return summary, self._finish(tracker, summary, name)
 
     def _finish(self, tracker: FlowTracker, summary: InputSummary, name: str) -> list[Finding]:
         table = tracker.finish()
@@ -259,7 +265,7 @@ class Scanner:
         summary.last_seen = tracker.last_ts
         # what needs payload: mining sessions (the pools they show are learned) and node traffic
         payload = CaptureDetector(self.intel, name)
-        found = payload.run(flows_from_table(table), tracker.payload, tracker.pdns)
+        found = payload.run(flows_from_table(table, tracker.payload), tracker.payload, tracker.pdns)
         self.intel.learn_table(payload.learned())
         # everything else: the capture's flows and DNS through the SQL detectors, as for flow logs
         explained = sorted(payload.explained)
@@ -472,6 +478,23 @@ def _unreadable(path: Path) -> Text | None:
         return Text(zh=f"{path_text(path)}: 无法读取此文件（{reason}），已跳过；请检查权限",
                     en=f"{path_text(path)}: cannot read this file ({reason}); skipped; check its permissions")
     return None
+
+
+# The cyclic collector's first threshold while a capture is read: the payload readers and DNS make objects
+# by the hundred thousand that live until the capture ends, and at the default (700) each young collection
+# and the full ones the growing heap sets off cost a 1M-packet scan ~0.5 s of ~3 (docs/benchmarks.md).
+CAPTURE_GC_THRESHOLD = 100_000
+
+
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Collect cycles rarely, not never: memory stays bounded if something does make cycles."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], CAPTURE_GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _capture_name(path: Path) -> bool:

@@ -244,45 +244,50 @@ class FlowTracker:
         if kept == 0:
             return
         k_serial, k_side, k_cls, k_ts, k_seq, k_off, k_len = (a[:kept] for a in self._keep)
-        raw = buf.data
+        # Zero-copy views of the block: bytes are made only for what a reader keeps or parses (most TLS
+        # and node packets after the first are not read at all). No view outlives this call: the buffer is
+        # reused for the next block.
+        raw = memoryview(buf.data)
+        payload = self.payload
+        c_dns, c_json, c_http, c_tls, c_other = pk.C_DNS, pk.C_JSON, pk.C_HTTP, pk.C_TLS, pk.C_OTHER
         for serial, side, cls, ts, seq, off, ln in zip(
             k_serial.tolist(), k_side.tolist(), k_cls.tolist(), k_ts.tolist(), k_seq.tolist(),
             k_off.tolist(), k_len.tolist(), strict=True,
         ):
-            data = bytes(raw[off : off + ln])
-            if cls == pk.C_DNS:
-                self._dns(serial, side, ts, data)
+            if cls == c_dns:
+                self._dns(serial, side, ts, bytes(raw[off : off + ln]))
                 continue
-            state = self.payload.get(serial)
+            state = payload.get(serial)
             if state is None:
-                state = self.payload[serial] = FlowPayload(cls)
-            if cls in (pk.C_JSON, pk.C_HTTP):
-                data = self._in_order(state, side, seq, data)
+                state = payload[serial] = FlowPayload(cls)
+            if cls in (c_json, c_http):
+                data = self._in_order(state, side, seq, raw[off : off + ln])
                 if not data:
                     continue
-                if cls == pk.C_HTTP and side == 0 and state.http is None:
-                    state.http = request_head(data)
-                if state.mining is None:
-                    state.mining = MiningStream()
-                if not state.mining.gave_up:
-                    state.mining.feed(side, ts, data)
-            elif cls == pk.C_TLS:
+                if cls == c_http and side == 0 and state.http is None:
+                    state.http = request_head(bytes(data))
+                mining = state.mining
+                if mining is None:
+                    mining = state.mining = MiningStream()
+                if not mining.gave_up:
+                    mining.feed(side, ts, bytes(data))
+            elif cls == c_tls:
                 if side == 0 and state.sni is None and len(state.tls_head) < TLS_HEAD_BYTES:
-                    state.tls_head += data
+                    state.tls_head += raw[off : off + ln]
                     hello = client_hello(state.tls_head)
                     if hello is not None:
                         state.sni, state.alpn, state.hello = hello.sni, list(hello.alpn), hello
                         state.tls_head = b""
-            elif cls == pk.C_OTHER:  # kept only as a proxy's CONNECT request (``packets._tunnel_request``)
+            elif cls == c_other:  # kept only as a proxy's CONNECT request (``packets._tunnel_request``)
                 if side == 0 and state.tunnel is None:
-                    state.tunnel = tunnel_target(data)
+                    state.tunnel = tunnel_target(bytes(raw[off : off + ln]))
                 continue
             elif state.node is None:
-                state.node = nodes.describe(pk.CLASS_NAMES[cls], data)
+                state.node = nodes.describe(pk.CLASS_NAMES[cls], bytes(raw[off : off + ln]))
             state.cls = cls
 
     @staticmethod
-    def _in_order(state: FlowPayload, side: int, seq: int, data: bytes) -> bytes:
+    def _in_order(state: FlowPayload, side: int, seq: int, data: memoryview) -> memoryview:
         """Drop retransmitted bytes; TCP sequence numbers wrap at 2**32. Datagrams come whole."""
         if seq >= pk.DATAGRAM_SEQ:
             return data
@@ -292,7 +297,7 @@ class FlowTracker:
             if ahead >= (1 << 31):  # behind: some or all of it was seen already
                 behind = (1 << 32) - ahead
                 if behind >= len(data):
-                    return b""
+                    return data[:0]
                 data = data[behind:]
                 seq = expected
         state.next_seq[side] = (seq + len(data)) % (1 << 32)

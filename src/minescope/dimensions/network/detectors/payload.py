@@ -34,6 +34,7 @@ knowledge (``PoolIntel.overlay``): the caller decides what the scan keeps.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -64,14 +65,25 @@ class Flow:
     cls: int
 
 
-def flows_from_table(t: dict[str, np.ndarray]) -> list[Flow]:
+PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
+
+
+def flows_from_table(t: dict[str, np.ndarray], payload: dict[int, FlowPayload] | None = None) -> list[Flow]:
+    """The kept flows as ``Flow``s, in table order. Given the payload, only the flows ``CaptureDetector.run``
+    looks at: those whose payload reads as mining and node flows (a 1M-packet capture keeps ~17,000 flows,
+    a few hundred of them these)."""
+    rows: Sequence[int] = range(len(t["serial"]))
+    if payload is not None:
+        serials = t["serial"].tolist()
+        node = np.isin(t["cls"], list(NODE_CLASSES)).tolist()
+        rows = [i for i in rows if node[i] or _is_mining(payload.get(serials[i]))]
     out = []
-    for i in range(len(t["serial"])):
+    for i in rows:
         a = ip_str(int(t["a_hi"][i]), int(t["a_lo"][i]))
         b = ip_str(int(t["b_hi"][i]), int(t["b_lo"][i]))
         ap, bp = int(t["a_port"][i]), int(t["b_port"][i])
         ab, ba = int(t["bytes_ab"][i]), int(t["bytes_ba"][i])
-        proto = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}.get(int(t["proto"][i]), str(int(t["proto"][i])))
+        proto = PROTO_NAMES.get(int(t["proto"][i]), str(int(t["proto"][i])))
         pkts = int(t["pkts_ab"][i] + t["pkts_ba"][i])
         first, last = float(t["first_ts"][i]), float(t["last_ts"][i])
         if t["initiator"][i] == 0:
@@ -80,6 +92,10 @@ def flows_from_table(t: dict[str, np.ndarray]) -> list[Flow]:
             ref = FlowRef(b, bp, a, ap, proto, first, last, pkts, ab + ba, ba, ab)
         out.append(Flow(int(t["serial"][i]), ref, int(t["cls"][i])))
     return out
+
+
+def _is_mining(state: FlowPayload | None) -> bool:
+    return state is not None and state.mining is not None and state.mining.is_mining
 
 
 class CaptureDetector:
@@ -97,7 +113,7 @@ class CaptureDetector:
         unanswered: dict[str, int] = defaultdict(int)  # host → its unanswered lone miner requests
         for flow in flows:
             state = payload.get(flow.serial)
-            if state is not None and state.mining is not None and state.mining.is_mining:
+            if state is not None and _is_mining(state):
                 finding = self._mining_session(flow, state, pdns)
                 findings.append(finding)
                 self.explained.add(flow.serial)

@@ -35,7 +35,7 @@ from minescope.dimensions.network.capture import packets as pk
 from minescope.dimensions.network.capture.flows import DnsSeen, FlowPayload, FlowTracker, ip_str, sv2_shape
 from minescope.dimensions.network.protocols.dns import QTYPES, RCODES
 from minescope.dimensions.network.readers.pcap import CaptureFile
-from minescope.dimensions.network.tables import DNS, FLOWS, PORT_PROTOS, TLS, TLS_MIN_EXCHANGES, Columns, epoch_to_ts
+from minescope.dimensions.network.tables import DNS, FLOWS, PORT_PROTOS, TLS, TLS_MIN_EXCHANGES, epoch_to_ts
 from minescope.model import Text
 from minescope.readers.names import path_text
 
@@ -133,35 +133,57 @@ def tls_from_capture(table: Mapping[str, np.ndarray], payload: Mapping[int, Flow
 
 def dns_from_capture(seen: Sequence[DnsSeen], input_name: str = "") -> pa.RecordBatch:
     """The capture's DNS messages (``FlowTracker.dns_seen``) as ``dns`` rows, one per transaction and name."""
-    rows: list[dict[str, Any]] = []
-    open_rows: dict[tuple[int, int, str], dict[str, Any]] = {}  # (flow, transaction id, name) → its row
+    # A row: [ts, client_ip, resolver_ip, query, qtype, rcode, answers, ttls, sensor_uid]; rcode None while
+    # the query is open. Lists rather than dicts, and answers worked out only when a row takes them: a DNS
+    # tunnel gives tens of thousands of messages.
+    rows: list[list[Any]] = []
+    open_rows: dict[tuple[int, int, str], list[Any]] = {}  # (flow, transaction id, name) → its row
     for m in sorted(seen, key=lambda m: (m.serial, m.ts)):
         msg = m.message
-        names = list(dict.fromkeys([*msg.qnames, *(name for name, _ in msg.answers)]))
+        response = msg.is_response
+        if msg.answers:
+            names = list(dict.fromkeys([*msg.qnames, *(name for name, _ in msg.answers)]))
+        else:
+            names = list(dict.fromkeys(msg.qnames))
+        uid: str | None = None
         for i, name in enumerate(names):
             query = name.lower().rstrip(".")
             key = (m.serial, msg.qid, query)
             row = open_rows.get(key)
-            answers = [address for n, address in msg.answers if n == name]
-            ttls = [float(t) for (n, _), t in zip(msg.answers, msg.ttls, strict=False) if n == name]
-            if row is not None and row["rcode"] is None:  # the query is open
-                if msg.is_response:  # its response
-                    row.update(rcode=_rcode(msg.rcode), answers=answers, ttls=ttls)
+            if row is not None and row[5] is None:  # the query is open
+                if response:  # its response
+                    row[5], row[6], row[7] = _rcode(msg.rcode), *_answers(msg, name)
                 continue  # else a retransmitted query
-            if row is not None and msg.is_response and row["answers"] == answers:
-                continue  # a retransmitted response
+            if response:
+                answers, ttls = _answers(msg, name)
+                if row is not None and row[6] == answers:
+                    continue  # a retransmitted response
             qtype = msg.qtypes[i] if i < len(msg.qtypes) else None
-            row = {"ts": m.ts, "client_ip": m.client_ip, "resolver_ip": m.resolver_ip, "query": query,
-                   "qtype": QTYPES.get(qtype, str(qtype)) if qtype is not None else None,
-                   "rcode": _rcode(msg.rcode) if msg.is_response else None,
-                   "answers": answers if msg.is_response else None, "ttls": ttls if msg.is_response else None,
-                   "sensor_uid": str(m.serial)}
+            if uid is None:
+                uid = str(m.serial)
+            qtext = QTYPES.get(qtype, str(qtype)) if qtype is not None else None
+            row = [m.ts, m.client_ip, m.resolver_ip, query, qtext, _rcode(msg.rcode) if response else None,
+                   answers if response else None, ttls if response else None, uid]
             open_rows[key] = row
             rows.append(row)
-    out = Columns(DNS, batch_rows=1 << 62, source="capture", input=input_name)
-    for row in sorted(rows, key=lambda r: (r["ts"], r["sensor_uid"], r["query"])):
-        out.add(**row)
-    return out.take()
+    rows.sort(key=lambda r: (r[0], r[8], r[3]))
+    n = len(rows)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+    arrays = {
+        "ts": epoch_to_ts(pa.array(cols[0], pa.float64())),
+        **{name: pa.array(cols[i], DNS.field(name).type) for i, name in enumerate(
+            ("client_ip", "resolver_ip", "query", "qtype", "rcode", "answers", "ttls", "sensor_uid"), start=1)},
+        "source": pa.array(["capture"] * n, pa.string()),
+        "input": pa.array([input_name] * n, pa.string()),
+    }
+    return pa.RecordBatch.from_arrays([arrays[f.name] for f in DNS], schema=DNS)
+
+
+def _answers(msg: Any, name: str) -> tuple[list[str], list[float]]:
+    """A response's addresses and TTLs for one name."""
+    answers = [address for n, address in msg.answers if n == name]
+    ttls = [float(t) for (n, _), t in zip(msg.answers, msg.ttls, strict=False) if n == name]
+    return answers, ttls
 
 
 def _rcode(code: int) -> str:

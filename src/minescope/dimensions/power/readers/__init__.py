@@ -136,13 +136,17 @@ class ReadingCompleter:
             con.close()
         for m, g in gaps:
             if g is not None:
-                self.intervals[m] = min(INTERVALS_S, key=lambda s, g=g: abs(s - g))
+                self.intervals[m] = _nearest_interval(float(g))
         given = table.column("interval_s").to_pylist()
         meters = table.column("meter").to_pylist()
         filled = [g if g is not None else self.intervals.get(m) for g, m in zip(given, meters, strict=True)]
         self.unknown += sum(1 for f in filled if f is None)
         return table.set_column(table.schema.get_field_index("interval_s"), "interval_s",
                                 pa.array(filled, pa.int32()))
+
+
+def _nearest_interval(gap_s: float) -> int:
+    return min(INTERVALS_S, key=lambda s: abs(s - gap_s))
 
 
 def complete_readings(readings: pa.Table) -> pa.Table:
