@@ -353,8 +353,6 @@ def split_inputs(paths: list[Path], mappings: Sequence[Mapping] = ()) -> Inputs:
     a capture (whose reader reports what is wrong with it). Directories are walked for capture files (by
     name), flow logs of the formats in ``DIR_LOG_FORMATS``, endpoint logs (by content) and exports a given
     mapping fits. A path that is missing or cannot be read is one problem each; the others are still read."""
-    from minescope.dimensions.host.readers.detect import detect_host_format
-
     split = Inputs()
     captures, logs, datasets, problems = split.captures, split.logs, split.datasets, split.problems
     for p in paths:
@@ -374,7 +372,7 @@ def split_inputs(paths: list[Path], mappings: Sequence[Mapping] = ()) -> Inputs:
                     logs.append(f)
                 elif _capture_name(f):
                     captures.append(f)
-                elif detect_host_format(f) is not None:
+                elif _host_format(f) is not None:
                     split.host_logs.append(f)
                 elif not (mappings and _route_export(f, mappings, split, named=False)):
                     continue
@@ -388,7 +386,7 @@ def split_inputs(paths: list[Path], mappings: Sequence[Mapping] = ()) -> Inputs:
             if (why := _unreadable(p)) is not None:
                 problems.append((p, why))
                 continue
-            if detect_host_format(p) is not None:
+            if not _capture_name(p) and _host_format(p) is not None:  # a capture's name: no endpoint log
                 split.host_logs.append(p)
                 continue
             if not _capture_name(p) and _route_export(p, mappings, split, named=True):
@@ -403,6 +401,13 @@ def split_inputs(paths: list[Path], mappings: Sequence[Mapping] = ()) -> Inputs:
             problems.append((p, Text(zh=f"{path_text(p)}: 文件不存在；请检查路径",
                                      en=f"{path_text(p)}: no such file; check the path")))
     return split
+
+
+def _host_format(path: Path) -> str | None:
+    """The endpoint-log format of a file (the host readers load only when a file is not named like a capture)."""
+    from minescope.dimensions.host.readers.detect import detect_host_format
+
+    return detect_host_format(path)
 
 
 def _route_export(path: Path, mappings: Sequence[Mapping], split: Inputs, named: bool) -> bool:
