@@ -11,11 +11,13 @@ a constant mining load of 0.3, 1, 3.25 or 10 kW from a random day. An ``accounts
 tariff (residential mostly), a region (one of 200 counties) and a running capacity.
 
 Measured, each engine in a fresh process (the machine may be shared; run it alone):
-  duckdb   ``load.aggregate`` (per-day, per-meter, peers, candidates) over the Parquet files under a memory
-           limit: seconds, rows per second, peak RSS (``ru_maxrss``); then ``score_candidates`` (Python on the
-           candidates only): seconds; planted miners found and other meters flagged
+  duckdb   ``load.aggregate`` (per-meter in ``--batches`` batches of meters, peers, candidates, the candidates'
+           days) over the Parquet files under a memory limit: seconds, rows per second, peak RSS
+           (``ru_maxrss``); then ``score_candidates`` (Python on the candidates only): seconds; planted miners
+           found and other meters flagged
   spark    the same SQL on Spark ``local[2]`` over the first ``--spark-meters`` meters, compared with DuckDB on
-           the same slice: the same candidate meters and equal aggregates (floats to 9 significant digits)
+           the same slice (both unbatched): the same candidate meters and equal aggregates (floats to 9
+           significant digits)
 Results go to benchmarks/results/power_scale.json.
 """
 
@@ -132,7 +134,7 @@ def _round(x: Any) -> Any:
 
 
 def run_engine(engine_name: str, folder: Path, files: list[Path], memory_limit: str, threads: int,
-               score: bool) -> dict[str, Any]:
+               score: bool, batches: int) -> dict[str, Any]:
     """In this (fresh) process: aggregates on one engine over ``files``; candidates, aggregates, timings."""
     if engine_name == "duckdb":
         engine: Any = DuckDBEngine(threads=threads, memory_limit=memory_limit)
@@ -147,7 +149,7 @@ def run_engine(engine_name: str, folder: Path, files: list[Path], memory_limit: 
         engine.add_parquet("accounts", [folder / "accounts.parquet"])
         engine.prepare(load.PREPARED)
         t0 = time.perf_counter()
-        load.aggregate(engine)
+        load.aggregate(engine, batches)
         candidates = engine.query("SELECT * FROM power_candidates")
         aggregate_s = time.perf_counter() - t0
         rows = engine.query("SELECT COUNT(*) AS n FROM power_intervals")[0]["n"]
@@ -175,13 +177,15 @@ def child(args: argparse.Namespace) -> None:
     folder = Path(args.folder)
     files = files_for(folder, args.slice_meters, args.chunk_meters) if args.slice_meters else \
         sorted(folder.glob("readings-*.parquet"))
-    result = run_engine(args.child, folder, files, args.memory_limit, args.threads, score=not args.slice_meters)
+    result = run_engine(args.child, folder, files, args.memory_limit, args.threads, score=not args.slice_meters,
+                        batches=1 if args.slice_meters else args.batches)
     print(json.dumps(result))
 
 
 def in_fresh_process(args: argparse.Namespace, engine: str, folder: Path, slice_meters: int) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", engine, "--folder", str(folder), "--chunk-meters",
            str(args.chunk_meters), "--memory-limit", args.memory_limit, "--threads", str(args.threads),
+           "--batches", str(args.batches),
            "--slice-meters", str(slice_meters)]
     t0 = time.time()
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -200,8 +204,13 @@ def main() -> None:
     parser.add_argument("--miner-rate", type=float, default=0.001)
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=10,
+                        help="per-meter aggregates in this many batches of meters (load.aggregate): memory bound")
     parser.add_argument("--spark-meters", type=int, default=20_000)
     parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--spark-only", action="store_true",
+                        help="only the Spark-vs-DuckDB slice; the DuckDB figures already in --output are kept")
+    parser.add_argument("--duckdb-json", type=Path, help="reuse the output of an earlier full DuckDB child run")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--output", type=Path, default=RESULTS / "power_scale.json")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -215,30 +224,41 @@ def main() -> None:
     folder, info = generate(args.meters, args.days, args.chunk_meters, args.miner_rate, args.seed)
     print(f"data: {info['rows']:,} rows in {info['bytes'] / 2**20:.0f} MiB ({info['generate_seconds']} s)",
           file=sys.stderr)
-    duck = in_fresh_process(args, "duckdb", folder, 0)
-    planted = info["planted"]
-    flagged = duck.pop("flagged")
-    found = {m: v for m, v in flagged.items() if m in planted}
-    by_size = {f"{kw:g}": {"planted": sum(1 for p in planted.values() if p["kw"] == kw),
-                           "found": sum(1 for m in found if planted[m]["kw"] == kw)} for kw in MINER_KW}
-    plateau_err = [abs(v["plateau_kw"] / planted[m]["kw"] - 1) for m, v in found.items() if v["plateau_kw"]]
-    start_err = [abs(int(np.datetime64(v["start"], "D").astype(np.int64)) -
-                     int(np.datetime64(planted[m]["start"], "D").astype(np.int64))) for m, v in found.items()
-                 if v["start"]]
-    n_candidates = len(duck.pop("candidates"))
-    report: dict[str, Any] = {
-        "benchmark": "power_scale", "meters": args.meters, "days": args.days, "rows": info["rows"],
-        "parquet_mib": round(info["bytes"] / 2**20), "generate_seconds": info["generate_seconds"],
-        "memory_limit": args.memory_limit, "threads": args.threads,
-        "duckdb": {**duck, "candidates": n_candidates, "flagged": len(flagged),
-                   "planted": len(planted), "planted_found": len(found), "by_size_kw": by_size,
-                   "other_meters_flagged": len(flagged) - len(found),
-                   "median_plateau_error": round(float(np.median(plateau_err)), 4) if plateau_err else None,
-                   "median_start_error_days": float(np.median(start_err)) if start_err else None},
-    }
-    print(f"duckdb: {duck['rows']:,} rows in {duck['aggregate_seconds']} s ({duck['rows_per_second']:,} rows/s), "
-          f"peak RSS {duck['peak_rss_mb']} MB, {n_candidates} candidates scored in {duck['score_seconds']} s, "
-          f"{len(found)}/{len(planted)} planted found, {len(flagged) - len(found)} others flagged", file=sys.stderr)
+    report: dict[str, Any] = {}
+    if args.spark_only and args.output.exists():  # keep the DuckDB figures of an earlier full run
+        report = {k: v for k, v in json.loads(args.output.read_text()).items() if k not in ("spark", "machine")}
+    if not args.spark_only:
+        if args.duckdb_json:  # the full DuckDB run's output from an earlier child run (--child duckdb), reused
+            duck = json.loads(args.duckdb_json.read_text().strip().splitlines()[-1])
+        else:
+            duck = in_fresh_process(args, "duckdb", folder, 0)
+        planted = info["planted"]
+        flagged = duck.pop("flagged")
+        found = {m: v for m, v in flagged.items() if m in planted}
+        by_size = {f"{kw:g}": {"planted": sum(1 for p in planted.values() if p["kw"] == kw),
+                               "found": sum(1 for m in found if planted[m]["kw"] == kw)} for kw in MINER_KW}
+        plateau_err = [abs(v["plateau_kw"] / planted[m]["kw"] - 1) for m, v in found.items() if v["plateau_kw"]]
+        start_err = [abs(int(np.datetime64(v["start"], "D").astype(np.int64)) -
+                         int(np.datetime64(planted[m]["start"], "D").astype(np.int64))) for m, v in found.items()
+                     if v["start"]]
+        n_candidates = len(duck.pop("candidates"))
+        report = {
+            "benchmark": "power_scale", "meters": args.meters, "days": args.days, "rows": info["rows"],
+            "parquet_mib": round(info["bytes"] / 2**20), "generate_seconds": info["generate_seconds"],
+            "memory_limit": args.memory_limit, "threads": args.threads, "batches": args.batches,
+            "duckdb": {**duck, "candidates": n_candidates, "flagged": len(flagged),
+                       "planted": len(planted), "planted_found": len(found), "by_size_kw": by_size,
+                       "other_meters_flagged": len(flagged) - len(found),
+                       "median_plateau_error": round(float(np.median(plateau_err)), 4) if plateau_err else None,
+                       "median_start_error_days": float(np.median(start_err)) if start_err else None},
+        }
+        print(f"duckdb: {duck['rows']:,} rows in {duck['aggregate_seconds']} s ({duck['rows_per_second']:,} rows/s), "
+              f"peak RSS {duck['peak_rss_mb']} MB, {n_candidates} candidates scored in {duck['score_seconds']} s, "
+              f"{len(found)}/{len(planted)} planted found, {len(flagged) - len(found)} others flagged", file=sys.stderr)
+    if args.skip_spark and args.output.exists():  # keep the Spark comparison of an earlier --spark-only run
+        earlier = json.loads(args.output.read_text())
+        if "spark" in earlier and earlier.get("meters", args.meters) == args.meters:
+            report["spark"] = earlier["spark"]
     if not args.skip_spark:
         slice_meters = min(args.spark_meters, args.meters)
         d = in_fresh_process(args, "duckdb", folder, slice_meters)

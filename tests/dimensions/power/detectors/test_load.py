@@ -202,3 +202,21 @@ def test_spark_gives_the_same_aggregates_and_candidates(spark: Any) -> None:  # 
     assert spark_meters == duck_meters
     assert spark_candidates == duck_candidates
     assert spark_scores == duck_scores
+
+
+def test_batches_of_meters_give_the_same_aggregates() -> None:
+    cid, first, days, since = CASE
+    series = {other: span(other, first, days) for other in sorted(households())[:5]}
+    local, kwh = span(cid, first, days)
+    series["miner"] = (local, with_load(local, kwh, 1.0, since))
+    results = []
+    for batches in (1, 3):
+        engine = DuckDBEngine()
+        try:
+            load.load_tables(engine, {"readings": readings({k: v for k, v in series.items() if len(v[0])})},
+                             SYDNEY_S)
+            load.aggregate(engine, batches)
+            results.append(_rounded(engine.query("SELECT * FROM power_meters")))
+        finally:
+            engine.close()
+    assert len(results[0]) >= 3 and results[0] == results[1]

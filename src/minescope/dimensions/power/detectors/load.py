@@ -8,21 +8,22 @@ kWh vary less. State Grid Fujian's 2022 contest (DCIC) found the same: holiday/w
 above 3,000 kWh and consumption over running capacity separated miners best.
 
 How it runs (the design's rule: SQL narrows, Python only on candidates):
-  1. SQL, one text for DuckDB and Spark (``PREPARED``, ``DAYS_SQL``, ``METERS_SQL``): readings of any
+  1. SQL, one text for DuckDB and Spark (``PREPARED``, ``days_sql``, ``meters_sql``): readings of any
      interval (15, 30, 60 minutes, a day; gaps allowed) become one row per meter and local day: mean kW,
-     base kW (the lowest interval), peak kW, night (00–06) and day (10–16) kW. Days with less than
+     base kW (the day's 10th-percentile interval), peak kW, night (00–06) and day (10–16) kW. Days with less than
      ``MIN_DAY_COVERAGE`` of their time read are left out, and so are days of no energy at all (a meter
      not yet or no longer in use: a move-in is not a step). Per meter: the load factor, CV, night/day ratio,
      the most kWh in a 30-day block, a diff-based noise level and the largest upward shift of the daily
      mean and of the base load between the ``LOCAL_DAYS`` before a day and those from it (sliding window
      sums), as a t statistic: a switch-on shows, a season's slow drift does not.
      With ``accounts``: tariff, running capacity (kVA) and the median load of the meter's peers (same tariff
-     and region).
+     and region). ``aggregate(engine, batches)`` can take the meters in batches, so a million meters' year
+     fits a memory limit; the per-day table (``power_days``) is kept for the candidates alone.
   2. Candidates (``CANDIDATES_SQL``): an upward shift of at least ``CANDIDATE_STEP_KW`` with t at least
      ``CANDIDATE_T``, or a residential account drawing more than ``RESIDENTIAL_MONTH_KWH`` in 30 days, or
      running capacity used above ``CAPACITY_UTILISATION``, or ``PEER_FACTOR`` times the peers' median.
-  3. Python, candidates only: change points by ``ruptures`` (binary segmentation, L2 cost, a BIC-like penalty on the
-     meter's own noise) on the daily base load (the day's 10th-percentile interval) and the daily mean; the
+  3. Python, candidates only: change points by ``ruptures`` (binary segmentation, L2 cost, a BIC-like
+     penalty on the meter's own noise) on the daily base load and the daily mean; the
      upward change with the strongest t is the step. Over the four weeks each side of it: the mean's and
      base load's steps (does the base carry the step: flat day and night?), the night hours' step (a
      night schedule), how abrupt it is, whether day-to-day swings grew, the night/day ratio; over the
@@ -32,7 +33,8 @@ How it runs (the design's rule: SQL narrows, Python only on candidates):
 
 Known false positives: a new always-on appliance (a pool pump on a timer is not, but a server, an
 aquarium heater, a dehumidifier or a heat pump left running is), a household that grows (a lodger),
-electric heating in a cold spell (it lifts the night too, but not every day alike). The detector finds
+electric heating in a cold spell (it lifts the night too, but not every day alike), a home back from a long
+absence whose earlier level lies outside the series. The detector finds
 mining-shaped load, not mining: a finding is a lead for a site visit or another dimension's evidence.
 Known misses: a miner running since before the series starts shows no step (only the tariff, capacity
 and peer signals can find it); loads of 40-100 W in a household sit within its own day-to-day noise
@@ -168,8 +170,9 @@ def days_sql(intervals: str = "power_intervals") -> str:
 DAYS_SQL = days_sql()
 
 
-def meters_sql(days: str | None = None) -> str:
-    """Per meter: level, shape, noise and the largest upward shift of the daily mean and of the base load
+def meters_sql(days: str | None = None, days_cte: str = DAYS_SQL) -> str:
+    """Per meter (over the table ``days``, else the rows of ``days_cte``): level, shape, noise and the largest
+    upward shift of the daily mean and of the base load
     between the ``LOCAL_DAYS`` before a day and the ``LOCAL_DAYS`` from it (a local two-window test: a
     season's drift over a year does not add up to a shift, a switch-on does)."""
     floor = "COALESCE(base_kw, mean_kw)"
@@ -183,9 +186,9 @@ def meters_sql(days: str | None = None) -> str:
 
     # by default the days are a CTE, never stored: a million meters' year is 365 million of them
     source = days or "day_rows"
-    days_cte = "" if days else f"day_rows AS ({DAYS_SQL}), "
+    with_days = "" if days else f"day_rows AS ({days_cte}), "
     return f"""
-WITH {days_cte}d AS (
+WITH {with_days}d AS (
   SELECT meter, account, day, kwh, covered_s, mean_kw, peak_kw, night_kw, day_kw,
     COUNT(*) OVER ({past}) AS nb, COUNT(*) OVER ({ahead}) AS na,
     SUM(mean_kw) OVER ({past}) AS past_mean, SUM(mean_kw) OVER ({ahead}) AS ahead_mean,
@@ -249,11 +252,21 @@ WHERE (step_kw >= {_lit(CANDIDATE_STEP_KW)} AND step_t >= {_lit(CANDIDATE_T)})
 DAY_COLUMNS = ("mean_kw", "base_kw", "night_kw", "day_kw", "peak_kw")
 
 
-def aggregate(engine: SqlEngine) -> None:
+def aggregate(engine: SqlEngine, batches: int = 1) -> None:
     """Make the per-meter (``power_meters``), candidate (``power_candidates``) and the candidates' per-day
     (``power_days``) tables on an engine that holds the power tables and has ``PREPARED`` (or
     ``preparation(offset)``) made."""
-    engine.materialize("power_meter_stats", meters_sql())
+    if batches <= 1:
+        engine.materialize("power_meter_stats", meters_sql())
+    else:
+        # meters in batches by the code of their number's last character: each batch's days and windows fit in
+        # memory (a million meters' year does not, at 4 GB); per-meter results do not depend on the batching
+        parts = []
+        for k in range(batches):
+            chosen = f"(SELECT * FROM power_intervals WHERE MOD(ASCII(SUBSTR(meter, -1, 1)), {batches}) = {k}) b"
+            engine.materialize(f"power_meter_stats_{k}", meters_sql(days_cte=days_sql(chosen)))
+            parts.append(f"SELECT * FROM power_meter_stats_{k}")
+        engine.materialize("power_meter_stats", " UNION ALL ".join(parts))
     engine.materialize("power_profile", PROFILE_SQL)
     engine.materialize("power_meters", PEERS_SQL)
     engine.materialize("power_candidates", CANDIDATES_SQL)
