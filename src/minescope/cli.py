@@ -370,7 +370,7 @@ def _scan_files(scanner: Scanner, paths: list[Path], quiet: bool) -> ScanResult:
 def _stderr_may_be_terminal() -> bool:
     """False only where rich's ``Console(stderr=True).is_terminal`` is surely False: no variable that forces it
     (TTY_COMPATIBLE, FORCE_COLOR), and stderr is no tty."""
-    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+    if settings.terminal_forced():
         return True
     isatty = getattr(sys.stderr, "isatty", None)
     try:

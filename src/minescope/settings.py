@@ -57,6 +57,11 @@ def config_home() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
 
 
+def terminal_forced() -> bool:
+    """Whether the environment tells rich to draw as on a terminal (its ``TTY_COMPATIBLE`` or ``FORCE_COLOR``)."""
+    return "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ
+
+
 def login_name() -> str:
     """Who runs the command (``$USER``), else "cli": the actor the case history records."""
     return os.environ.get("USER") or "cli"
