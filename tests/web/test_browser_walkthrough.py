@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,6 +50,17 @@ def _cli(*args: str, stdin: str = "") -> str:
     done = subprocess.run([sys.executable, "-m", "minescope", *args], input=stdin, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def _logged_in(playwright: Any, url: str) -> tuple[Any, Any]:
+    """Chromium with a page logged in as the analyst: (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "analyst")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    return browser, page
 
 
 def _free_port() -> int:
@@ -226,12 +238,7 @@ def test_walk_from_the_network_finding_to_the_process_behind_it_and_a_cleaned_ho
     _cli("scan", str(write_host_check(tmp_path / "pc92.json", "lab-pc-92", ["192.168.2.92"], [miner, init],
                                       now - 120)), "--registry", str(registry), "--db", db)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
-        page.goto(url + "/login")
-        page.fill("input[name=username]", "analyst")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+        browser, page = _logged_in(p, url)
 
         page.goto(url + "/hosts")
         row = page.locator('tr[data-host="lab-pc-92"]')
@@ -291,12 +298,7 @@ def test_walk_from_a_power_finding_and_its_load_curve_to_the_organisations_case(
         maps += ["--mapping", str(tmp_path / name)]
     _cli("scan", str(readings), str(accounts), *maps, "--registry", str(registry), "--db", db)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
-        page.goto(url + "/login")
-        page.fill("input[name=username]", "analyst")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+        browser, page = _logged_in(p, url)
 
         page.goto(url + "/findings?kind=mining_load")
         page.locator("a", has_text="疑似挖矿用电").first.click()
