@@ -143,6 +143,16 @@ def dns_answer(name: str, ip: str, qid: int = 0x1234) -> bytes:
 
 
 
+def client_hello(sni: str) -> bytes:
+    """A minimal TLS ClientHello (RFC 8446 §4.1.2) that names ``sni`` in its server_name extension."""
+    name = sni.encode()
+    ext_sni = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    body = b"\x03\x03" + b"\x11" * 32 + b"\x00" + struct.pack("!H", 2) + b"\x13\x01" + b"\x01\x00"
+    body += struct.pack("!H", len(ext_sni)) + ext_sni
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
 # listed pool names (knowledge/data/pools) one client may ask for together
 POOL_NAMES = ("authedmine.com", "ws027.authedmine.com", "www.supportxmr.com")
 

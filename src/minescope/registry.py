@@ -29,7 +29,7 @@ from minescope.model import Severity, Text
 
 ENTRY_POINT_GROUP = "minescope.plugins"
 # Where reports list a kind's findings, in report order (see ``KindSpec``).
-SECTIONS = ("sessions", "contacts", "nodes", "leads", "findings")
+SECTIONS = ("sessions", "contacts", "nodes", "leads", "trading", "findings")
 
 
 class KindSpec(str):
@@ -38,7 +38,8 @@ class KindSpec(str):
 
     section: where reports list it — ``sessions`` (protocol sessions), ``contacts`` (an endpoint
     contacted), ``nodes`` (node traffic, not mining), ``leads`` (low-confidence leads to verify, listed
-    apart and not counted as mining), or ``findings`` (subject and reasons; any dimension).
+    apart and not counted as mining), ``trading`` (exchanges reached: trading, not mining), or ``findings``
+    (subject and reasons; any dimension).
     """
 
     dimension: str

@@ -341,6 +341,9 @@ def bundled_lists() -> Iterator[LoadedList]:
         path = data_path(*rel.split("/"))
         yield load_list(path, name=info.name, category=info.category, source=info.source,
                         licence=info.licence)
+    from minescope.knowledge.exchanges import own_list  # it builds on this module's types
+
+    yield own_list()
 
 
 # ---------------------------------------------------------------- pools learned from payload
@@ -484,6 +487,15 @@ class PoolIntel:
         if any(m.category == "exchange" for m in matches) and best.category == "crypto_mixed":
             return None
         return best
+
+    def match_exchange(self, name: str | None, learned: bool = True) -> ListMatch | None:
+        """The exchange-list entry that makes ``name`` an exchange's, or None. A pool is never an exchange: a
+        name that a pool-grade list (or a pool learned in this scan) names, or that has pool words
+        (``pool.binance.com``, Binance Pool's site), is not one."""
+        matches = self.match_domain_all(name, learned)
+        if any(CATEGORY_RANK[m.category] > CATEGORY_RANK["crypto_mixed"] for m in matches) or pool_likeness(name, 0):
+            return None
+        return next((m for m in matches if m.category == "exchange"), None)
 
     def match_ip(self, ip: str, learned: bool = True) -> ListMatch | None:
         """A learned pool address (unless ``learned=False``), else the most specific listed network

@@ -30,4 +30,12 @@ MINING_BEHAVIOUR_SUSPECT = KindSpec(
     doc="flows behaving like a pool session (long-lived, low-rate, small packets) with no list match and no "
         "payload: a lead to verify")
 
-KINDS = (MINING_SESSION, POOL_CONTACT, ENCRYPTED_MINING_SUSPECT, CRYPTO_NODE, MINING_BEHAVIOUR_SUSPECT)
+EXCHANGE_ACCESS = KindSpec(
+    "exchange_access", dimension="network", label=Text("访问虚拟货币交易所", "Exchange access"), colour="#16a085",
+    mining=False, opens_case=True, severity=Severity.MEDIUM, section="trading",
+    doc="a host reaches a virtual-currency exchange (DNS, TLS server name, HTTP Host, or a listed address): per "
+        "host and exchange its sessions, bytes, first and last seen, and whether it used the app API, websocket "
+        "streams, downloads or the web site; trading, never mining")
+
+KINDS = (MINING_SESSION, POOL_CONTACT, ENCRYPTED_MINING_SUSPECT, CRYPTO_NODE, MINING_BEHAVIOUR_SUSPECT,
+         EXCHANGE_ACCESS)

@@ -96,3 +96,16 @@ def test_every_mining_finding_has_flows_evidence_reasons_and_attribution() -> No
 def test_a_pool_seen_speaking_stratum_is_learned(scanner) -> None:  # type: ignore[no-untyped-def]
     scanner.scan([CORPUS / "mining" / "zeekcm_bitcoin-mining.pcap"])
     assert scanner.intel.match_endpoint("74.84.128.158", 3333) is not None
+
+
+@pytest.mark.parametrize("rel", sorted(ground_truth()))
+def test_no_exchange_is_a_pool_and_no_pool_an_exchange(rel: str) -> None:
+    from minescope.dimensions.network.kinds import EXCHANGE_ACCESS
+    from minescope.knowledge.pools import PoolIntel
+
+    intel = PoolIntel.load(user_feeds=False)
+    for f in scan_file(rel).findings:
+        if f.kind == EXCHANGE_ACCESS:
+            assert intel.match_mining_domain(f.peer.host) is None, f"{rel}: {f.peer.host} is a pool's"
+        elif f.peer is not None and f.peer.host:
+            assert intel.match_exchange(f.peer.host) is None, f"{rel}: {f.kind} to the exchange {f.peer.host}"

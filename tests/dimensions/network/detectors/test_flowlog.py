@@ -15,7 +15,12 @@ import pytest
 
 from helpers import CORPUS, FLOWLOGS, MINING_PCAP, STRATUM_PCAP, capture_tables, sni_logs, table
 from minescope.dimensions.network.detectors.flowlog import detect_tables
-from minescope.dimensions.network.kinds import MINING_SESSION, POOL_CONTACT
+from minescope.dimensions.network.kinds import (
+    ENCRYPTED_MINING_SUSPECT,
+    EXCHANGE_ACCESS,
+    MINING_SESSION,
+    POOL_CONTACT,
+)
 from minescope.dimensions.network.readers.inputs import read_flow_log
 from minescope.dimensions.network.tables import DNS, FLOWS
 from minescope.knowledge.pools import PoolIntel
@@ -91,9 +96,13 @@ def test_sni_to_pool_flagged_exchange_not(intel: PoolIntel, tmp_path: Path) -> N
         log = read_flow_log(path)
         assert not log.report.problems and log.report.error is None
         tables += [("flows", log["flows"]), ("dns", log["dns"])]
-    findings = detect_tables(intel, tables)
+    found = detect_tables(intel, tables)
+    findings = [f for f in found if f.kind != EXCHANGE_ACCESS]
     assert [(f.subject_ip, f.peer.ip, f.peer.host) for f in findings] == [("10.9.9.9", "198.51.100.10",
                                                                             "xmr.f2pool.com")]
+    # the exchange is reached, and is no pool
+    assert [(f.kind, f.subject_ip, f.peer.host) for f in found if f.kind == EXCHANGE_ACCESS] == [
+        (EXCHANGE_ACCESS, "10.9.9.9", "www.binance.com")]
     f = findings[0]
     sni = next(e for e in f.evidence if e.type == "tls_sni")
     assert sni.detail["server_name"] == "xmr.f2pool.com" and sni.source == "zeek_ssl"
@@ -145,11 +154,12 @@ def test_malformed_line_is_a_bilingual_problem_and_findings_remain(tmp_path: Pat
     problems = result.problems
     assert len(problems) == 1
     assert "conn.log" in problems[0].en and "line 3" in problems[0].en and "第 3 行" in problems[0].zh
-    assert [f.peer.host for f in result.findings] == ["xmr.f2pool.com"]
+    assert sorted((f.kind, f.peer.host) for f in result.findings) == [(ENCRYPTED_MINING_SUSPECT, "xmr.f2pool.com"),
+                                                                       (EXCHANGE_ACCESS, "www.binance.com")]
     p = run_cli(str(ssl), str(conn), "--format", "json")
     assert p.returncode == 2
     assert "line 3" in p.stderr
-    assert len(json.loads(p.stdout)["findings"]) == 1
+    assert len(json.loads(p.stdout)["findings"]) == 2
 
 
 # --- one definition: a capture scanned directly or imported as flows ------------------------------

@@ -8,12 +8,11 @@ sizes, VLAN tags, IPv6 and pcapng, so passing shows detection follows the protoc
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
 
-from helpers import Conversation, dns_answer, dns_query, write_pcap, write_pcapng
+from helpers import Conversation, client_hello, dns_answer, dns_query, write_pcap, write_pcapng
 from minescope.dimensions.network.kinds import ENCRYPTED_MINING_SUSPECT, MINING_SESSION, POOL_CONTACT
 from minescope.pipeline import Scanner, ScanOptions
 
@@ -141,21 +140,12 @@ def test_json_rpc_that_is_not_mining(scan, transcript) -> None:  # type: ignore[
     assert _sessions(result) == []
 
 
-def _client_hello(sni: str) -> bytes:
-    name = sni.encode()
-    ext_sni = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
-    body = b"\x03\x03" + b"\x11" * 32 + b"\x00" + struct.pack("!H", 2) + b"\x13\x01" + b"\x01\x00"
-    body += struct.pack("!H", len(ext_sni)) + ext_sni
-    hs = b"\x01" + len(body).to_bytes(3, "big") + body
-    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
-
-
 def test_dns_for_a_listed_pool_then_tls_to_it(scan) -> None:  # type: ignore[no-untyped-def]
     dns = Conversation("10.1.2.3", 53000, "10.0.0.53", 53, [
         (0, 0.0, dns_query("xmr.2miners.com")), (1, 0.01, dns_answer("xmr.2miners.com", "198.51.100.200"))],
         udp=True)
     tls = Conversation("10.1.2.3", 53001, "198.51.100.200", 12222, [
-        (0, 1.0, _client_hello("xmr.2miners.com")), (1, 1.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5),
+        (0, 1.0, client_hello("xmr.2miners.com")), (1, 1.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5),
         *[(0, 60.0 * i, b"\x17\x03\x03\x00\x40" + b"\x00" * 64) for i in range(2, 8)]])
     result = scan([dns, tls])
     kinds = {f.kind for f in result.findings}
@@ -168,15 +158,15 @@ def test_dns_for_a_listed_pool_then_tls_to_it(scan) -> None:  # type: ignore[no-
 
 def test_tls_to_an_ordinary_site_is_not_suspect(scan) -> None:  # type: ignore[no-untyped-def]
     tls = Conversation("10.1.2.3", 53002, "198.51.100.201", 443, [
-        (0, 0.0, _client_hello("www.example.com")), (1, 0.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5)])
+        (0, 0.0, client_hello("www.example.com")), (1, 0.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5)])
     assert scan([tls]).findings == []
 
 
 def test_an_exchange_on_the_mixed_crypto_list_is_not_a_pool(scan) -> None:  # type: ignore[no-untyped-def]
-    """binance.com is on the mixed crypto list and on the exchange list: trading, not mining."""
+    """binance.com is on the mixed crypto list and on the exchange list: trading (exchange_access), not mining."""
     dns = Conversation("10.1.2.4", 53010, "10.0.0.53", 53, [
         (0, 0.0, dns_query("www.binance.com")), (1, 0.01, dns_answer("www.binance.com", "198.51.100.210"))],
         udp=True)
     tls = Conversation("10.1.2.4", 53011, "198.51.100.210", 443, [
-        (0, 1.0, _client_hello("www.binance.com")), (1, 1.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5)])
-    assert scan([dns, tls]).findings == []
+        (0, 1.0, client_hello("www.binance.com")), (1, 1.1, b"\x16\x03\x03\x00\x05" + b"\x02" * 5)])
+    assert [(f.kind, f.subject_ip) for f in scan([dns, tls]).findings] == [("exchange_access", "10.1.2.4")]

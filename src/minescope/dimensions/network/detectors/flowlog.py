@@ -29,20 +29,20 @@ No finding here is a ``mining_session``: without payload nothing shows the minin
 A group of TLS connections (the sensor's protocol label ``tls``/``ssl``) is an
 ``encrypted_mining_suspect``, any other a ``pool_contact``.
 
-pool_contact by address (``ADDRESS_HITS_SQL``)
+pool_contact by address (``ADDRESS_HITS``)
     Signal: connections to an address on a pool list (networks of user feeds) or learned in this
     scan from a capture's mining session. False positives: shared hosting and CDN addresses on a
     list, stale entries. Confidence 0.45–0.7 by list category.
-pool_contact by server name (``NAME_HITS_SQL``)
+pool_contact by server name (``NAME_HITS``)
     Signal: the HTTP Host (or TLS SNI, see below) of a connection (Zeek ssl/http, Suricata tls/http,
     captures) is a listed pool or browser-miner name. False positives: visits to a pool's web site
     (dashboards, payout pages), research. Confidence 0.45–0.7 by list category.
-pool_contact by passive DNS (``PDNS_HITS_SQL``)
+pool_contact by passive DNS (``PDNS_HITS``)
     Signal: a DNS answer gave a pool name's address, and a connection from any client to that
     address began within the answer's window: from 1 s before the answer (sensor clocks) up to
     max(TTL, 1 h) after it. False positives: a pool name on a shared (CDN) address whose other
     sites the client visited in that window. Confidence 0.45–0.7 by list category.
-pool_contact by DNS question (``DNS_ASKERS_SQL``)
+pool_contact by DNS question (``DNS_ASKERS``)
     Signal: a host asked DNS for a pool name. False positives: when the DNS log is taken between a
     forwarding resolver (home router, enterprise DNS) and the upstream, the asking "client" is the
     resolver, not the miner behind it; look-ups by browsers prefetching or by security tools.
@@ -161,17 +161,19 @@ TLS_C = "COALESCE(c.app IN ('tls', 'ssl'), FALSE)"
 HIT_COLUMNS = ("f.row_id, f.src_ip AS subject, f.dst_ip AS peer_ip, f.dst_port AS peer_port, f.input, f.t_start, "
                "f.t_end, f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.proto, f.packets, f.bytes_fwd, f.bytes_rev")
 
-ADDRESS_HITS_SQL = f"""
+# The hit queries are templates over the prefiltered flows and the matched addresses and names: pools
+# ({flows}=pool_flows, {ips}=pool_ips, {names}=pool_names) here, exchanges in ``detectors.exchanges``.
+ADDRESS_HITS = f"""
 SELECT {HIT_COLUMNS}, 'address' AS via, p.match_id, CAST(NULL AS STRING) AS name,
        f.source AS seen_in, CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS STRING) AS dns_client,
        CASE WHEN {TLS_F} THEN 1 ELSE 0 END AS tls_hit
-FROM pool_flows f JOIN pool_ips p ON f.dst_ip = p.ip
+FROM {{flows}} f JOIN {{ips}} p ON f.dst_ip = p.ip
 WHERE f.counted
 """
 
 # Name rows (Zeek ssl/http, Suricata tls/http) carry no counters: take them from the connection's
 # counted row (same sensor_uid) when the log has it; a counted row with a name (captures) is itself.
-NAME_HITS_SQL = f"""
+NAME_HITS = f"""
 SELECT COALESCE(c.row_id, f.row_id) AS row_id, f.src_ip AS subject, f.dst_ip AS peer_ip, f.dst_port AS peer_port,
        COALESCE(c.input, f.input) AS input, COALESCE(c.t_start, f.t_start) AS t_start,
        COALESCE(c.t_end, f.t_end) AS t_end, f.src_ip, f.src_port, f.dst_ip, f.dst_port,
@@ -181,9 +183,9 @@ SELECT COALESCE(c.row_id, f.row_id) AS row_id, f.src_ip AS subject, f.dst_ip AS 
        f.server_name AS name, f.source AS seen_in,
        CAST(NULL AS DOUBLE) AS dns_t, CAST(NULL AS STRING) AS dns_client,
        CASE WHEN {TLS_F} OR {TLS_C} THEN 1 ELSE 0 END AS tls_hit
-FROM pool_flows f
-JOIN pool_names p ON f.server_name = p.name
-LEFT JOIN pool_flows c ON NOT f.counted AND c.counted AND c.sensor_uid = f.sensor_uid
+FROM {{flows}} f
+JOIN {{names}} p ON f.server_name = p.name
+LEFT JOIN {{flows}} c ON NOT f.counted AND c.counted AND c.sensor_uid = f.sensor_uid
 WHERE p.match_id IS NOT NULL OR {TLS_F} OR {TLS_C}
 """
 
@@ -191,23 +193,33 @@ HIT_NAMES = ("row_id, subject, peer_ip, peer_port, input, t_start, t_end, src_ip
              "packets, bytes_fwd, bytes_rev, via, match_id, name, seen_in, dns_t, dns_client, tls_hit")
 
 # The latest pool answer before each flow explains it (one hit per flow and name).
-PDNS_HITS_SQL = f"""
+PDNS_HITS = f"""
 SELECT {HIT_NAMES} FROM (
   SELECT {HIT_COLUMNS}, 'dns' AS via, p.match_id, a.query AS name, a.source AS seen_in,
          a.t AS dns_t, a.client_ip AS dns_client, CASE WHEN {TLS_F} THEN 1 ELSE 0 END AS tls_hit,
          ROW_NUMBER() OVER (PARTITION BY f.row_id, a.query ORDER BY a.t DESC, a.client_ip, a.source, a.input) AS rn
-  FROM pool_flows f
+  FROM {{flows}} f
   JOIN dns_answers a ON f.dst_ip = a.answer
-  JOIN pool_names p ON a.query = p.name
+  JOIN {{names}} p ON a.query = p.name
   WHERE f.counted AND f.t_start >= a.t - {PDNS_SKEW_S}
     AND f.t_start <= a.t + CASE WHEN a.ttl > {PDNS_WINDOW_S} THEN a.ttl ELSE {PDNS_WINDOW_S} END
     AND (p.match_id IS NOT NULL OR {TLS_F})
 ) latest WHERE rn = 1
 """
 
-HIT_QUERIES = (ADDRESS_HITS_SQL, NAME_HITS_SQL, PDNS_HITS_SQL)
+HIT_TEMPLATES = (ADDRESS_HITS, NAME_HITS, PDNS_HITS)
 # every hit of a connection knows whether any of its rows says TLS (a Zeek ssl.log name row and its conn row)
 HITS_SQL = "SELECT h.*, MAX(h.tls_hit) OVER (PARTITION BY h.row_id) AS tls FROM ({hits}) h"
+
+
+def hit_queries(flows: str, ips: str, names: str) -> str:
+    """The hit queries over these tables, as one: a row per flow and reason (``HIT_NAMES``), and ``tls`` when
+    any of its connection's rows says TLS."""
+    return HITS_SQL.format(hits=" UNION ALL ".join(
+        f"SELECT {HIT_NAMES} FROM ({q.format(flows=flows, ips=ips, names=names)}) h{i}"
+        for i, q in enumerate(HIT_TEMPLATES)))
+
+
 GROUP = "subject, peer_ip, peer_port, input, tls"
 # Samples are ordered by the flows' own fields, so that only identical rows tie and every engine
 # picks the same references (row ids differ between engines).
@@ -245,10 +257,10 @@ SELECT * FROM (
 ) ranked WHERE rn <= {SAMPLE_FLOWS}
 """
 
-DNS_ASKERS_SQL = """
+DNS_ASKERS = """
 SELECT q.client_ip, q.query, p.match_id, q.input, q.source, COUNT(*) AS questions,
        MIN(q.t) AS first_seen, MAX(q.t) AS last_seen, MIN(q.resolver_ip) AS resolver_ip
-FROM dns_questions q JOIN pool_names p ON q.query = p.name
+FROM dns_questions q JOIN {names} p ON q.query = p.name
 WHERE q.client_ip IS NOT NULL AND q.is_new AND p.match_id IS NOT NULL
 GROUP BY q.client_ip, q.query, p.match_id, q.input, q.source
 """
@@ -274,6 +286,9 @@ class FlowLogDetector:
         self.reported: set[tuple[str, str, int, str]] = set()
         # endpoints the encrypted-mining classifier scored (``detectors.encrypted``), by the same key
         self.classified: dict[tuple[str, str, int, str], Scored] = {}
+        # what ``_match_tables`` saw for ``detectors.exchanges``: every distinct name, listed exchange addresses
+        self.names_seen: list[str] = []
+        self.exchange_ips: list[tuple[str, ListMatch]] = []
 
     def add(self, table: str, batch: pa.RecordBatch | pa.Table) -> None:
         """A reader batch of ``flows``, ``dns`` or ``tls`` (``alerts`` are not used by these detectors yet)."""
@@ -311,8 +326,10 @@ class FlowLogDetector:
         can hit."""
         matches: list[ListMatch] = []
         names: list[tuple[str, int | None]] = []
-        for name in self._distinct("SELECT DISTINCT server_name AS v FROM flows UNION SELECT DISTINCT query "
-                                   "FROM dns_answers UNION SELECT DISTINCT query FROM dns_questions"):
+        self.exchange_ips = []
+        self.names_seen = self._distinct("SELECT DISTINCT server_name AS v FROM flows UNION SELECT DISTINCT query "
+                                         "FROM dns_answers UNION SELECT DISTINCT query FROM dns_questions")
+        for name in self.names_seen:
             m = self.learned.hosts.get(normalise_domain(name)) or self.intel.match_mining_domain(name, learned=False)
             if m is not None:
                 names.append((name, len(matches)))
@@ -331,7 +348,9 @@ class FlowLogDetector:
             addr = parse_ip(ip)
             learned = self.learned.ips.get(str(addr)) if addr is not None else None
             m = learned or self.intel.match_ip(ip, learned=False)
-            if m is not None and m.category != "exchange":
+            if m is not None and m.category == "exchange":
+                self.exchange_ips.append((ip, m))
+            elif m is not None:
                 ips.append((ip, len(matches)))
                 matches.append(m)
         self.engine.register("pool_ips", pa.table({"ip": pa.array([i for i, _ in ips], pa.string()),
@@ -339,31 +358,33 @@ class FlowLogDetector:
         if not names and not ips:
             return None
         prefilter = PREFILTER_EXPLAINED_SQL if explained else PREFILTER_SQL
-        self.engine.materialize("pool_flows", prefilter.format(condition=self._prefilter(ips, names)))
+        self.engine.materialize("pool_flows", prefilter.format(condition=self.prefilter(ips, names, "pool_names")))
         return matches
 
-    def _prefilter(self, ips: list[tuple[str, int]], names: list[tuple[str, int | None]]) -> str:
-        """The rows a detector could hit, as constants: listed addresses, addresses pool names
-        resolved to, pool names, and the connections their name rows belong to."""
-        answered = self._distinct("SELECT DISTINCT a.answer AS v FROM dns_answers a "
-                                  "JOIN pool_names p ON a.query = p.name")
+    def prefilter(self, ips: Sequence[tuple[str, object]], names: Sequence[tuple[str, object]],
+                  names_table: str) -> str:
+        """The rows a detector could hit, as constants: listed addresses, addresses the names of
+        ``names_table`` resolved to, those names, and the connections their name rows belong to."""
+        answered = self._distinct(f"SELECT DISTINCT a.answer AS v FROM dns_answers a "
+                                  f"JOIN {names_table} p ON a.query = p.name")
         addresses = sorted({ip for ip, _ in ips} | {a for a in answered if parse_ip(a) is not None})
         name_list = [n for n, _ in names]
-        uids = self._distinct("SELECT DISTINCT f.sensor_uid AS v FROM flows f JOIN pool_names p "
+        uids = self._distinct(f"SELECT DISTINCT f.sensor_uid AS v FROM flows f JOIN {names_table} p "
                               "ON f.server_name = p.name WHERE NOT f.counted") if names else []
-        terms = [self._in_list("dst_ip", addresses), self._in_list("server_name", name_list),
-                 self._in_list("sensor_uid", uids)]
+        terms = [self._in_list("dst_ip", addresses, names_table), self._in_list("server_name", name_list, names_table),
+                 self._in_list("sensor_uid", uids, names_table)]
         return " OR ".join(t for t in terms if t) or "FALSE"
 
-    def _in_list(self, column: str, values: list[str]) -> str:
+    def _in_list(self, column: str, values: list[str], owner: str) -> str:
         """``column IN ('a', …)`` with constants both engines read alike; values with quotes or
-        backslashes (possible in names from logs), or very many, go through a registered table."""
+        backslashes (possible in names from logs), or very many, go through a table registered for ``owner``."""
         if not values:
             return ""
         if len(values) <= LITERALS_MAX and all(SAFE_LITERAL.fullmatch(v) for v in values):
             return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-        self.engine.register(f"prefilter_{column}", pa.table({column: pa.array(values, pa.string())}))
-        return f"{column} IN (SELECT {column} FROM prefilter_{column})"
+        table = f"prefilter_{owner}_{column}"
+        self.engine.register(table, pa.table({column: pa.array(values, pa.string())}))
+        return f"{column} IN (SELECT {column} FROM {table})"
 
     def run(self, behaviour: bool = True, explained: pa.Table | None = None,
             leads_top: int | None = None) -> list[Finding]:
@@ -371,7 +392,7 @@ class FlowLogDetector:
         they did not report (the first ``leads_top`` by rank when given). ``explained`` (``EXPLAINED``:
         sensor_uid, input) names flows the payload explained: no detector here judges them or their
         endpoints again."""
-        from minescope.dimensions.network.detectors import encrypted  # both build on this module's helpers
+        from minescope.dimensions.network.detectors import encrypted, exchanges  # they build on this module
         from minescope.dimensions.network.detectors.behaviour import behaviour_findings
 
         self._prepare()
@@ -384,14 +405,15 @@ class FlowLogDetector:
         matches = self._match_tables(has_explained)
         found: list[Finding] = []
         if matches is not None:
-            self.engine.materialize("hits", HITS_SQL.format(hits=" UNION ALL ".join(
-                f"SELECT {HIT_NAMES} FROM ({q}) h{i}" for i, q in enumerate(HIT_QUERIES))))
+            self.engine.materialize("hits", hit_queries("pool_flows", "pool_ips", "pool_names"))
             found = self._endpoint_findings(matches) + self._asker_findings(matches)
         # the classifier's endpoints the list detectors did not report
         found += encrypted.findings(self.classified, skip=self.reported)
         self.reported |= set(self.classified)
+        trading, exchange_endpoints = exchanges.findings(self)
+        found += trading
         if behaviour:
-            exclude = set(self.reported)
+            exclude = self.reported | exchange_endpoints  # an exchange's long websocket is no pool session
             if has_explained:
                 exclude |= self._explained_endpoints()
             found += behaviour_findings(self.engine, exclude, leads_top)
@@ -498,7 +520,7 @@ class FlowLogDetector:
 
     def _asker_findings(self, matches: list[ListMatch]) -> list[Finding]:
         out = []
-        for row in self.engine.query(DNS_ASKERS_SQL):
+        for row in self.engine.query(DNS_ASKERS.format(names="pool_names")):
             client, name, m = row["client_ip"], row["query"], matches[row["match_id"]]
             resolver = row["resolver_ip"] or ""
             ref = FlowRef(client, 0, resolver, 53, "udp", row["first_seen"], row["last_seen"], 0, 0)
