@@ -153,6 +153,46 @@ def client_hello(sni: str) -> bytes:
     return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
 
 
+def https(client: str, cport: int, server: str, name: str, records: int = 3, every: float = 1.0,
+          start: float = 1.0) -> Conversation:
+    """A TLS connection naming ``name``: the hello, the server's flight, then small records both ways."""
+    messages = [(0, start, client_hello(name)), (1, start + 0.05, b"\x16\x03\x03\x00\x40" + bytes(64))]
+    for i in range(records):
+        t = start + 0.1 + i * every
+        messages += [(0, t, b"\x17\x03\x03\x00\x30" + bytes(48)), (1, t + 0.02, b"\x17\x03\x03\x00\x90" + bytes(144))]
+    return Conversation(client, cport, server, 443, messages)
+
+
+def looked_up(client: str, name: str, ip: str | None, qid: int) -> Conversation:
+    messages = [(0, 0.0, dns_query(name, qid))]
+    if ip is not None:
+        messages.append((1, 0.01, dns_answer(name, ip, qid)))
+    return Conversation(client, 40000 + qid, "10.0.0.53", 53, messages, udp=True)
+
+
+def exchange_capture(path: Path) -> Path:
+    """A capture of hosts reaching exchanges: 10.5.5.5 Binance's app (its API, looked up first, and a websocket
+    stream held open two hours), 10.5.5.6 OKX's web site in clear text, 10.5.5.7 only asks DNS for Huobi;
+    10.5.5.8 visits bitcoin.org (on the crypto list, no exchange) and 10.5.5.9 Binance's pool site."""
+    return write_pcap(path, [
+        # the app: its API (looked up first) and a websocket stream held open for two hours
+        looked_up("10.5.5.5", "api.binance.com", "203.0.113.50", 1),
+        https("10.5.5.5", 50001, "203.0.113.50", "api.binance.com"),
+        https("10.5.5.5", 50002, "203.0.113.50", "api.binance.com", start=30.0),
+        https("10.5.5.5", 50003, "203.0.113.51", "stream.binance.com", records=120, every=60.0),
+        # the web site in clear text
+        Conversation("10.5.5.6", 50010, "203.0.113.60", 80, [
+            (0, 1.0, b"GET / HTTP/1.1\r\nHost: www.okx.com\r\nUser-Agent: Mozilla/5.0\r\n\r\n"),
+            (1, 1.1, b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://www.okx.com/\r\n"
+                     b"Content-Length: 0\r\n\r\n")]),
+        # only a question, never answered (blocked by the resolver)
+        looked_up("10.5.5.7", "www.huobi.com", None, 2),
+        # on the crypto list but no trading venue; Binance's mining pool site
+        https("10.5.5.8", 50020, "203.0.113.70", "bitcoin.org"),
+        https("10.5.5.9", 50030, "203.0.113.80", "pool.binance.com"),
+    ])
+
+
 # listed pool names (knowledge/data/pools) one client may ask for together
 POOL_NAMES = ("authedmine.com", "ws027.authedmine.com", "www.supportxmr.com")
 

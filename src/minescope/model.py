@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = "1.2"  # 1.1: findings state their subject and first/last seen; 1.2: other_sources (additions only)
+# 1.1: findings state their subject and first/last seen; 1.2: other_sources; 1.3: summary.exchanges (additions only)
+SCHEMA_VERSION = "1.3"
 
 # Fewer shares than this give a share-based hash rate too uncertain (over ±58 %) to size power from.
 MIN_SHARES_TO_SIZE = 3

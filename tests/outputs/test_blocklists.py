@@ -8,10 +8,11 @@ import pytest
 import stix2
 from sqlalchemy import Engine
 
-from helpers import CORPUS
+from helpers import CORPUS, cli, exchange_capture
 from minescope.cases.workflow import close, list_cases, sync_cases
-from minescope.outputs.blocklists import confirmed_indicators, render
-from minescope.pipeline import Scanner
+from minescope.knowledge.pools import PoolIntel
+from minescope.outputs.blocklists import confirmed_indicators, exchange_indicators, render
+from minescope.pipeline import Scanner, ScanOptions
 from minescope.store.findings import open_store, save_scan
 
 
@@ -74,3 +75,35 @@ def test_incremental_export_gives_only_what_later_scans_confirmed(store: Engine,
     rows = later.stdout.splitlines()[1:]
     assert rows and not any("94.23.199.191" in r for r in rows)
     assert {r.split(",")[1] for r in rows} <= {i.ip for i in confirmed_indicators(store, after_scan=1)}
+
+
+def test_exchange_blocklists_list_every_venue_and_the_addresses_seen_serving_them(  # type: ignore[no-untyped-def]
+        store_target: str, tmp_path) -> None:
+    engine = open_store(store_target)
+    save_scan(engine, Scanner(ScanOptions(feeds=[tmp_path])).scan([exchange_capture(tmp_path / "x.pcap")]))
+    ind = exchange_indicators(engine, PoolIntel.load(user_feeds=False))
+    domains = render(ind, "domains", now=0).splitlines()
+    assert {"binance.com", "bsappapi.com", "okx.com", "huobi.pro", "coinex.com"} <= set(domains)
+    # wallets, explorers and news on the crypto list are no trading venue; pools are never exchanges
+    assert "bitcoin.org" not in domains and "metamask.io" not in domains and "supportxmr.com" not in domains
+    # addresses only where a connection named the exchange (not the resolver asked, not bitcoin.org)
+    seen = {i.ip: i for i in ind if i.ip}
+    assert set(seen) == {"203.0.113.50", "203.0.113.51", "203.0.113.60"}
+    assert seen["203.0.113.60"].label == "okx" and seen["203.0.113.60"].ports == {80}
+    rpz = render(ind, "rpz", now=0)
+    assert "binance.com CNAME ." in rpz and "*.binance.com CNAME ." in rpz and "exchanges" in rpz.splitlines()[0]
+    assert "32.50.113.0.203.rpz-ip CNAME ." in rpz
+    nft = render(ind, "nft", now=0)
+    assert "set exchanges_v4" in nft and "203.0.113.51" in nft and "CDN" in nft and "mining_pools" not in nft
+    rules = render(ind, "suricata", now=0).splitlines()[1:]
+    sids = [r.split("sid:")[1].split(";")[0] for r in rules]
+    assert len(sids) == len(set(sids))
+    assert any('tls.sni; pcre:"/(^|\\.)binance\\.com$/i";' in r for r in rules)
+    assert any("http.host" in r and "okx" in r for r in rules)
+    assert render(ind, "csv", now=0).splitlines()[0].endswith(",exchange")
+    bundle = stix2.parse(render(ind, "stix", now=0), allow_custom=False)
+    assert "[domain-name:value = 'binance.com']" in {o.pattern for o in bundle.objects if o.type == "indicator"}
+    # the command line: the same list, and pools by default
+    run = cli("export", "domains", "--of", "exchanges", "--db", store_target)
+    assert run.rc == 0 and "binance.com" in run.stdout.decode().splitlines()
+    assert "binance.com" not in cli("export", "domains", "--db", store_target).stdout.decode()

@@ -276,6 +276,7 @@ def test_summary_counts(result: ScanResult) -> None:
         "encrypted_mining_suspect": 1,
         "crypto_node": 1,
         "mining_behaviour_suspect": 0,
+        "exchange_access": 0,
     }
     assert s.pools.endpoints == 5  # the crypto node's peer is not a pool
     assert s.pools.names == 5
@@ -541,3 +542,27 @@ def test_capture_text_is_never_markup() -> None:
     render_terminal(r, summarize(r), "en", console)
     out = console.export_text()
     assert "[red]boom" in out and "[red]pool:3333" in out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_exchanges_reached_are_summarised_by_organisation_and_never_counted_as_mining(lang: str,
+                                                                                      tmp_path: Path) -> None:
+    from helpers import exchange_capture
+    from minescope.pipeline import Scanner, ScanOptions
+
+    result = Scanner(ScanOptions(feeds=[tmp_path])).scan([exchange_capture(tmp_path / "x.pcap")])
+    summary = summarize(result)
+    assert summary.related_hosts == 0 and summary.mining_hosts == 0 and summary.pools.rows == []
+    rows = {r.exchange: r for r in summary.exchanges}
+    assert set(rows) == {"binance", "okx", "huobi"}
+    assert (rows["binance"].hosts, rows["binance"].app_hosts, rows["binance"].sessions) == (1, 1, 3)
+    assert rows["okx"].app_hosts == 0 and rows["huobi"].sessions == 0
+    name = "Binance" if lang == "en" else "币安"
+    out = _terminal(result, lang)
+    assert t("exchanges_reached", lang) in out and name in out
+    html = render_html(result, summary, lang)
+    assert t("exchanges_reached", lang) in html and name in html and "api.binance.com" in html
+    assert registry.kinds()["exchange_access"].label.get(lang) in html
+    doc = orjson.loads(dumps(result, summary))
+    jsonschema.Draft202012Validator(load_schema()).validate(doc)
+    assert {r["exchange"] for r in doc["summary"]["exchanges"]} == set(rows)

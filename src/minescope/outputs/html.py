@@ -62,9 +62,15 @@ def _view(result: ScanResult, summary: Summary, lang: str, now: float) -> dict[s
         "contacts": _rows(by_kind, "contacts", _contact_row, lang),
         "nodes": _rows(by_kind, "nodes", _node_row, lang),
         "leads": _rows(by_kind, "leads", _contact_row, lang),
+        "trading": _rows(by_kind, "trading", _contact_row, lang),
+        "exchanges": [
+            (r.org_name or tr("no_org"), r.name_en if lang == "en" else r.name_zh, r.hosts, r.app_hosts, r.sessions,
+             fmt.nbytes(r.bytes), fmt.clock(r.last_seen))
+            for r in summary.exchanges[:TABLE_ROWS]
+        ],
         "others": _rows(by_kind, "findings", _other_row, lang),
         "section_titles": {s: " / ".join(t_opt("kind", k, lang) for k in registry.kinds_in_section(s))
-                           for s in ("contacts", "leads", "findings")},
+                           for s in ("contacts", "leads", "trading", "findings")},
         "truncated": {k: max(0, len(v) - TABLE_ROWS) for k, v in by_kind.items()},
         "pools": [
             (p.host or "", f"{p.ip}:{p.port}", p.known_pool, p.hosts, p.findings, fmt.nbytes(p.bytes))

@@ -125,6 +125,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "source": ("来源", "Source"),
     "details": ("详情", "Details"),
     "crypto_nodes": ("区块链节点（非挖矿）", "Blockchain nodes (not mining)"),
+    "exchanges_reached": ("哪些单位访问了哪些交易所（交易，非挖矿）", "Which organisations reach which exchanges "
+                          "(trading, not mining)"),
+    "exchange": ("交易所", "Exchange"),
+    "app_hosts_col": ("用 App/API 的主机", "Hosts on app/API"),
+    "sessions_col": ("连接", "Sessions"),
+    "no_org": ("（单位未知）", "(organisation unknown)"),
     "unknown": ("未知", "unknown"),
     "known_pool": ("已知矿池", "known pool"),
     # charts

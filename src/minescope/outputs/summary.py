@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from minescope import registry
-from minescope.dimensions.network.kinds import CRYPTO_NODE, MINING_SESSION
+from minescope.dimensions.network.kinds import CRYPTO_NODE, EXCHANGE_ACCESS, MINING_SESSION
 from minescope.enrich.estimate import canonical_algorithm
 from minescope.model import Attribution, Finding, FlowRef, HashRate, ScanResult
 
@@ -155,6 +155,25 @@ class NodeRow:
 
 
 @dataclass(slots=True)
+class ExchangeRow:
+    """Which organisation reaches which exchange (``exchange_access``): trading, never added to mining."""
+
+    org_name: str | None  # None: hosts no organisation is known for
+    org_type: str
+    province: str | None
+    city: str | None
+    exchange: str  # the service id (knowledge.exchanges)
+    name_zh: str
+    name_en: str
+    hosts: int
+    app_hosts: int  # hosts that used the app API or websocket streams, not only the web site
+    sessions: int
+    bytes: int
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(slots=True)
 class Problem:
     path: str
     zh: str
@@ -183,6 +202,7 @@ class Summary:
     regions: list[RegionRow]
     organisations: list[OrgRow]
     crypto_nodes: list[NodeRow]
+    exchanges: list[ExchangeRow]
     problems: list[Problem]
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,6 +258,7 @@ def summarize(result: ScanResult) -> Summary:
         regions=_regions(related, miners, attr),
         organisations=_organisations(related, miners, attr),
         crypto_nodes=_nodes(findings),
+        exchanges=_exchanges(findings, attr),
         problems=[Problem(path=i.path, zh=i.problem.zh, en=i.problem.en) for i in result.inputs if i.problem],
     )
 
@@ -550,3 +571,33 @@ def _nodes(findings: list[Finding]) -> list[NodeRow]:
         (NodeRow(p, n, len(hosts[p])) for p, n in counts.items()),
         key=lambda r: (-r.findings, r.node_protocol),
     )
+
+
+def _exchanges(findings: list[Finding], attr: dict[str, Attribution]) -> list[ExchangeRow]:
+    """One row per (organisation, exchange), most hosts first."""
+    rows: dict[tuple[str | None, str], ExchangeRow] = {}
+    hosts: dict[tuple[str | None, str], set[str]] = defaultdict(set)
+    app: dict[tuple[str | None, str], set[str]] = defaultdict(set)
+    for f in findings:
+        if f.kind != EXCHANGE_ACCESS:
+            continue
+        d = next((e.detail for e in f.evidence if e.type == "exchange"), None)
+        if d is None:
+            continue
+        a = attr.get(f.subject.value)
+        org = a.org_name if a is not None and a.org_name else None
+        key = (org, d["exchange"])
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = ExchangeRow(org, (a.org_type if a else None) or "unknown", a.province if a else None,
+                                          a.city if a else None, d["exchange"], d["name_zh"], d["name_en"], 0, 0,
+                                          0, 0, f.first_seen, f.last_seen)
+        hosts[key].add(f.subject.value)
+        if d.get("app_api"):
+            app[key].add(f.subject.value)
+        row.sessions += int(d["sessions"])
+        row.bytes += int(d["bytes"])
+        row.first_seen, row.last_seen = min(row.first_seen, f.first_seen), max(row.last_seen, f.last_seen)
+    for key, row in rows.items():
+        row.hosts, row.app_hosts = len(hosts[key]), len(app[key])
+    return sorted(rows.values(), key=lambda r: (-r.hosts, -r.sessions, r.org_name or "\uffff", r.exchange))

@@ -241,6 +241,24 @@ def _nodes_table(summary: Summary, lang: str) -> Table:
     return table
 
 
+def _exchanges_table(summary: Summary, lang: str) -> Table:
+    table = _table(
+        t("exchanges_reached", lang),
+        (t("organisation", lang), "left"),
+        (t("exchange", lang), "left"),
+        (t("hosts_col", lang), "right"),
+        (t("app_hosts_col", lang), "right"),
+        (t("sessions_col", lang), "right"),
+        (t("traffic", lang), "right"),
+        (t("last_seen", lang), "left"),
+    )
+    for r in summary.exchanges:
+        table.add_row(_txt(r.org_name or t("no_org", lang)), _txt(r.name_en if lang == "en" else r.name_zh),
+                      _txt(r.hosts), _txt(r.app_hosts), _txt(r.sessions), _txt(fmt.nbytes(r.bytes)),
+                      _txt(fmt.clock(r.last_seen)))
+    return table
+
+
 def _who_where_tables(summary: Summary, lang: str) -> list[Table]:
     by_type = _table(
         t("by_org_type", lang),
@@ -328,6 +346,8 @@ def render_terminal(
         parts.append(_others_table(others, lang))
     if summary.crypto_nodes:
         parts.append(_nodes_table(summary, lang))
+    if summary.exchanges:
+        parts.append(_exchanges_table(summary, lang))
     if summary.related_hosts:
         parts.extend(_who_where_tables(summary, lang))
     if summary.problems:
