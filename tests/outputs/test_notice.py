@@ -287,3 +287,21 @@ def test_the_seal_block_never_starts_a_page_alone(store: Engine, count: int) -> 
     assert page.index(ISSUER) > page.index("特此通知") > block
     assert page[:block].strip(), f"the seal block is alone on page {pages.index(page) + 1} of {len(pages)}"
     assert "整改完成后，将整改情况书面报告我单位" in page[:block]  # the last demand stays with it
+
+
+def test_a_case_of_exchange_access_alone_is_noticed_as_trading_not_mining(tmp_path: Path) -> None:
+    from helpers import exchange_capture
+
+    registry = tmp_path / "registry.csv"
+    registry.write_text("cidr,organisation,type,region_code,contact\n10.5.5.0/24,示例贸易有限公司,enterprise,320102,\n",
+                        encoding="utf-8")
+    engine = open_store(tmp_path / "m.db")
+    save_scan(engine, Scanner(ScanOptions(registry=registry, feeds=[tmp_path])).scan(
+        [exchange_capture(tmp_path / "x.pcap")]))
+    sync_cases(engine)
+    case = _case(engine, "示例贸易有限公司")
+    assert {f["kind"] for f in _findings(engine, case.id)} == {"exchange_access"}
+    html = re.sub(r"\s+", "", notice_html(engine, case.id, issuer=ISSUER, now=_beijing(2025, 3, 1)))
+    assert "访问虚拟货币交易所（币安、欧易（OKEx）、火币（HTX））" in html and "涉嫌参与虚拟货币交易炒作活动" in html
+    assert "挖矿" not in html and "发改运行〔2021〕1283号" not in html and "银发〔2021〕237号" in html
+    assert "一、立即停止访问虚拟货币交易所" in html and "二、于" in html and "三、整改完成后" in html

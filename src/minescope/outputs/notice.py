@@ -43,6 +43,8 @@ from minescope.store.findings import findings
 # business illegal. Only national documents with a number are citable; the table's other rows are
 # unnumbered statements, drafts or regional measures, or (银发〔2013〕289号) about banks' dealings.
 NOTICE_BASIS = ("发改运行〔2021〕1283号", "银发〔2021〕237号")
+TRADING_BASIS = ("银发〔2021〕237号",)  # a case of exchange access alone: the notice on trading speculation
+TRADING_KINDS = frozenset({"exchange_access"})  # kinds of trading, not mining (registry section "trading")
 TERM_DAYS = 15  # rectification term when the case has no due date
 MAX_ROWS = 500  # findings listed in the table; the digest always covers all of them
 # Above this many findings the notice shows a summary table by host, and every finding in an appendix of
@@ -139,10 +141,10 @@ def findings_digest(found: list[dict[str, Any]]) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def cited_documents() -> list[LegalDocument]:
-    """The documents of ``NOTICE_BASIS``, from the bundled table."""
-    docs = [by_number(n) for n in NOTICE_BASIS]
-    missing = [n for n, d in zip(NOTICE_BASIS, docs, strict=True) if d is None]
+def cited_documents(numbers: tuple[str, ...] = NOTICE_BASIS) -> list[LegalDocument]:
+    """The documents of ``numbers`` (``NOTICE_BASIS``), from the bundled table."""
+    docs = [by_number(n) for n in numbers]
+    missing = [n for n, d in zip(numbers, docs, strict=True) if d is None]
     if missing:  # the bundled table was edited: a packaging bug, not bad input
         raise RuntimeError(f"legal-basis.md 缺少 {'、'.join(missing)} / legal-basis.md lacks {', '.join(missing)}")
     return [d for d in docs if d is not None]
@@ -170,7 +172,15 @@ def _view(case: Row[Any], found: list[dict[str, Any]], issuer: str, now: float, 
     named = "、".join(hosts[:HOSTS_IN_TEXT])
     issued = datetime.fromtimestamp(now, fmt.CST)
     due = case.due_at if case.due_at else now + TERM_DAYS * 86400
+    mining = [f for f in found if f.get("kind") not in TRADING_KINDS]
+    exchanges = sorted({d["name_zh"] for f in found if f.get("kind") in TRADING_KINDS
+                        for d in (e["detail"] for e in f.get("evidence", ()) if e.get("type") == "exchange")})
+    exchange_hosts = sorted({f["subject_ip"] for f in found if f.get("kind") in TRADING_KINDS and f.get("subject_ip")})
     return {
+        "mining": bool(mining),
+        "exchanges": "、".join(exchanges),
+        "exchange_hosts_text": "、".join(exchange_hosts[:HOSTS_IN_TEXT])
+        + (f" 等 {len(exchange_hosts)} 台主机" if len(exchange_hosts) > HOSTS_IN_TEXT else ""),
         "number": f"{prefix}〔{issued.year}〕{case.id}号",
         "addressee": case.org_name or f"IP 地址 {case.title} 的使用单位",
         "hosts_text": named + (f" 等 {len(hosts)} 台主机" if len(hosts) > HOSTS_IN_TEXT else ""),
@@ -182,7 +192,7 @@ def _view(case: Row[Any], found: list[dict[str, Any]], issuer: str, now: float, 
         "hosts_not_summarised": max(0, len(hosts) - SUMMARY_HOSTS) if len(found) > SUMMARY_FROM else 0,
         "not_listed": max(0, len(found) - MAX_ROWS),
         "total": len(found),
-        "basis": cited_documents(),
+        "basis": cited_documents(NOTICE_BASIS if mining else TRADING_BASIS),
         "due": _date(due),
         "due_from_case": bool(case.due_at),
         "term_days": TERM_DAYS,
