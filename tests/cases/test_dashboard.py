@@ -69,3 +69,13 @@ def test_figures_follow_new_findings_case_changes_and_the_clock(tmp_path: Path, 
     submit_tip(engine, "320104", "某小区地下室", "整夜风扇轰鸣，耗电异常")
     assert dashboard(engine, "3201")["findings_by_kind"] == {"mining_session": 2, "public_report": 1}
     assert dashboard(engine, "320102")["mining_hosts"] == 1  # each area its own figures
+
+
+def test_hosts_reaching_exchanges_are_counted_apart_from_mining(tmp_path: Path, store_target: str) -> None:
+    from helpers import exchange_capture
+
+    engine = open_store(store_target)
+    save_scan(engine, Scanner(ScanOptions(feeds=[tmp_path])).scan([exchange_capture(tmp_path / "x.pcap")]))
+    figures = dashboard(engine, "")
+    assert figures["exchange_hosts"] == 3 and figures["findings_by_kind"] == {"exchange_access": 3}
+    assert figures["mining_hosts"] == 0 and figures["trend"] == {} and figures["kwh_per_day_by_algorithm"] == {}

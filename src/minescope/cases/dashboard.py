@@ -82,6 +82,9 @@ def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, An
     hosts = (select(machine, func.max(case((f.org_type.in_(INSTITUTIONAL), 1), else_=0)).label("inst"))
              .where(on_machines).group_by(machine).subquery())
     meters = select(f.subject_value).where(mining, f.subject_type == "meter").distinct().subquery()
+    # hosts reaching exchanges: trading, counted apart from mining
+    traders = (select(f.subject_value).where(in_area, f.kind.in_(registry.kinds_in_section("trading")))
+               .distinct().subquery())
     with store.connect() as conn:
         # one pass over the area's findings: counts by kind, and the sums of each algorithm
         sums = conn.execute(
@@ -91,6 +94,7 @@ def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, An
         by_place = conn.execute(select(places.c.place, func.count()).group_by(places.c.place)).all()
         n_hosts, institutional = conn.execute(select(func.count(), func.sum(hosts.c.inst))).one()
         n_meters = conn.execute(select(func.count()).select_from(meters)).scalar_one()
+        n_traders = conn.execute(select(func.count()).select_from(traders)).scalar_one()
         orgs = conn.execute(select(f.org_name, n).where(mining, f.org_name.is_not(None))
                             .group_by(f.org_name).order_by(n.desc(), f.org_name).limit(10)).all()
         trend = conn.execute(select(day, func.count()).where(
@@ -108,6 +112,7 @@ def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, An
     epoch = dt.date(1970, 1, 1)
     return {
         "findings_by_kind": dict(by_kind), "mining_hosts": n_hosts, "mining_meters": n_meters,
+        "exchange_hosts": n_traders,
         "institutional_share": institutional / n_hosts if n_hosts else None,
         "hosts_by_place": {k or "": v for k, v in sorted(by_place, key=lambda kv: -kv[1])},
         "top_organisations": [(name, count) for name, count in orgs],

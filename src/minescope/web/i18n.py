@@ -130,6 +130,8 @@ LABELS: dict[str, tuple[str, str]] = {
                            "government, university, research, state-owned, enterprise"),
     "energy_total": ("合计日耗电", "Energy per day, total"),
     "mining_meters": ("疑似挖矿电表", "Mining-shaped meters"),
+    "exchange_hosts": ("访问交易所的主机", "Hosts reaching exchanges"),
+    "exchange_hosts_note": ("交易炒作，不计入挖矿", "trading, not counted as mining"),
     "metered_note": ("电表实测新增日电量", "added energy measured at the meters, per day:"),
     "energy_note": ("电量可跨算法相加，算力不可", "energy adds across algorithms; hash rate does not"),
     "map_title": ("挖矿主机分布", "Mining hosts by place"),
@@ -325,6 +327,22 @@ LABELS.update({
     "load_before": ("变化前", "before"), "load_after": ("变化后", "after"),
     "as_machines": ("相当于", "As machines"), "machines_range": ("台数", "machines"),
     "hashrate_range_short": ("算力", "hash rate"),
+})
+# Content evidence (dimensions/content/detectors): types and detail keys
+LABELS.update({
+    "ev.content_match": ("词表命中", "Lexicon match"), "ev.content_item": ("内容条目", "Content item"),
+    "evk.field": ("字段", "field"), "evk.text": ("原文", "text"), "evk.normalised": ("规范化形式", "normalised"),
+    "evk.term": ("词条", "term"), "evk.means": ("含义", "meaning"),
+    "evk.rule": ("规则", "rule"), "evk.evasions": ("规避写法", "evasions"), "evk.item_kind": ("条目类型", "item kind"),
+    "evk.body": ("正文", "body"), "evk.platform": ("平台", "platform"), "evk.url": ("链接", "URL"),
+    "evk.misplaced": ("错放类目", "misplaced"), "content.title": ("标题", "title"), "content.body": ("正文", "body"),
+    "content.category": ("类目", "category"), "content.author": ("卖家或作者", "seller or author"),
+    "content.platform": ("平台", "platform"), "content.url": ("链接", "URL"),
+    "evk.body_truncated": ("正文已截断", "body truncated"), "src.content": ("平台内容", "platform content"),
+    "content_text": ("内容原文（命中处高亮）", "The text, matches highlighted"),
+    "content_note": ("高亮处为词表命中（悬停可见词条、类别与规避写法）；偏移按字符计", "highlighted: the lexicon's "
+                     "matches (hover for the term, its category and the evasions); offsets count characters"),
+    "misplaced_note": ("挖矿设备发布在非矿机类目下", "a mining machine listed under another category"),
 })
 # a host summary counts its findings by kind: the kinds' own labels
 LABELS.update({f"evk.{k[5:]}": v for k, v in REPORT_LABELS.items() if k.startswith("kind.")})

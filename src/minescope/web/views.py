@@ -41,7 +41,7 @@ def dashboard_view(figures: dict[str, Any], scope: str, user_scope: str, labels:
         "by_state": [(s, figures["cases_by_state"].get(s, 0)) for s in STATES],
         "cases_total": sum(figures["cases_by_state"].values()), "overdue": figures["overdue"],
         "mining_hosts": figures["mining_hosts"], "institutional": fmt.pct(figures["institutional_share"]),
-        "mining_meters": figures["mining_meters"], "metered": fmt.kw_range(metered, "kWh") if metered else "–",
+        "mining_meters": figures["mining_meters"], "exchange_hosts": figures["exchange_hosts"], "metered": fmt.kw_range(metered, "kWh") if metered else "–",
         "energy_total": fmt.kw_range(energy_total, "kWh") if energy_total else "–",
         "top_orgs": figures["top_organisations"],
         "hashrates": [(alg, fmt.hashrate(hps, alg)) for alg, hps in sorted(figures["hashrate_by_algorithm"].items())],
