@@ -117,6 +117,20 @@ TLS = pa.schema([
     ("pushes", pa.int32()), ("handshake", pa.string()),
 ])
 
+
+
+def tls_fingerprints(sensor_uid: pa.Array, ja3: pa.Array, ja4: pa.Array, *, input_path: str) -> pa.RecordBatch:
+    """``tls`` rows of a log that gives ClientHello fingerprints (Zeek ssl.log's ``ja3``/``ja4``, Suricata's
+    ``tls.ja3.hash``/``tls.ja4``): the connection and its fingerprints, no message shapes (null)."""
+    keep = pc.or_(pc.is_valid(ja3), pc.is_valid(ja4))
+    n = len(sensor_uid)
+    columns = {"sensor_uid": sensor_uid.cast(pa.string()), "input": pa.array([input_path] * n, pa.string()),
+               "ja3": ja3.cast(pa.string()), "ja4": ja4.cast(pa.string())}
+    batch = pa.RecordBatch.from_arrays([columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in TLS],
+                                       schema=TLS)
+    return batch.filter(keep)
+
+
 # Values of the ``source`` column, one per reader kind.
 SOURCES = ("netflow_v5", "netflow_v9", "ipfix", "nfdump", "zeek_conn", "zeek_ssl", "zeek_http", "zeek_dns",
            "zeek_notice", "suricata_flow", "suricata_netflow", "suricata_tls", "suricata_http", "suricata_dns",

@@ -224,3 +224,88 @@ def test_engine_counts_messages_not_segments(tmp_path: Path) -> None:
             row["pushes"]) == (3, 232, 232, 85, 85, 1)
     assert row["ja4"] == "t13i310900_e8f1e7e78f70_5ac7197df9d2" and row["handshake"] is None
     assert row["exchange_cv"] is not None and 0 < row["exchange_cv"] < 1
+
+
+# --- flow logs that give ClientHello fingerprints (Zeek's JA3/JA4 packages, Suricata 7's tls.ja4) ---------
+
+XMRIG_JA4, XMRIG_JA3 = "t13i310900_e8f1e7e78f70_5ac7197df9d2", "c34a54599a1fbaf1786aa6d633545a60"
+CHROME_JA4 = "t13d1516h2_8daaf6152771_02713d6af862"  # the JA4 README's example: Chrome to a name, h2 offered
+
+
+def zeek_fingerprinted(folder: Path, ja4: str | None, ja3: str | None, port: int, duration: float,
+                       server_name: str | None = None) -> list[Path]:
+    from helpers import zeek_json
+
+    ends = {"id.orig_h": MINER, "id.orig_p": 40400, "id.resp_h": POOL, "id.resp_p": port}
+    hello = {k: v for k, v in (("ja4", ja4), ("ja3", ja3), ("server_name", server_name)) if v}
+    ssl = zeek_json(folder / "ssl.log", [{"ts": 1700000000.1, "uid": "Cfp1", **ends, "version": "TLSv13",
+                                          "established": True, **hello}])
+    conn = zeek_json(folder / "conn.log", [{"ts": 1700000000.0, "uid": "Cfp1", **ends, "proto": "tcp",
+                                            "service": "ssl", "duration": duration, "orig_pkts": 60,
+                                            "orig_ip_bytes": 20000, "resp_pkts": 60, "resp_ip_bytes": 30000,
+                                            "conn_state": "SF"}])
+    return [ssl, conn]
+
+
+def logged(paths: list[Path]) -> list[Finding]:
+    result = Scanner(ScanOptions(behaviour=False, feeds=[])).scan(paths)
+    return [f for f in result.findings if f.kind == "encrypted_mining_suspect"]
+
+
+def test_a_zeek_log_with_a_miners_fingerprint_on_a_pool_port_for_hours_is_suspect(tmp_path: Path) -> None:
+    from minescope.dimensions.network.readers.inputs import read_flow_log
+
+    paths = zeek_fingerprinted(tmp_path, XMRIG_JA4, XMRIG_JA3, 3333, 7200.0)
+    assert read_flow_log(paths[0])["tls"].to_pylist()[0]["ja4"] == XMRIG_JA4
+    (f,) = logged(paths)
+    features = next(e for e in f.evidence if e.type == "behaviour").detail["features"]
+    assert set(features) == {"miner_tls_stack", "no_sni", "no_alpn", "stratum_port", "long_low_rate"}
+    assert f.subject_ip == MINER and f.peer.port == 3333 and f.flows[0].duration == 7200.0
+    # the JA3 package alone: the stack by JA3, no SNI from the log's empty server name
+    jafolder = tmp_path / "ja3"
+    jafolder.mkdir()
+    (g,) = logged(zeek_fingerprinted(jafolder, None, XMRIG_JA3, 3333, 7200.0))
+    assert "miner_tls_stack" in next(e for e in g.evidence if e.type == "behaviour").detail["features"]
+
+
+@pytest.mark.parametrize(("ja4", "port", "duration", "name"), [
+    (XMRIG_JA4, 443, 60.0, None),  # the miner's stack for a minute on 443: 0.65
+    (CHROME_JA4, 3333, 7200.0, None),  # a browser's stack is no sign of mining traffic: not scored
+    (XMRIG_JA4, 443, 7200.0, "api.example.com"),  # the stack to a named web service for hours: 0.65
+])
+def test_a_fingerprint_alone_never_decides(tmp_path: Path, ja4: str, port: int, duration: float,
+                                           name: str | None) -> None:
+    assert logged(zeek_fingerprinted(tmp_path, ja4, None, port, duration, name)) == []
+
+
+def test_suricata_eve_tls_ja4_with_its_flow_event(tmp_path: Path) -> None:
+    ends = {"src_ip": MINER, "src_port": 40500, "dest_ip": POOL, "dest_port": 14433, "proto": "TCP",
+            "flow_id": 1234567}
+    events = [
+        {"timestamp": "2023-11-14T22:13:20.100000+0000", "event_type": "tls", **ends,
+         "tls": {"version": "TLS 1.3", "ja3": {"hash": XMRIG_JA3, "string": "771,4866-…"}, "ja4": XMRIG_JA4}},
+        {"timestamp": "2023-11-14T23:13:20.000000+0000", "event_type": "flow", **ends, "app_proto": "tls",
+         "flow": {"pkts_toserver": 80, "pkts_toclient": 70, "bytes_toserver": 21000, "bytes_toclient": 40000,
+                  "start": "2023-11-14T22:13:20.000000+0000", "end": "2023-11-14T23:13:20.000000+0000"}},
+    ]
+    eve = tmp_path / "eve.json"
+    eve.write_text("".join(json.dumps(e) + "\n" for e in events))
+    (f,) = logged([eve])
+    assert next(e for e in f.evidence if e.type == "behaviour").detail["ja4"] == XMRIG_JA4
+    assert f.peer.port == 14433
+
+
+def test_logged_fingerprints_give_the_same_findings_on_duckdb_and_spark(tmp_path: Path, spark) -> None:  # type: ignore[no-untyped-def]
+    from minescope.dimensions.network.detectors.flowlog import detect_tables
+    from minescope.dimensions.network.readers.inputs import read_flow_log
+    from minescope.engines.sql import DuckDBEngine, SparkEngine
+    from minescope.knowledge.pools import PoolIntel
+
+    intel = PoolIntel.load(user_feeds=False)
+    tables = []
+    for path in zeek_fingerprinted(tmp_path, XMRIG_JA4, XMRIG_JA3, 3333, 7200.0):
+        log = read_flow_log(path)
+        tables += [(name, log[name]) for name in ("flows", "dns", "tls")]
+    duck = [f.to_dict() for f in detect_tables(intel, tables, DuckDBEngine(), behaviour=False)]
+    assert [f["kind"] for f in duck] == ["encrypted_mining_suspect"]
+    assert duck == [f.to_dict() for f in detect_tables(intel, tables, SparkEngine(spark), behaviour=False)]

@@ -44,6 +44,10 @@ Where it goes:
 Only connections with a sign of mining traffic are scored (≥ ``MIN_EXCHANGES`` exchanges or a Stratum V2
 handshake), so being long, on a non-web port, without SNI or ALPN, from OpenSSL's stack never decides by
 itself (benign VPNs, messaging, ``openssl s_client``): those weigh at most 0.9 together, under the threshold.
+Flow logs that give ClientHello fingerprints (Zeek's JA3/JA4 packages in ssl.log, Suricata's ``tls.ja3``/
+``tls.ja4``) but no message shapes are scored when the fingerprint is a miner's stack or OpenSSL's default
+(``LOGGED_SQL``): a miner's stack on a stratum port for a long, slow session reaches the threshold (1.15 with
+no SNI and no ALPN), the same stack to 443 for a minute does not (0.65).
 XMRig's TLS session to an address on 443 scores 1.45 on three shares (exchanges, constant sizes, a push, its
 stack, no SNI, no ALPN) and 1.7 with the cadence of a longer session. Evaluation: ``benchmarks/tls_eval.py``,
 figures in docs/benchmarks.md; reference in docs/detection.md ("Encrypted mining").
@@ -54,7 +58,7 @@ list detectors' finding for the same endpoint, the higher of the two.
 Known false positives: request/acknowledge protocols with constant-size messages at random times and pushed
 notices (some telemetry or game protocols) from a client dialling an address on a non-web port; a protocol
 whose first messages happen to be 64 and 234 bytes. Flow logs and flow datasets carry no message shapes:
-there only the list detectors' rules judge TLS (``detectors.flowlog``).
+there the list detectors' rules judge TLS (``detectors.flowlog``), and fingerprints where the log gives them.
 """
 
 from __future__ import annotations
@@ -148,6 +152,23 @@ FROM flows f JOIN tls_rows t ON f.sensor_uid = t.tls_uid AND f.input = t.tls_inp
 {{explained}}
 WHERE f.counted AND (t.exchanges >= {MIN_EXCHANGES} OR t.handshake IS NOT NULL) {{not_explained}}
 """
+# Connections whose log gave only ClientHello fingerprints (Zeek ssl.log ``ja3``/``ja4``, Suricata ``tls.ja3``/
+# ``tls.ja4``: no message shapes): the counted row of the same connection id (conn.log, a flow event) with the
+# server name of the log's own row. Scored only when a fingerprint is a miner's stack or OpenSSL's default
+# (``FINGERPRINT_SIGNS``): there the fingerprint is the only sign of mining traffic.
+LOGGED_SQL = """
+SELECT f.row_id, f.src_ip AS subject, f.dst_ip AS peer_ip, f.dst_port AS peer_port, f.input, f.t_start, f.t_end,
+       f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.proto, f.packets, f.bytes_fwd, f.bytes_rev,
+       COALESCE(f.server_name, n.server_name) AS server_name,
+       t.ja3, t.ja4, t.exchanges, t.exchange_min, t.exchange_max, t.answer_min, t.answer_max, t.exchange_cv,
+       t.pushes, t.handshake
+FROM tls_rows t
+JOIN flows f ON f.sensor_uid = t.tls_uid AND f.counted
+LEFT JOIN flows n ON n.sensor_uid = t.tls_uid AND n.input = t.tls_input AND NOT n.counted
+{explained}
+WHERE t.exchanges IS NULL AND t.handshake IS NULL {not_explained}
+"""
+FINGERPRINT_SIGNS = frozenset({"miner_tls_stack", "openssl_default"})
 EXPLAINED_JOIN = "LEFT JOIN explained_flows e ON f.sensor_uid = e.explained_uid AND f.input = e.explained_input"
 
 
@@ -211,7 +232,7 @@ def score_connection(row: Mapping[str, Any]) -> list[Part]:
     parts += stack_parts(row.get("ja4"), row.get("ja3"))
     name = row.get("server_name")
     port = int(row.get("peer_port") or row.get("dst_port") or 0)
-    if row.get("ja4") and not name:
+    if (row.get("ja4") or row.get("ja3")) and not name:  # the hello was read, and named no server
         parts.append(Part("no_sni", ""))
     if port in _stratum_ports():
         parts.append(Part("stratum_port", port))
@@ -259,12 +280,15 @@ def _stratum_ports() -> frozenset[int]:
 def classify(engine: SqlEngine, explained: bool) -> dict[tuple[str, str, int, str], Scored]:
     """The endpoints (subject, peer, peer port, input) with a connection scoring at least ``THRESHOLD``;
     ``explained``: leave out the flows the payload explained (``explained_flows`` is registered)."""
-    sql = CANDIDATES_SQL.format(explained=EXPLAINED_JOIN if explained else "",
-                                not_explained="AND e.explained_uid IS NULL" if explained else "")
+    joins = {"explained": EXPLAINED_JOIN if explained else "",
+             "not_explained": "AND e.explained_uid IS NULL" if explained else ""}
     out: dict[tuple[str, str, int, str], Scored] = {}
     scored: dict[tuple[str, str, int, str], list[tuple[float, dict[str, Any], list[Part]]]] = defaultdict(list)
-    for row in engine.query(sql):
+    rows = [*engine.query(CANDIDATES_SQL.format(**joins)), *engine.query(LOGGED_SQL.format(**joins))]
+    for row in rows:
         parts = score_connection(row)
+        if row["exchanges"] is None and row["handshake"] is None and not FINGERPRINT_SIGNS & {p.feature for p in parts}:
+            continue  # a logged connection whose fingerprint is no sign of mining traffic
         total = round(sum(p.weight for p in parts), 2)
         if total >= THRESHOLD:
             scored[(row["subject"], row["peer_ip"], int(row["peer_port"] or 0), row["input"])].append(

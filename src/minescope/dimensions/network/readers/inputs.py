@@ -1,7 +1,7 @@
 """One entry point for every flow-log format: recognise the file by content, read it in batches.
 
     log = FlowLogInput(path)                # or FlowLogInput(path, fmt="zeek", mapping=...)
-    for table, batch in log:                # table: "flows", "dns" or "alerts"
+    for table, batch in log:                # table: "flows", "dns", "alerts" or "tls" (fingerprints)
         ...                                 # batches of at most batch_rows rows (small ones coalesced)
     log.report                              # rows per table, lines skipped, problems (zh/en)
 
@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from minescope.dimensions.network import PLUGIN
 from minescope.dimensions.network.readers import netflow, nfdump, suricata, zeek
-from minescope.dimensions.network.tables import BATCH_ROWS, TABLES
+from minescope.dimensions.network.tables import BATCH_ROWS, TABLES, TLS
 from minescope.readers.mapped import Mapping, MappingSpec, read_mapped
 from minescope.readers.report import InputReport
 from minescope.readers.textio import head
@@ -199,12 +199,13 @@ class FlowLog:
 
 
 def read_flow_log(path: Path | str, fmt: str | None = None, **options: Any) -> FlowLog:
-    """Read a whole flow log into tables (``flows``, ``dns``, ``alerts``; empty when absent)."""
+    """Read a whole flow log into tables (``flows``, ``dns``, ``alerts``, ``tls``; empty when absent)."""
     log = FlowLogInput(path, fmt, **options)
-    got: dict[str, list[pa.RecordBatch]] = {name: [] for name in TABLES}
+    schemas = {**TABLES, "tls": TLS}
+    got: dict[str, list[pa.RecordBatch]] = {name: [] for name in schemas}
     for table, batch in log:
         got[table].append(batch)
-    tables = {name: pa.Table.from_batches(batches, schema=TABLES[name]) for name, batches in got.items()}
+    tables = {name: pa.Table.from_batches(batches, schema=schemas[name]) for name, batches in got.items()}
     return FlowLog(tables, log.report)
 
 

@@ -2,7 +2,8 @@
 
   flow     → ``flows`` (start/end from ``flow.start``/``flow.end``; toserver is src; app_proto)
   netflow  → ``flows`` (one direction per event: ``dst_*`` null)
-  tls      → ``flows`` name row (``server_name`` = SNI), http → name row (``server_name`` = hostname)
+  tls      → ``flows`` name row (``server_name`` = SNI), and a ``tls`` row of ``tls.ja3.hash``/``tls.ja4`` when
+             Suricata logs them; http → name row (``server_name`` = hostname)
   dns      → ``dns``: the three EVE formats — v1 (one event per query and per answer), v2 (``answers``
              list and/or ``grouped``) and v3 of Suricata 8 (``queries``/``answers`` lists); an
              answer logged in its own direction (source port 53) is turned round
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 
 from minescope.dimensions.network.readers import vector as v
 from minescope.dimensions.network.readers.zeek import answer_text, host_only
-from minescope.dimensions.network.tables import ALERTS, BATCH_ROWS, DNS, FLOWS, proto_number
+from minescope.dimensions.network.tables import ALERTS, BATCH_ROWS, DNS, FLOWS, proto_number, tls_fingerprints
 from minescope.readers.report import InputReport
 from minescope.readers.textio import json_object, lines
 
@@ -35,7 +36,7 @@ ENDS = ("ts", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "flow_id")
 RAW = {
     "flow": (*ENDS, "end", "src_packets", "src_bytes", "dst_packets", "dst_bytes", "tcp_flags", "app"),
     "netflow": (*ENDS, "end", "src_packets", "src_bytes", "tcp_flags", "app"),
-    "tls": (*ENDS, "name"),
+    "tls": (*ENDS, "name", "ja3", "ja4"),
     "http": (*ENDS, "name"),
     "alert": (*ENDS, "signature", "signature_id", "category", "severity"),
     "dns": ("ts", "client_ip", "resolver_ip", "query", "qtype", "rcode", "answers", "ttls", "flow_id"),
@@ -66,7 +67,9 @@ def _raw(e: Event) -> tuple[str, tuple[Any, ...]] | None:
             counts = (f.get("pkts"), f.get("bytes"))
         return t, (*_ends(e, f.get("start")), f.get("end"), *counts, flags, e.get("app_proto"))
     if t == "tls":
-        return t, (*_ends(e), (e.get("tls") or {}).get("sni"))
+        tls = e.get("tls") or {}
+        ja3 = tls.get("ja3")
+        return t, (*_ends(e), tls.get("sni"), ja3.get("hash") if isinstance(ja3, dict) else None, tls.get("ja4"))
     if t == "http":
         return t, (*_ends(e), (e.get("http") or {}).get("hostname"))
     if t == "alert":
@@ -110,7 +113,9 @@ def _dns(e: Event) -> tuple[Any, ...]:
     return (e["timestamp"], client, resolver, query, qtype, rcode, answers, ttls or None, e.get("flow_id"))
 
 
-def _convert(kind: str, rows: list[tuple[Any, ...]], report: InputReport, line_of: list[int]) -> pa.RecordBatch:
+def _convert(kind: str, rows: list[tuple[Any, ...]], report: InputReport,
+             line_of: list[int]) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """The rows of one table, and for tls events their ``tls`` rows (ClientHello fingerprints)."""
     n = len(rows)
     bad = v.Bad(n)
     raw = {name: (v.list_column if name in LISTS else v.column)(list(values), bad, EVE_NAME.get(name, name))
@@ -161,7 +166,10 @@ def _convert(kind: str, rows: list[tuple[Any, ...]], report: InputReport, line_o
     for i in sorted(bad.why):
         report.line(line_of[i], f"{kind} 事件的值无法解析（{bad.why[i]}）",
                     f"{kind} event with an unparsable value ({bad.why[i]})")
-    return batch.filter(pa.array(~bad.mask)) if bad.mask.any() else batch
+    good = pa.array(~bad.mask)
+    fingerprints = tls_fingerprints(*(pc.filter(a.cast(pa.string()), good) for a in (
+        out["sensor_uid"], raw["ja3"], raw["ja4"])), input_path=report.input) if kind == "tls" else None
+    return (batch.filter(good) if bad.mask.any() else batch), fingerprints
 
 
 def read_eve(path: Path, report: InputReport, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[str, pa.RecordBatch]]:
@@ -171,10 +179,12 @@ def read_eve(path: Path, report: InputReport, batch_rows: int = BATCH_ROWS) -> I
 
     def flush(kind: str) -> Iterator[tuple[str, pa.RecordBatch]]:
         rows, line_of = pending.pop(kind)
-        batch = _convert(kind, rows, report, line_of)
+        batch, fingerprints = _convert(kind, rows, report, line_of)
         if batch.num_rows:
             report.count(TABLE[kind], batch.num_rows)
             yield TABLE[kind], batch
+        if fingerprints is not None and fingerprints.num_rows:
+            yield "tls", fingerprints
 
     for n, raw in lines(path, report):
         if not raw.strip():

@@ -3,7 +3,8 @@
   conn.log   → ``flows`` (orig is src; bytes are orig_ip_bytes/resp_ip_bytes; ``label`` from labelled
                logs' ``label``/``detailedlabel`` columns)
   dns.log    → ``dns``
-  ssl.log    → ``flows`` name rows (``server_name`` = SNI, counters null, ``sensor_uid`` = uid)
+  ssl.log    → ``flows`` name rows (``server_name`` = SNI, counters null, ``sensor_uid`` = uid), and ``tls``
+               rows of its ``ja3``/``ja4`` fields when the sensor runs the JA3 or JA4 package
   http.log   → ``flows`` name rows (``server_name`` = Host without port)
   notice.log → ``alerts``
 
@@ -29,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.dimensions.network.readers import vector as v
-from minescope.dimensions.network.tables import ALERTS, BATCH_ROWS, DNS, FLOWS, proto_number
+from minescope.dimensions.network.tables import ALERTS, BATCH_ROWS, DNS, FLOWS, proto_number, tls_fingerprints
 from minescope.readers.report import InputReport
 from minescope.readers.textio import json_object, lines
 from minescope.readers.values import norm_ip, norm_name
@@ -151,7 +152,8 @@ KINDS: dict[str, tuple[str, pa.Schema]] = {
 FIELDS = {  # the fields each kind reads (the rest of a record is never converted)
     "conn": ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration",
              "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "ip_proto", "label", "detailedlabel"),
-    "ssl": ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "server_name"),
+    "ssl": ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "server_name", "ja3",
+            "ja4"),
     "http": ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "host"),
     "dns": ("ts", "uid", "id.orig_h", "id.resp_h", "query", "qtype_name", "rcode_name", "answers", "TTLs"),
     "notice": ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "src", "dst", "p", "proto", "msg",
@@ -183,6 +185,7 @@ class _Batch:
         self.lines: list[int] = []
         self.fields: list[str] = []  # TSV
         self.unset, self.empty, self.set_sep = "-", "(empty)", ","
+        self.fingerprints: pa.RecordBatch | None = None  # ssl: the ``tls`` rows of the last batch converted
 
     def convert(self, report: InputReport) -> pa.RecordBatch | None:
         n = len(self.rows)
@@ -215,8 +218,12 @@ class _Batch:
                                             for f in schema], schema=schema)
         for i in sorted(bad.why):
             report.line(self.lines[i], f"无法解析的值（{bad.why[i]}）", f"unparsable value ({bad.why[i]})")
+        good = pa.array(~bad.mask)
+        if self.kind == "ssl":  # the ja3 and ja4 packages' fields, when the sensor runs them
+            self.fingerprints = tls_fingerprints(*(pc.filter(a, good) for a in (
+                out["sensor_uid"], _text(get("ja3")), _text(get("ja4")))), input_path=report.input)
         if bad.mask.any():
-            batch = batch.filter(pa.array(~bad.mask))
+            batch = batch.filter(good)
         self.rows, self.lines = [], []
         return batch
 
@@ -231,6 +238,9 @@ def read_zeek(path: Path, report: InputReport, batch_rows: int = BATCH_ROWS,
         if batch is not None and batch.num_rows:
             report.count(KINDS[k][0], batch.num_rows)
             yield KINDS[k][0], batch
+        fingerprints, pending[k].fingerprints = pending[k].fingerprints, None
+        if fingerprints is not None and fingerprints.num_rows:
+            yield "tls", fingerprints
 
     name_kind = kind or _kind_from_name(path)
     json_kind: str | None = name_kind  # for JSON records without _path
