@@ -334,3 +334,24 @@ def test_todays_dialects(scan, name: str) -> None:  # type: ignore[no-untyped-de
     assert f.mining.shares_accepted == f.mining.shares_submitted or name == "monerod solo"
     assert f.confidence >= 0.95
     assert not [e for e in f.evidence if e.type == "miner_request"]  # work came: not a lone request
+
+
+def test_solo_mining_over_http_is_one_session_per_miner_and_node(scan) -> None:  # type: ignore[no-untyped-def]
+    """XMRig's daemon mode opens a connection per request (template, polls, block submission): one finding holds
+    them all, with the template's wallet and every connection; another miner of the same node keeps its own."""
+    solo = DIALECTS["monerod solo"]
+    template, answer, submit = solo[0], solo[1], solo[2]
+    convs = [Conversation(MINER, 41600, POOL, 18081, [template, answer]),
+             *[Conversation(MINER, 41601 + i, POOL, 18081, [(0, 5.0 + i, template[2]), (1, 5.1 + i, answer[2])])
+               for i in range(3)],
+             Conversation(MINER, 41610, POOL, 18081, [(0, 40.0, submit[2])]),
+             Conversation("10.40.1.8", 41700, POOL, 18081, [template, answer])]
+    found = {f.subject_ip: f for f in scan(convs)}
+    assert set(found) == {MINER, "10.40.1.8"}
+    f = found[MINER]
+    assert len(f.flows) == 5 and [r.src_port for r in f.flows] == [41600, 41601, 41602, 41603, 41610]
+    assert f.mining is not None and f.mining.wallet == XMR_WALLET and f.mining.coin == "Monero"
+    assert f.mining.methods.get("get_block_template") == 4 and f.mining.shares_submitted >= 1
+    assert any(e.type == "behaviour" and e.detail == {"connections": 5} for e in f.evidence)
+    assert any("5 HTTP requests" in r.en and "合并为一个会话" in r.zh for r in f.reasons)
+    assert len(found["10.40.1.8"].flows) == 1

@@ -17,7 +17,8 @@ mining_session
     not. When no work came of a miner's request, evidence ``miner_request`` says whether the pool
     answered; a session resting on that request alone has confidence 0.70 unanswered, 0.80 answered.
     A host with ``FAILOVER_ATTEMPTS`` or more unanswered attempts is one miner cycling through a
-    failover list, and each of its sessions says so.
+    failover list, and each of its sessions says so. Mining over HTTP RPC (getwork, getblocktemplate: solo
+    mining against a node) opens a connection per request: one finding per miner, node and protocol holds them.
 crypto_node
     Signal: blockchain node framing (Bitcoin-family network magic + command, Monero levin
     signature, Ethereum discv4/RLPx handshake shapes, Nano header). Not mining.
@@ -36,6 +37,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +56,7 @@ NODE_CLASSES = {pk.C_NODE_BTC, pk.C_NODE_XMR, pk.C_NODE_ETH, pk.C_NODE_NANO}
 FAILOVER_ATTEMPTS = 3
 CONFIDENCE_UNANSWERED = 0.70  # a lone miner request the pool never answered
 CONFIDENCE_ANSWERED_NO_WORK = 0.80  # a lone miner request answered without work (refused, error)
+HTTP_POLLED = frozenset({"getwork", "getblocktemplate"})  # mining over HTTP RPC: a connection per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,7 @@ class CaptureDetector:
                 self.explained.add(flow.serial)
                 if _unanswered(state):
                     unanswered[finding.subject_ip or ""] += 1
-        findings = [_with_failover(f, unanswered) for f in findings]
+        findings = _grouped_polls([_with_failover(f, unanswered) for f in findings])
         nodes = [f for f in flows if f.cls in NODE_CLASSES]
         findings.extend(self._nodes(nodes, payload))
         self.explained.update(f.serial for f in nodes)
@@ -264,6 +267,70 @@ def _with_failover(finding: Finding, unanswered: dict[str, int]) -> Finding:
     evidence = Evidence("failover", f"{attempts} unanswered pool attempts", {"unanswered_attempts": attempts},
                         "protocols.mining")
     return replace(finding, reasons=(*finding.reasons, reason), evidence=(*finding.evidence, evidence))
+
+
+def _grouped_polls(found: list[Finding]) -> list[Finding]:
+    """One finding per miner, daemon and protocol for mining over HTTP RPC (``HTTP_POLLED``), where every poll,
+    template and block submission is a connection of its own (XMRig's daemon mode polls every 0.5 s)."""
+    groups: dict[tuple[str, str, int, str], list[Finding]] = defaultdict(list)
+    order: list[tuple[str, str, int, str] | Finding] = []
+    for f in found:
+        if f.kind == MINING_SESSION and f.mining is not None and f.mining.protocol in HTTP_POLLED:
+            key = (f.subject_ip or "", f.endpoint.ip, f.endpoint.port, f.mining.protocol)
+            if key not in groups:
+                order.append(key)
+            groups[key].append(f)
+        else:
+            order.append(f)
+    return [item if isinstance(item, Finding) else _merged(groups[item]) for item in order]
+
+
+def _merged(members: list[Finding]) -> Finding:
+    """Sessions of one miner and daemon as one: all their connections, the counts summed, the first value each
+    fact was given (the wallet comes with the template request, not with the polls)."""
+    if len(members) == 1:
+        return members[0]
+    members = sorted(members, key=lambda f: f.first_seen)
+    facts = [f.mining for f in members if f.mining is not None]
+
+    def first(name: str) -> Any:
+        return next((getattr(m, name) for m in facts if getattr(m, name)), None)
+
+    methods: dict[str, int] = defaultdict(int)
+    for m in facts:
+        for method, n in m.methods.items():
+            methods[method] += n
+    most_shares = max(facts, key=lambda m: m.shares_submitted)
+    merged = replace(
+        facts[0], **{name: first(name) for name in ("coin", "algorithm", "pool_host", "wallet", "account", "login",
+                                                     "worker", "password", "agent", "reported_hashrate")},
+        methods=dict(methods), difficulty=next((m.difficulty for m in reversed(facts) if m.difficulty), None),
+        shares_submitted=sum(m.shares_submitted for m in facts), shares_accepted=sum(m.shares_accepted for m in facts),
+        shares_rejected=sum(m.shares_rejected for m in facts), login_seen=any(m.login_seen for m in facts),
+        hashrate=most_shares.hashrate)
+    flows = tuple(sorted((r for f in members for r in f.flows), key=lambda r: r.first_seen))
+    polled = Text(zh=f"同一矿工对同一节点的 {len(flows)} 次 HTTP 请求（轮询、取模板、提交区块）合并为一个会话",
+                  en=f"{len(flows)} HTTP requests of one miner to one node (polls, templates, block submissions) "
+                     "make one session")
+    evidence = [Evidence("protocol", _protocol_summary(merged), _protocol_detail(merged), "protocols.mining")]
+    evidence += [e for f in members for e in f.evidence if e.type != "protocol"]
+    evidence.append(Evidence("behaviour", f"{len(flows)} HTTP connections", {"connections": len(flows)},
+                             "detectors.payload"))
+    host = next((f.endpoint.host for f in members if f.endpoint.host), None)
+    return replace(members[0], peer=replace(members[0].endpoint, host=host), flows=flows, mining=merged,
+                   confidence=max(f.confidence for f in members),
+                   reasons=tuple(dict.fromkeys([t for f in members for t in f.reasons] + [polled])),
+                   evidence=tuple(_unique_evidence(evidence)))
+
+
+def _unique_evidence(items: list[Evidence]) -> list[Evidence]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for e in items:
+        if (e.type, e.summary) not in seen:
+            seen.add((e.type, e.summary))
+            out.append(e)
+    return out
 
 
 def _dns_name(ip: str, before: float, pdns: dict[str, list[DnsAnswer]]) -> str | None:
