@@ -313,7 +313,7 @@ def _merged(members: list[Finding]) -> Finding:
                   en=f"{len(flows)} HTTP requests of one miner to one node (polls, templates, block submissions) "
                      "make one session")
     evidence = [Evidence("protocol", _protocol_summary(merged), _protocol_detail(merged), "protocols.mining")]
-    evidence += [e for f in members for e in f.evidence if e.type != "protocol"]
+    evidence += [e for f in members for e in f.evidence[1:]]  # each session's first is its protocol summary
     evidence.append(Evidence("behaviour", f"{len(flows)} HTTP connections", {"connections": len(flows)},
                              "detectors.payload"))
     host = next((f.endpoint.host for f in members if f.endpoint.host), None)
