@@ -28,6 +28,7 @@ NO_FEEDS = tempfile.mkdtemp(prefix="minescope-feeds-")  # keep a user's own feed
 # Minimal valid arguments of the commands that need some ({out}: a folder the command may write to).
 ARGS: dict[str, list[str]] = {
     "scan": [str(MINING_PCAP)],
+    "content scan": [str(MINING_PCAP)],  # the store is opened, and found unusable, before the export is read
     "export": ["csv"],
     "probe": ["127.0.0.1:3333"],  # the store is opened, and found unusable, before anything is probed
     "users add": ["someone", "--role", "viewer", "--region", "320102"],

@@ -558,6 +558,7 @@ def _import_inputs(writer: DatasetWriter, captures: list[Path], logs: list[Path]
 
     from minescope.dimensions.network.readers.capture_flows import read_capture
     from minescope.dimensions.network.readers.inputs import FlowLogInput
+    from minescope.dimensions.network.tables import TABLES
     from minescope.knowledge.pools import PoolIntel
 
     problems: list[Text] = []
@@ -580,7 +581,8 @@ def _import_inputs(writer: DatasetWriter, captures: list[Path], logs: list[Path]
         for path in logs:
             log = FlowLogInput(path)
             for table, batch in log:
-                writer.write(table, batch)
+                if table in TABLES:  # a dataset keeps no ClientHello fingerprints (``tls``), as for captures
+                    writer.write(table, batch)
             bar.advance(task, path.stat().st_size)
             problems.extend(log.report.summary())
     return problems
@@ -669,15 +671,35 @@ def flows_repair(dataset: Path, lang: str) -> None:
 @click.option("--incremental", "bookmark_name", metavar="NAME",
               help="增量导出：只导出上次同名导出之后新确认的，并记住本次 / only what is new since the last export "
                    "of this name, then remember this one")
+@click.option("--of", "what", type=click.Choice(("pools", "exchanges")), default="pools", show_default=True,
+              help="封堵对象：已确认的矿池与矿机，或交易所（名单中的域名与已见到的地址）/ what to block: "
+                   "confirmed pools and miners, or exchanges (their listed domains and the addresses seen serving "
+                   "them)")
+@click.option("--feed", "feeds", multiple=True, type=click.Path(path_type=Path),
+              help="附加名单文件或目录（类别 exchange 的交易所名单）/ extra list file or directory (exchange feeds; "
+                   "repeatable)")
 @lang_option
-def export(fmt: str, db: str, output: Path | None, since_scan: int | None, bookmark_name: str | None,
-           lang: str) -> None:
-    """导出已确认矿池与矿机的封堵清单 / blocklists and indicators of confirmed pools and miners
-    (rpz: DNS RPZ zone, nft: nftables sets, suricata: rules, csv, stix: STIX 2.1 bundle)."""
-    from minescope.outputs.blocklists import bookmark, confirmed_indicators, last_scan, render
+def export(fmt: str, db: str, output: Path | None, since_scan: int | None, bookmark_name: str | None, what: str,
+           feeds: tuple[Path, ...], lang: str) -> None:
+    """导出封堵清单：已确认的矿池与矿机，或交易所 / blocklists and indicators of confirmed pools and miners, or of
+    exchanges (rpz: DNS RPZ zone, nft: nftables sets, suricata: rules, domains: a resolver's domain list, csv,
+    stix: STIX 2.1 bundle)."""
+    from minescope.outputs.blocklists import bookmark, confirmed_indicators, exchange_indicators, last_scan, render
     from minescope.store.findings import open_store
 
     store = open_store(db)
+    if what == "exchanges":
+        from minescope.knowledge.pools import PoolIntel
+
+        if since_scan is not None or bookmark_name:
+            raise click.UsageError("--of exchanges 总是完整导出，不支持 --since-scan/--incremental / --of exchanges "
+                                   "always exports the whole list: drop --since-scan and --incremental")
+        listed = render(exchange_indicators(store, PoolIntel.load(list(feeds) or None)), fmt)
+        if output:
+            output.write_text(listed, encoding="utf-8")
+        else:
+            click.echo(listed, nl=False)
+        return
     name = f"{fmt}:{bookmark_name}" if bookmark_name else None
     after = since_scan if since_scan is not None else bookmark(store, name) if name else 0
     upto = last_scan(store)
@@ -833,6 +855,51 @@ def host_check(output: Path | None, paths: tuple[Path, ...], no_default_paths: b
                f"自启动项 {counts['persistence']}" if lang == "zh" else
                f"wrote {output}: {counts['processes']} processes, {counts['connections']} connections, "
                f"{counts['files']} files, {counts['persistence']} persistence items", err=True)
+
+
+@main.group()
+def content() -> None:
+    """内容检查：商品、帖子、评论与应用 / content checks: listings, posts, comments and apps."""
+
+
+@content.command("scan")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
+@click.option("--mapping", "mappings", multiple=True, type=click.Path(path_type=Path),
+              help="导出文件的列映射（TOML/JSON，table = \"items\"，可重复）/ column mapping of the exports "
+                   "(TOML/JSON, table = \"items\", repeatable; docs/content.md)")
+@click.option("--format", "fmt", type=click.Choice(registry.outputs("scan")), default="terminal",
+              show_default=True, help="输出格式 / output format (json goes to stdout unless --output)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="写入文件 / write the report to this file")
+@click.option("--no-store", is_flag=True, help="不保存结果 / do not store findings")
+@lang_option
+@db_option
+def content_scan(inputs: tuple[Path, ...], mappings: tuple[Path, ...], fmt: str, output: Path | None,
+                 no_store: bool, lang: str, db: str) -> None:
+    """检查商品、帖子、评论与应用名称中的矿机、挖矿软件与虚拟货币交易推广（CSV、Parquet、JSON 行）/ check listings,
+    posts, comments and app names (CSV, Parquet, JSON lines) for mining machines, mining software and crypto trading."""
+    from minescope.pipeline import Scanner, ScanOptions
+
+    loaded = _load_mappings(mappings)
+    bad = [m for m in loaded if m.table != "items"]
+    if bad:
+        raise InputError(f"--mapping 的表应为 items（现为 {bad[0].table}）；见 docs/content.md",
+                         f"--mapping must be of the table items (not {bad[0].table}); see docs/content.md")
+    if output is not None or fmt == "html":
+        _check_writable(output or Path(HTML_DEFAULT))
+    store = None
+    if not no_store:
+        from minescope.store.findings import open_store
+
+        store = open_store(db)
+    scanner = Scanner(ScanOptions(mappings=loaded))
+    result = scanner.scan_content_files(list(inputs))
+    stored = None
+    if store is not None:
+        stored = (_store_name(db), *_store(store, result))
+    _emit(result, fmt, output, lang, stored)
+    for problem in result.problems:
+        _say(problem, lang)
+    sys.exit(EXIT_BAD_INPUT if result.problems else EXIT_OK)
 
 
 @main.command()

@@ -116,6 +116,10 @@ class Scanner:
             summaries, found = self.scan_power(split.power, progress, split.mappings)
             inputs.extend(summaries)
             findings.extend(found)
+        if split.content:
+            summaries, found = self.scan_content(split.content, progress, split.mappings)
+            inputs.extend(summaries)
+            findings.extend(found)
         return self.make_result(inputs, findings, started, time.perf_counter() - t0)
 
     def scan_host_logs(self, paths: list[Path], progress: Progress | None = None,
@@ -178,6 +182,67 @@ class Scanner:
         finally:
             engine.close()
         return summaries, [self._enrich(f) for f in found]
+
+    def scan_content(self, paths: list[Path], progress: Progress | None = None,
+                     mappings: dict[Path, Mapping] | None = None) -> tuple[list[InputSummary], list[Finding]]:
+        """Listing, post, comment and app exports into the items table a batch at a time, each batch through the
+        content matcher as it is read (docs/content.md)."""
+        from minescope.dimensions.content.detectors import ContentDetector
+        from minescope.dimensions.content.readers import ContentInput
+
+        detector = ContentDetector()
+        summaries = []
+        for path in paths:
+            export = ContentInput(path, (mappings or {}).get(path))
+            for _table, batch in export:
+                detector.add(batch)
+            summaries.append(InputSummary(path=path_text(path), format=export.report.format or "content",
+                                          problem=_log_problem(export.report), dimension="content"))
+            if progress is not None and path.is_file():
+                progress(path.stat().st_size)
+        return summaries, [self._enrich(f) for f in detector.findings()]
+
+    def scan_content_files(self, paths: Iterable[Path], progress: Progress | None = None) -> ScanResult:
+        """``minescope content scan``: every file (and every file of a folder) read as a content export, through
+        the first of ``ScanOptions.mappings`` of the items table that fits its columns, else by its own column
+        names; a file that is neither is one problem."""
+        started = time.time()
+        t0 = time.perf_counter()
+        files: list[Path] = []
+        problems: list[tuple[Path, Text]] = []
+        for p in paths:
+            if p.is_dir():
+                walked, skipped = _walk(p)
+                files += walked
+                problems += skipped
+            elif p.is_file():
+                why = _unreadable(p)
+                if why is None:
+                    files.append(p)
+                else:
+                    problems.append((p, why))
+            else:
+                problems.append((p, Text(zh=f"{path_text(p)}: 文件不存在；请检查路径",
+                                         en=f"{path_text(p)}: no such file; check the path")))
+        chosen: list[Path] = []
+        mappings: dict[Path, Mapping] = {}
+        items = [m for m in self.options.mappings if m.table == "items"]
+        for f in files:
+            kind = export_kind(f)
+            names = source_names(f, kind) if kind else []
+            mapping = next((m for m in items if fits(m, names)), None) or identity_mapping(names)
+            if mapping is None or mapping.table != "items":
+                problems.append((f, Text(
+                    zh=f"{path_text(f)}: 不是内容导出（CSV、Parquet 或 JSON 行，需 id 或 url 及 title 或 body 列）；"
+                       "请用 --mapping 给出列映射（table = \"items\"，见 docs/content.md）",
+                    en=f"{path_text(f)}: not a content export (CSV, Parquet or JSON lines with id or url and title or "
+                       "body columns); give a column mapping with --mapping (table = \"items\", docs/content.md)")))
+                continue
+            chosen.append(f)
+            mappings[f] = mapping
+        inputs = [InputSummary(path=path_text(p), format="", problem=why, dimension="content") for p, why in problems]
+        summaries, found = self.scan_content(chosen, progress, mappings)
+        return self.make_result(inputs + summaries, found, started, time.perf_counter() - t0)
 
     def scan_flow_logs(self, paths: list[Path], progress: Progress | None = None, datasets: Sequence[Path] = (),
                        mappings: dict[Path, Mapping] | None = None) -> tuple[list[InputSummary], list[Finding]]:
@@ -340,6 +405,7 @@ class Inputs:
     host_logs: list[Path] = field(default_factory=list)  # endpoint logs and host-check reports
     problems: list[tuple[Path, Text]] = field(default_factory=list)  # paths that give nothing to scan
     power: list[Path] = field(default_factory=list)  # meter, billing and account exports
+    content: list[Path] = field(default_factory=list)  # listing, post, comment and app exports
     mappings: dict[Path, Mapping] = field(default_factory=dict)  # exports read through a given column mapping
 
 
@@ -430,6 +496,8 @@ def _route_export(path: Path, mappings: Sequence[Mapping], split: Inputs, named:
         split.host_logs.append(path)
     elif dimension == "power":
         split.power.append(path)
+    elif dimension == "content":
+        split.content.append(path)
     else:
         split.problems.append((path, Text(
             zh=f"{path_text(path)}: 映射的表 {mapping.table} 属于{dimension}维度，scan 尚不读取该维度",

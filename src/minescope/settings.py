@@ -98,6 +98,12 @@ SIGMA_RULES = Setting(
        "一同在主机数据上运行，无法运行的规则逐条列出原因（见 docs/host.md）",
     en="extra Sigma rules: files or folders (.yml), separated by : (; on Windows); they run on host evidence beside "
        "the bundled SigmaHQ and minescope rules, and a rule that cannot run is listed with its reason (docs/host.md)")
+CONTENT_LEXICON = Setting(
+    "content_lexicon", "MINESCOPE_CONTENT_LEXICON", "unset (the bundled lexicon only)",
+    zh="附加内容词表：TSV 文件（列同内置词表：term、category、means、language、rule、source），"
+       "多个以 : 分隔（Windows 为 ;），与内置词表一同用于 content scan（见 docs/content.md）",
+    en="extra content lexicons: TSV files (the bundled lexicon's columns: term, category, means, language, rule, "
+       "source), separated by : (; on Windows); used beside the bundled lexicon by content scan (docs/content.md)")
 SPARK_MASTER = Setting(
     "spark_master", "MINESCOPE_SPARK_MASTER", "`local[2]`",
     zh="--engine spark 所用的 Spark master，如 spark://主机:7077",
@@ -130,8 +136,9 @@ DEBUG = Setting(
 
 CASE_KINDS = Setting(
     "case_kinds", "MINESCOPE_CASE_KINDS", "the kinds declared to open cases (network: `mining_session`, "
-    "`pool_contact`, `encrypted_mining_suspect`; host: `miner_process`, `miner_persistence`, `mining_host`; power: "
-    "`mining_load`; the list is docs/plugins.md's)",
+    "`pool_contact`, `encrypted_mining_suspect`, `exchange_access`; host: `miner_process`, `miner_persistence`, "
+    "`mining_host`; power: `mining_load`; content: `prohibited_listing`, `trading_promotion`; the list is "
+    "docs/plugins.md's)",
     zh="哪些类型的发现立案处置（逗号分隔的类型名）：立案是政策，不由检测器决定",
     en="which kinds of finding open cases (kind names, comma-separated): opening a case is policy, not detector "
        "code")
@@ -144,7 +151,8 @@ FAILPOINT = Setting(
        "transaction (NAME[:pause|kill9|sigint|sigterm|raise], comma-separated; see minescope/failpoints.py and "
        "docs/reliability.md)")
 
-SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SIGMA_RULES, SPARK_MASTER, DUCKDB_MEMORY, SECRET, SECURE_COOKIES,
+SETTINGS: tuple[Setting, ...] = (DB, LANG, FEEDS, SIGMA_RULES, CONTENT_LEXICON, SPARK_MASTER, DUCKDB_MEMORY, SECRET,
+                                 SECURE_COOKIES,
                                  TRUSTED_PROXIES, DEBUG, CASE_KINDS, FAILPOINT)
 
 
@@ -155,6 +163,12 @@ def lang() -> str:
 
 def debug() -> bool:
     return DEBUG.raw() not in (None, "0")
+
+
+def content_lexicons() -> list[Path]:
+    """The files of ``$MINESCOPE_CONTENT_LEXICON`` (separated by ``os.pathsep``)."""
+    raw = CONTENT_LEXICON.value() or ""
+    return [Path(p.strip()).expanduser() for p in raw.split(os.pathsep) if p.strip()]
 
 
 def markdown_table() -> str:

@@ -4,14 +4,16 @@
     protocols/   payload parsers: mining protocols, DNS, TLS ClientHello, HTTP heads, node protocols
     readers/     capture files and live interfaces, NetFlow/IPFIX, nfdump, Zeek, Suricata, mapped CSV/Parquet,
                  and partitioned flow datasets → the tables of ``tables``
-    tables.py    the flows, dns and alerts tables
+    tables.py    the flows, dns and alerts tables (and tls: what encrypted connections show)
     detectors/   payload (needs packets), flowlog (SQL on any engine), behaviour (SQL + a scored model)
-    kinds.py     mining_session, pool_contact, encrypted_mining_suspect, crypto_node, mining_behaviour_suspect
+    kinds.py     mining_session, pool_contact, encrypted_mining_suspect, crypto_node, mining_behaviour_suspect,
+                 exchange_access
 """
 
 from minescope.dimensions.network.kinds import (
     CRYPTO_NODE,
     ENCRYPTED_MINING_SUSPECT,
+    EXCHANGE_ACCESS,
     KINDS,
     MINING_SESSION,
     POOL_CONTACT,
@@ -60,6 +62,10 @@ PLUGIN = Plugin(
                  "listed or learned pool addresses, pool SNI/Host, passive DNS, hosts asking for pool names, TLS "
                  "to listed or pool-like endpoints; flow logs and captures alike",
                  "minescope.dimensions.network.detectors.flowlog:FlowLogDetector", sql=True),
+        Detector("exchanges", "network", (EXCHANGE_ACCESS,), ("flows", "dns"),
+                 "hosts reaching exchanges (TLS server name, HTTP Host, passive DNS, listed addresses, DNS "
+                 "questions), per host and exchange, with the flowlog detector's hit SQL",
+                 "minescope.dimensions.network.detectors.exchanges:findings", sql=True),
         Detector("behaviour", "network", (KINDS[4],), ("flows",),
                  "long-lived, low-rate, small-packet sessions scored by a held-out-evaluated model",
                  "minescope.dimensions.network.detectors.behaviour:behaviour_findings", sql=True),

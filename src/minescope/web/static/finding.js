@@ -35,3 +35,37 @@
   el.setAttribute("data-drawn", String(kw.length));
   window.addEventListener("resize", function () { chart.resize(); });
 })();
+
+// The text of a content finding (a listing, post, comment or app) with its lexicon matches highlighted: each match
+// gives its field and its span in code points (Python's offsets; a JS string counts UTF-16 units, so the text is
+// split with Array.from). Text goes in as text nodes only: nothing of it is ever parsed as HTML.
+(function () {
+  "use strict";
+  var holder = document.getElementById("content-data");
+  if (!holder) return;
+  var data = JSON.parse(holder.textContent);
+  var marked = 0;
+  Object.keys(data.fields).forEach(function (field) {
+    var text = data.fields[field];
+    var el = document.querySelector('#content-item [data-field="' + field + '"]');
+    if (!el || !text) return;
+    var chars = Array.from(text);
+    var spans = data.matches.filter(function (m) { return m.field === field && m.start < chars.length; })
+      .sort(function (a, b) { return a.start - b.start || b.end - a.end; });
+    el.textContent = "";
+    var at = 0;
+    spans.forEach(function (m) {
+      if (m.start < at) return;  // inside a longer match already marked
+      el.appendChild(document.createTextNode(chars.slice(at, m.start).join("")));
+      var mark = document.createElement("mark");
+      mark.textContent = chars.slice(m.start, Math.min(m.end, chars.length)).join("");
+      mark.title = m.term + " · " + m.category + (m.evasions && m.evasions.length ? " · " + m.evasions.join(", ") : "");
+      mark.setAttribute("data-term", m.term);
+      el.appendChild(mark);
+      at = Math.min(m.end, chars.length);
+      marked += 1;
+    });
+    el.appendChild(document.createTextNode(chars.slice(at).join("")));
+  });
+  document.getElementById("content-item").setAttribute("data-marked", String(marked));
+})();
