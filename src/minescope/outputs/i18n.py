@@ -52,6 +52,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "government, university, research, state-owned, enterprise",
     ),
     "hosts_col": ("主机数", "Hosts"),
+    "subjects_col": ("对象数（主机、电表、商品…）", "Subjects (hosts, meters, listings …)"),
     "mining_hosts_col": ("挖矿主机数", "Mining hosts"),
     "by_org": ("按单位", "By organisation"),
     "pools": ("矿池", "Pools"),

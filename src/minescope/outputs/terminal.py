@@ -145,7 +145,7 @@ def _kinds_table(summary: Summary, lang: str) -> Table:
         t("findings_by_kind", lang),
         (t("kind", lang), "left"),
         (t("findings", lang), "right"),
-        (t("hosts_col", lang), "right"),
+        (t("subjects_col", lang), "right"),
     )
     for kind, c in summary.kinds.items():
         table.add_row(_txt(t_opt("kind", kind, lang)), _txt(c.findings), _txt(c.hosts))
