@@ -1,6 +1,8 @@
 """How well the mining-load detector finds injected miners in real household series, against its false alarms.
 
-    python benchmarks/power_eval.py [--window-days 90] [--seed 7] [--no-uci] [--limit-windows N]
+    python benchmarks/power_eval.py [--window-days 90] [--clean-step-days 15] [--year-days 365]
+                                    [--year-clean-step-days 30] [--seed 7] [--no-uci] [--limit-windows N]
+                                    [--previous-rev REV]
 
 Background (real, nobody known to mine):
   smart_meter10   10 Australian households, half-hourly, 2012-2014 (SGSC trial via the R package gravitas;
@@ -11,7 +13,9 @@ Background (real, nobody known to mine):
 Each long series is cut into non-overlapping windows of ``--window-days`` local days (windows with less
 than 80 % of their half-hours read on days of use are dropped: some series start with months of zeros); the
 miners are injected into these. False alarms are measured on more untouched windows: one starting every
-``--clean-step-days`` (they overlap). Every series is tested at two intervals: 30 minutes and daily.
+``--clean-step-days`` (they overlap). Year-long windows (``--year-days``, seasons inside) are tested too:
+untouched ones every ``--year-clean-step-days``, and the non-overlapping ones with the flat shapes injected
+(``YEAR_SHAPES`` at ``YEAR_SIZES_KW``). Every series is tested at two intervals: 30 minutes and daily.
 
 Injected (``SHAPES``): a constant ASIC; a GPU rig (±7 % noise per interval, a 1-3 h restart on one day in
 ten); a night-only schedule (22:00-07:00); an intermittent miner (off on 30 % of the days); each at 40 W,
@@ -20,11 +24,12 @@ day is drawn uniformly from day 15 to day ``window - 15``.
 
 Protocol: households are split in two halves (even / odd positions of the sorted smart_meter10 ids, the UCI
 household with the odd half). The operating threshold (one for both intervals, as the module has one) is the
-lowest score threshold that keeps false alarms on the calibration half's untouched windows (both intervals
-pooled) at or below 1 %; detection and false alarms are reported on the other half at that threshold (and at
-the module's ``SCORE_THRESHOLD``). The baseline is plain ruptures PELT
-(L2 cost, BIC-like penalty on the series' own noise) on daily kWh: a window is flagged when PELT finds an
-upward step larger than a threshold chosen on the same calibration half for the same false-alarm target.
+lowest score threshold that keeps false alarms at or below 1 % on the calibration half's untouched windows
+(both window lengths) of each interval; detection and false alarms are reported on the other half at that
+threshold. The baseline is plain ruptures PELT (L2 cost, BIC-like penalty on the series' own noise) on daily
+kWh: a window is flagged when PELT finds an upward step larger than a threshold chosen on the same calibration
+half for the same false-alarm target. ``--previous-rev`` also scores the same cases with the detector as it
+was at a git revision (read with ``git show``), its threshold chosen the same way.
 
 Results: benchmarks/results/power_eval.json; the markdown table is printed (docs/power-evaluation.md).
 """
@@ -39,6 +44,7 @@ import os
 import subprocess
 import sys
 import time
+import types
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -63,6 +69,9 @@ HALF_HOUR_S = 1800
 SLOTS = 48  # half-hours a day
 SIZES_KW = (0.04, 0.1, 0.3, 1.0, 3.25, 10.0)
 SHAPES = ("asic", "gpu", "night", "intermittent")
+YEAR_SHAPES = ("asic", "gpu")  # injected into the year-long windows (few of them: the flat shapes only)
+YEAR_SIZES_KW = (0.3, 1.0, 3.25)
+KINDS = ("quarter", "year")
 FALSE_ALARM_TARGET = 0.01
 LOOSE_TARGET = 0.06  # the maintainers' PELT baseline was measured at 6 % false alarms: both compared there too
 MIN_WINDOW_COVERAGE = 0.8
@@ -75,10 +84,12 @@ class Window:
     first_day: int  # local day number (days since 1970-01-01)
     kwh: np.ndarray  # (days, 48) half-hour kWh, NaN where not read
     aligned: bool = True  # one of the non-overlapping windows (injected); the others only measure false alarms
+    kind: str = "quarter"  # "quarter" (the window length) or "year" (a year-long window: seasons inside)
 
     @property
     def name(self) -> str:
-        return f"{self.source}:{self.household}:{np.datetime64(self.first_day, 'D')}"
+        days = self.kwh.shape[0]
+        return f"{self.source}:{self.household}:{np.datetime64(self.first_day, 'D')}+{days}d"
 
 
 # --- background series ----------------------------------------------------------------------------------
@@ -140,14 +151,16 @@ def uci_series() -> tuple[int, np.ndarray] | None:
 
 
 def windows_of(source: str, household: str, first_day: int, grid: np.ndarray, days: int,
-               step: int | None = None) -> list[Window]:
-    """Windows of ``days`` starting every ``step`` days (default: ``days``, no overlap)."""
+               step: int | None = None, kind: str = "quarter") -> list[Window]:
+    """Windows of ``days``: the non-overlapping ones (injected) and one starting every ``step`` days (default:
+    ``days``, no overlap)."""
     out = []
-    for offset in range(0, grid.shape[0] - days + 1, step or days):
+    last = grid.shape[0] - days
+    for offset in sorted(set(range(0, last + 1, step or days)) | set(range(0, last + 1, days))):
         part = grid[offset:offset + days]
         in_use = np.isfinite(part) & (np.nansum(part, axis=1, keepdims=True) > 0)  # a vacant day is no background
         if in_use.mean() >= MIN_WINDOW_COVERAGE:
-            out.append(Window(household, source, first_day + offset, part, offset % days == 0))
+            out.append(Window(household, source, first_day + offset, part, offset % days == 0, kind))
     return out
 
 
@@ -253,12 +266,17 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window-days", type=int, default=90)
-    parser.add_argument("--clean-step-days", type=int, default=30,
+    parser.add_argument("--clean-step-days", type=int, default=15,
                         help="untouched windows start every this many days (overlapping: more of them to measure "
                              "false alarms); injected ones do not overlap")
+    parser.add_argument("--year-days", type=int, default=365,
+                        help="also year-long windows (seasons inside): untouched, and some injected (0: none)")
+    parser.add_argument("--year-clean-step-days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-uci", action="store_true", help="leave out the UCI household")
     parser.add_argument("--limit-windows", type=int, default=0, help="at most this many windows (a quick run)")
+    parser.add_argument("--previous-rev", default="",
+                        help="also score with the detector as it was at this git revision (e.g. HEAD), same cases")
     parser.add_argument("--output", type=Path, default=RESULTS / "power_eval.json")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -267,80 +285,127 @@ def main() -> None:
     sm = smart_meter_series()
     ids = sorted(sm)
     half_of = {cid: ("calibration" if i % 2 == 0 else "report") for i, cid in enumerate(ids)}
-    windows: list[Window] = []
-    for cid in ids:
-        windows += windows_of("smart_meter10", cid, *sm[cid], args.window_days, args.clean_step_days)
+    sources: list[tuple[str, str, int, np.ndarray]] = [("smart_meter10", cid, *sm[cid]) for cid in ids]
     if not args.no_uci:
         uci = uci_series()
         if uci is not None:
-            windows += windows_of("uci", "uci", *uci, args.window_days, args.clean_step_days)
+            sources.append(("uci", "uci", *uci))
             half_of["uci"] = "report"
+    windows: list[Window] = []
+    for source, household, first_day, grid in sources:
+        windows += windows_of(source, household, first_day, grid, args.window_days, args.clean_step_days)
+        if args.year_days:
+            windows += [w for w in windows_of(source, household, first_day, grid, args.year_days,
+                                              args.year_clean_step_days, kind="year")]
     if args.limit_windows:
         windows = windows[::max(1, len(windows) // args.limit_windows)][:args.limit_windows]
-    print(f"{len(windows)} windows of {args.window_days} days ({sum(w.aligned for w in windows)} without overlap)",
-          file=sys.stderr)
+    for kind in KINDS:
+        chosen_kind = [w for w in windows if w.kind == kind]
+        print(f"{len(chosen_kind)} {kind} windows ({sum(w.aligned for w in chosen_kind)} without overlap)",
+              file=sys.stderr)
 
     # every case: (window index, shape, size, start day); shape "none" is the untouched window
     cases: list[dict[str, Any]] = []
     series: list[tuple[str, int, np.ndarray]] = []
     margin = load.MIN_SEGMENT_DAYS + 5
     for wi, w in enumerate(windows):
+        days = w.kwh.shape[0]
         variants = [("none", 0.0)]
-        if w.aligned:
+        if w.aligned and w.kind == "quarter":
             variants += [(s, kw) for s in SHAPES for kw in SIZES_KW] + [("cpu", 0.095)]
+        elif w.aligned:
+            variants += [(s, kw) for s in YEAR_SHAPES for kw in YEAR_SIZES_KW]
         for shape, size in variants:
-            start = int(rng.integers(margin, args.window_days - margin + 1))
+            start = int(rng.integers(margin, days - margin + 1))
             grid = w.kwh if shape == "none" else inject(w, shape, size, start, rng)
             meter = f"w{wi}-{shape}-{size:g}"
-            cases.append({"meter": meter, "window": w.name, "half": half_of[w.household], "shape": shape,
-                          "size_kw": size, "start_day": None if shape == "none" else w.first_day + start,
+            cases.append({"meter": meter, "window": w.name, "kind": w.kind, "half": half_of[w.household],
+                          "shape": shape, "size_kw": size,
+                          "start_day": None if shape == "none" else w.first_day + start,
                           "baseline": baseline_score(grid)})
             series.append((meter, w.first_day, grid))
 
-    runs: dict[str, tuple[dict[str, load.MeterScore], float]] = {}
+    detectors: dict[str, Any] = {"detector": load}
+    if args.previous_rev:
+        detectors["previous"] = previous_detector(args.previous_rev)
+    scores: dict[str, dict[str, dict[str, load.MeterScore]]] = defaultdict(dict)  # detector → resolution → meter
+    seconds: dict[str, dict[str, float]] = defaultdict(dict)
     for resolution, daily in (("30min", False), ("daily", True)):
-        t0 = time.time()
-        engine = DuckDBEngine(threads=2)
-        try:
-            scored = {s.meter: s for s in load.score_meters({"readings": readings(series, daily)}, engine)}
-        finally:
-            engine.close()
-        runs[resolution] = (scored, time.time() - t0)
-        print(f"{resolution}: {len(scored)} candidates of {len(cases)} series in {runs[resolution][1]:.1f} s",
-              file=sys.stderr)
-    # one operating threshold for both intervals (the module has one), from the calibration half's untouched
-    # windows of both: the lowest score that keeps their false alarms at or below the target
-    calibration = [scored[c["meter"]].score if c["meter"] in scored else 0.0
-                   for scored, _ in runs.values() for c in cases if c["shape"] == "none" and c["half"] == "calibration"]
-    chosen = threshold_for(calibration, FALSE_ALARM_TARGET)
-    base_calibration = [c["baseline"] for c in cases if c["shape"] == "none" and c["half"] == "calibration"]
-    base_chosen = threshold_for(base_calibration, FALSE_ALARM_TARGET)
-    loose = (threshold_for(calibration, LOOSE_TARGET), threshold_for(base_calibration, LOOSE_TARGET))
-    results = {resolution: evaluate(cases, scored, elapsed, chosen, base_chosen, loose)
-               for resolution, (scored, elapsed) in runs.items()}
+        table = readings(series, daily)
+        for name, module in detectors.items():
+            t0 = time.time()
+            engine = DuckDBEngine(threads=2)
+            try:
+                scores[name][resolution] = {s.meter: s for s in module.score_meters({"readings": table}, engine)}
+            finally:
+                engine.close()
+            seconds[name][resolution] = round(time.time() - t0, 1)
+            print(f"{name} {resolution}: {len(scores[name][resolution])} candidates of {len(cases)} series in "
+                  f"{seconds[name][resolution]:.1f} s", file=sys.stderr)
 
-    report = {"benchmark": "power_eval", "window_days": args.window_days, "seed": args.seed,
-              "clean_step_days": args.clean_step_days,
-              "windows": {"untouched": len(windows), "injected_into": sum(w.aligned for w in windows),
-                          "calibration_untouched": sum(half_of[w.household] == "calibration" for w in windows),
-                          "report_untouched": sum(half_of[w.household] == "report" for w in windows),
-                          "sources": {s: sum(w.source == s for w in windows) for s in {w.source for w in windows}}},
-              "sizes_kw": SIZES_KW, "shapes": [*SHAPES, "cpu"], "false_alarm_target": FALSE_ALARM_TARGET,
-              "module_score_threshold": load.SCORE_THRESHOLD, "results": results,
+    # one operating threshold per detector for both intervals (the module has one), from the calibration half's
+    # untouched windows of both lengths: the lowest score that keeps false alarms at or below the target on each
+    # interval's (30-minute and daily readings) windows
+    calibration_cases = [c for c in cases if c["shape"] == "none" and c["half"] == "calibration"]
+    thresholds: dict[str, dict[str, float]] = {}
+    for name in detectors:
+        per_interval = [[_score(scores[name][r], c) for c in calibration_cases] for r in scores[name]]
+        thresholds[name] = {"chosen": max(threshold_for(x, FALSE_ALARM_TARGET) for x in per_interval),
+                            "at_6pct": max(threshold_for(x, LOOSE_TARGET) for x in per_interval)}
+    base_pooled = [c["baseline"] for c in calibration_cases]
+    thresholds["baseline"] = {"chosen": threshold_for(base_pooled, FALSE_ALARM_TARGET),
+                              "at_6pct": threshold_for(base_pooled, LOOSE_TARGET)}
+    results = {resolution: evaluate(cases, {name: scores[name][resolution] for name in detectors}, thresholds)
+               for resolution in ("30min", "daily")}
+
+    report = {"benchmark": "power_eval", "window_days": args.window_days, "year_days": args.year_days,
+              "seed": args.seed, "clean_step_days": args.clean_step_days,
+              "year_clean_step_days": args.year_clean_step_days,
+              "previous_rev": _rev(args.previous_rev) if args.previous_rev else None,
+              "windows": {kind: {"untouched": sum(w.kind == kind for w in windows),
+                                 "injected_into": sum(w.aligned and w.kind == kind for w in windows),
+                                 "calibration_untouched": sum(w.kind == kind and half_of[w.household] == "calibration"
+                                                              for w in windows),
+                                 "report_untouched": sum(w.kind == kind and half_of[w.household] == "report"
+                                                         for w in windows)} for kind in KINDS},
+              "sources": {s: sum(w.source == s for w in windows) for s in sorted({w.source for w in windows})},
+              "sizes_kw": SIZES_KW, "shapes": [*SHAPES, "cpu"], "year_sizes_kw": YEAR_SIZES_KW,
+              "year_shapes": list(YEAR_SHAPES), "false_alarm_target": FALSE_ALARM_TARGET,
+              "thresholds": {k: {t: round(v, 6) for t, v in d.items()} for k, d in thresholds.items()},
+              "module_score_threshold": load.SCORE_THRESHOLD, "seconds_per_run": seconds, "results": results,
               "seconds": round(time.time() - started, 1), "machine": machine_info()}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(markdown(report))
 
 
-def evaluate(cases: list[dict[str, Any]], scored: dict[str, load.MeterScore], elapsed: float, chosen: float,
-             base_chosen: float, loose: tuple[float, float]) -> dict[str, Any]:
-    def score(case: dict[str, Any]) -> float:
-        s = scored.get(case["meter"])
-        return s.score if s else 0.0
+def _rev(rev: str) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or rev
 
-    clean = {h: [c for c in cases if c["shape"] == "none" and c["half"] == h] for h in ("calibration", "report")}
-    report_cases = [c for c in cases if c["half"] == "report"]
+
+def previous_detector(rev: str) -> Any:
+    """The load detector module as it was at git revision ``rev`` (read with ``git show``; nothing is checked
+    out), to score the same cases with it."""
+    path = "src/minescope/dimensions/power/detectors/load.py"
+    done = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"error: git show {rev}:{path}: {done.stderr.strip()}")
+    module = types.ModuleType("minescope_previous_load")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(done.stdout, f"{rev}:{path}", "exec"), module.__dict__)  # the project's own source, at that revision
+    return module
+
+
+def _score(scored: dict[str, Any], case: dict[str, Any]) -> float:
+    s = scored.get(case["meter"])
+    return float(s.score) if s else 0.0
+
+
+def evaluate(cases: list[dict[str, Any]], scored: dict[str, dict[str, Any]],
+             thresholds: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Detection per window length, shape and size on the report half, and false alarms per window length, for
+    each detector (at its chosen threshold and at the 6 % one) and the baseline."""
 
     def rate(selected: list[dict[str, Any]], flagged: Any) -> dict[str, Any]:
         k = sum(1 for c in selected if flagged(c))
@@ -348,75 +413,99 @@ def evaluate(cases: list[dict[str, Any]], scored: dict[str, load.MeterScore], el
         return {"n": len(selected), "flagged": k, "rate": round(k / len(selected), 4) if selected else None,
                 "ci95": [round(lo, 4), round(hi, 4)]}
 
-    rows = []
-    groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
-    for c in report_cases:
-        if c["shape"] != "none":
-            groups[(c["shape"], c["size_kw"])].append(c)
-    for (shape, size), selected in sorted(groups.items(), key=lambda kv: ([*SHAPES, "cpu"].index(kv[0][0]), kv[0][1])):
-        found = [c for c in selected if score(c) >= chosen]
-        start_err = [abs(_start_day(scored[c["meter"]]) - c["start_day"]) for c in found
-                     if scored[c["meter"]].start is not None]
-        plateau_err = [abs(scored[c["meter"]].plateau_kw / size - 1) for c in found
-                       if scored[c["meter"]].plateau_kw is not None]
-        rows.append({"shape": shape, "size_kw": size,
-                     "detector": rate(selected, lambda c: score(c) >= chosen),
-                     "detector_at_module_threshold": rate(selected, lambda c: score(c) >= load.SCORE_THRESHOLD),
-                     "baseline": rate(selected, lambda c: c["baseline"] >= base_chosen),
-                     "detector_at_6pct": rate(selected, lambda c: score(c) >= loose[0]),
-                     "baseline_at_6pct": rate(selected, lambda c: c["baseline"] >= loose[1]),
-                     "median_start_error_days": float(np.median(start_err)) if start_err else None,
-                     "median_plateau_error": round(float(np.median(plateau_err)), 4) if plateau_err else None})
-    calibration_fa = rate(clean["calibration"], lambda c: score(c) >= chosen)
-    return {
-        "seconds": round(elapsed, 1),
-        "candidates": len(scored),
-        "threshold_chosen_on_calibration": round(chosen, 6),
-        "baseline_threshold_kwh_per_day": round(base_chosen, 4),
-        "false_alarms": {"detector": rate(clean["report"], lambda c: score(c) >= chosen),
-                         "detector_at_module_threshold": rate(clean["report"],
-                                                              lambda c: score(c) >= load.SCORE_THRESHOLD),
-                         "detector_calibration_half": calibration_fa,
-                         "baseline": rate(clean["report"], lambda c: c["baseline"] >= base_chosen),
-                         "detector_at_6pct": rate(clean["report"], lambda c: score(c) >= loose[0]),
-                         "baseline_at_6pct": rate(clean["report"], lambda c: c["baseline"] >= loose[1])},
-        "thresholds_at_6pct": {"detector": round(loose[0], 6), "baseline_kwh_per_day": round(loose[1], 4)},
-        "false_alarm_meters": sorted(c["window"] for c in clean["report"] if score(c) >= chosen),
-        "detection": rows,
-    }
+    def flags(name: str, level: str) -> Any:
+        if name == "baseline":
+            return lambda c: c["baseline"] >= thresholds["baseline"][level]
+        return lambda c: _score(scored[name], c) >= thresholds[name][level]
+
+    names = [*scored, "baseline"]
+    report_cases = [c for c in cases if c["half"] == "report"]
+    shape_order = [*SHAPES, "cpu"]
+    out: dict[str, Any] = {"detection": {}, "false_alarms": {}, "false_alarm_windows": {}}
+    for kind in KINDS:
+        groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+        for c in report_cases:
+            if c["shape"] != "none" and c["kind"] == kind:
+                groups[(c["shape"], c["size_kw"])].append(c)
+        rows = []
+        for (shape, size), selected in sorted(groups.items(), key=lambda kv: (shape_order.index(kv[0][0]), kv[0][1])):
+            main = scored["detector"]
+            found = [c for c in selected if flags("detector", "chosen")(c)]
+            start_err = [abs(_start_day(main[c["meter"]]) - c["start_day"]) for c in found
+                         if main[c["meter"]].start is not None]
+            plateau_err = [abs(main[c["meter"]].plateau_kw / size - 1) for c in found
+                           if main[c["meter"]].plateau_kw is not None]
+            row: dict[str, Any] = {"shape": shape, "size_kw": size,
+                                   "median_start_error_days": float(np.median(start_err)) if start_err else None,
+                                   "median_plateau_error": round(float(np.median(plateau_err)), 4)
+                                   if plateau_err else None}
+            for name in names:
+                row[name] = rate(selected, flags(name, "chosen"))
+                row[f"{name}_at_6pct"] = rate(selected, flags(name, "at_6pct"))
+            rows.append(row)
+        out["detection"][kind] = rows
+        fa: dict[str, Any] = {}
+        for half in ("calibration", "report"):
+            clean = [c for c in cases if c["shape"] == "none" and c["half"] == half and c["kind"] == kind]
+            for name in names:
+                fa[f"{name}_{half}"] = rate(clean, flags(name, "chosen"))
+                fa[f"{name}_at_6pct_{half}"] = rate(clean, flags(name, "at_6pct"))
+        out["false_alarms"][kind] = fa
+        out["false_alarm_windows"][kind] = sorted(
+            c["window"] for c in cases if c["shape"] == "none" and c["half"] == "report" and c["kind"] == kind
+            and flags("detector", "chosen")(c))
+    out["candidates"] = {name: len(s) for name, s in scored.items()}
+    return out
 
 
-def _start_day(s: load.MeterScore) -> int:
+def _start_day(s: Any) -> int:
     return int(np.datetime64(s.start, "D").astype(np.int64)) if s.start else 0
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = []
+    thresholds = report["thresholds"]
+    previous = report.get("previous_rev")
+    names = ["detector", *(["previous"] if previous else []), "baseline"]
+    heading = {"detector": "detector", "previous": f"previous ({previous})", "baseline": "PELT"}
     for resolution, res in report["results"].items():
-        fa = res["false_alarms"]
-        threshold = res["threshold_chosen_on_calibration"]
-        lines.append(f"\n#### {resolution} readings — report half (threshold {threshold:.4f} "
-                     f"chosen on the calibration half)\n")
-        lines.append("| shape | size | detector | baseline (PELT) | start error (days, median) "
-                     "| plateau error (median) | detector at 6 % | baseline at 6 % |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for r in res["detection"]:
-            size = f"{r['size_kw'] * 1000:g} W" if r["size_kw"] < 1 else f"{r['size_kw']:g} kW"
-            if r["shape"] == "cpu":
-                size = "40-150 W"
-            d, b = r["detector"], r["baseline"]
-            se = "" if r["median_start_error_days"] is None else f"{r['median_start_error_days']:g}"
-            pe = "" if r["median_plateau_error"] is None else f"{r['median_plateau_error']:.0%}"
-            lines.append(f"| {r['shape']} | {size} | {d['rate']:.0%} ({d['flagged']}/{d['n']}) | "
-                         f"{b['rate']:.0%} ({b['flagged']}/{b['n']}) | {se} | {pe} | "
-                         f"{r['detector_at_6pct']['rate']:.0%} | {r['baseline_at_6pct']['rate']:.0%} |")
-        d, b, m = fa["detector"], fa["baseline"], fa["detector_at_module_threshold"]
-        ld, lb = fa["detector_at_6pct"], fa["baseline_at_6pct"]
-        lines.append(f"| **false alarms** (untouched windows) | | {d['rate']:.1%} ({d['flagged']}/{d['n']}, 95 % CI "
-                     f"{d['ci95'][0]:.1%}-{d['ci95'][1]:.1%}) | {b['rate']:.1%} ({b['flagged']}/{b['n']}) | | | "
-                     f"{ld['rate']:.1%} ({ld['flagged']}/{ld['n']}) | {lb['rate']:.1%} ({lb['flagged']}/{lb['n']}) |")
-        lines.append(f"\nAt the module's SCORE_THRESHOLD ({report['module_score_threshold']}): false alarms "
-                     f"{m['rate']:.1%} ({m['flagged']}/{m['n']}).")
+        for kind in KINDS:
+            rows = res["detection"].get(kind) or []
+            fa = res["false_alarms"].get(kind)
+            if not fa:
+                continue
+            label = f"{report['window_days']}-day" if kind == "quarter" else f"{report['year_days']}-day"
+            lines.append(f"\n#### {resolution} readings, {label} windows — report half\n")
+            lines.append("| shape | size | " + " | ".join(heading[n] for n in names) +
+                         " | start error (days, median) | plateau error (median) | " +
+                         " | ".join(f"{heading[n]} at 6 %" for n in names) + " |")
+            lines.append("|---|---:|" + "---:|" * (2 * len(names) + 2))
+            for r in rows:
+                size = f"{r['size_kw'] * 1000:g} W" if r["size_kw"] < 1 else f"{r['size_kw']:g} kW"
+                if r["shape"] == "cpu":
+                    size = "40-150 W"
+                se = "" if r["median_start_error_days"] is None else f"{r['median_start_error_days']:g}"
+                pe = "" if r["median_plateau_error"] is None else f"{r['median_plateau_error']:.0%}"
+                cells = [f"{r[n]['rate']:.0%} ({r[n]['flagged']}/{r[n]['n']})" for n in names]
+                loose = [f"{r[n + '_at_6pct']['rate']:.0%}" for n in names]
+                lines.append(f"| {r['shape']} | {size} | " + " | ".join(cells) + f" | {se} | {pe} | " +
+                             " | ".join(loose) + " |")
+            cells = []
+            for n in names:
+                d = fa[f"{n}_report"]
+                cells.append(f"{d['rate']:.1%} ({d['flagged']}/{d['n']}, 95 % CI "
+                             f"{d['ci95'][0]:.1%}-{d['ci95'][1]:.1%})")
+            loose = [f"{fa[n + '_at_6pct_report']['rate']:.1%} ({fa[n + '_at_6pct_report']['flagged']}/"
+                     f"{fa[n + '_at_6pct_report']['n']})" for n in names]
+            lines.append("| **false alarms** (untouched, report half) | | " + " | ".join(cells) + " | | | " +
+                         " | ".join(loose) + " |")
+            cal = [f"{fa[n + '_calibration']['rate']:.1%} ({fa[n + '_calibration']['flagged']}/"
+                   f"{fa[n + '_calibration']['n']})" for n in names]
+            lines.append("| false alarms (untouched, calibration half) | | " + " | ".join(cal) + " | | | " +
+                         " | ".join("" for _ in names) + " |")
+    lines.append("\nThresholds chosen on the calibration half: " + ", ".join(
+        f"{heading[n]} {thresholds[n]['chosen']:.4f} (at 6 %: {thresholds[n]['at_6pct']:.4f})" for n in names) +
+        f"; the module's SCORE_THRESHOLD is {report['module_score_threshold']}.")
     return "\n".join(lines)
 
 

@@ -99,10 +99,44 @@ def test_a_1kw_constant_load_is_found_with_its_start_and_size() -> None:
     assert miner.start is not None
     assert abs((np.datetime64(miner.start) - np.datetime64(since)).astype(int)) <= 2
     assert miner.plateau_kw is not None and abs(miner.plateau_kw - 1.0) <= 0.15
+    assert miner.after_kwh_per_day is not None and miner.before_kwh_per_day is not None
     assert miner.after_kwh_per_day - miner.before_kwh_per_day == pytest.approx(24, rel=0.3)
     assert {"step", "flat", "persistent"} <= set(miner.signals)
     assert miner.reasons[0].zh.startswith(since) and "kW" in miner.reasons[0].en
     assert "same-house" not in found or not found["same-house"].flagged
+
+
+def test_a_300w_constant_load_is_found_by_the_base_load_alone() -> None:
+    """300 W is within the household's day-to-day swings of its daily mean: the quietest hours carry it."""
+    cid, first, days, since = CASE
+    local, kwh = span(cid, first, days)
+    found = scores({"readings": readings({"miner": (local, with_load(local, kwh, 0.3, since))})})
+    miner = found["miner"]
+    assert miner.flagged
+    assert abs((np.datetime64(miner.start) - np.datetime64(since)).astype(int)) <= 2
+    assert "flat" in miner.signals and miner.plateau_kw is not None and abs(miner.plateau_kw - 0.3) <= 0.06
+    assert any("最低负荷" in r.zh and "base load" in r.en for r in miner.reasons)
+
+
+def test_an_appliance_sized_step_is_not_flagged() -> None:
+    """A step of 100 W round the clock is a fridge, an aquarium or a router as much as a miner: not flagged."""
+    cid, first, days, since = CASE
+    local, kwh = span(cid, first, days)
+    found = scores({"readings": readings({"fridge": (local, with_load(local, kwh, 0.1, since))})})
+    assert "fridge" not in found or not found["fridge"].flagged
+
+
+def test_a_machine_switched_off_on_some_days_is_a_machine() -> None:
+    """A 3.25 kW load off on a fifth of the days: the days sit at the old level or at the full step."""
+    cid, first, days, since = CASE
+    local, kwh = span(cid, first, days)
+    day = (local - local[0]) // DAY_US
+    off_days = np.random.default_rng(3).random(int(day.max()) + 1) < 0.2
+    loaded = with_load(local, kwh, 3.25, since)
+    kwh = np.where(off_days[day], kwh, loaded)
+    miner = scores({"readings": readings({"miner": (local, kwh)})})["miner"]
+    assert miner.flagged and "on_off" in miner.signals
+    assert any("开停" in r.zh and "switched on and off" in r.en for r in miner.reasons)
 
 
 def test_untouched_households_give_no_finding() -> None:
@@ -124,7 +158,8 @@ def test_daily_readings_work_as_well_as_half_hours() -> None:
         assert abs((np.datetime64(result["miner"].start) - np.datetime64(since)).astype(int)) <= 2
         assert "same-house" not in result or not result["same-house"].flagged
     # a daily reading cannot show the base load: the plateau is the daily mean's step, and less precise
-    assert abs(daily["miner"].plateau_kw - 1.0) <= 0.25
+    plateau = daily["miner"].plateau_kw
+    assert plateau is not None and abs(plateau - 1.0) <= 0.25
     assert "flat" in half_hourly["miner"].signals and "flat" not in daily["miner"].signals
 
 
@@ -136,7 +171,8 @@ def test_gaps_do_not_break_it() -> None:
     keep[48 * 20:48 * 27] = False  # a week without readings
     keep[48 * 70 + 10:48 * 70 + 40] = False  # most of one day
     result = scores({"readings": readings({"miner": (local[keep], kwh[keep])})})
-    assert result["miner"].flagged and abs(result["miner"].plateau_kw - 1.0) <= 0.15
+    plateau = result["miner"].plateau_kw
+    assert result["miner"].flagged and plateau is not None and abs(plateau - 1.0) <= 0.15
 
 
 def test_a_residential_account_drawing_an_industrial_load_says_so() -> None:
@@ -147,7 +183,7 @@ def test_a_residential_account_drawing_an_industrial_load_says_so() -> None:
     miner = result["miner"]
     assert miner.flagged and "tariff" in miner.signals
     assert any("居民" in r.zh and "residential" in r.en for r in miner.reasons)
-    assert miner.measures["utilisation"] > 1  # 10 kW on an 8 kVA supply
+    assert (miner.measures["utilisation"] or 0.0) > 1  # 10 kW on an 8 kVA supply
     # the same load billed as industrial is no tariff anomaly
     industrial = scores({"readings": readings(series), "accounts": accounts(["miner", "home"], "industrial")})
     assert "tariff" not in industrial["miner"].signals

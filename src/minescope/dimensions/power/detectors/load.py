@@ -23,11 +23,14 @@ How it runs (the design's rule: SQL narrows, Python only on candidates):
      ``CANDIDATE_T``, or a residential account drawing more than ``RESIDENTIAL_MONTH_KWH`` in 30 days, or
      running capacity used above ``CAPACITY_UTILISATION``, or ``PEER_FACTOR`` times the peers' median.
   3. Python, candidates only: change points by ``ruptures`` (binary segmentation, L2 cost, a BIC-like
-     penalty on the meter's own noise) on the daily base load and the daily mean; the
-     upward change with the strongest t is the step. Over the four weeks each side of it: the mean's and
-     base load's steps (does the base carry the step: flat day and night?), the night hours' step (a
-     night schedule), how abrupt it is, whether day-to-day swings grew, the night/day ratio; over the
-     whole plateau: persistence (share of days that stay up, weekends and holidays included).
+     penalty on the meter's own noise) on the daily base load and the daily mean; every upward change (the
+     ``MAX_STEPS`` strongest) is judged and the best judged one is the step. Over the four weeks each side
+     of it: the base load's step on the quieter days (``QUIET_DAYS``) and whether the household's own use
+     (mean above base) stayed as it was (does the base carry the step: flat day and night?), the night
+     hours' step (a night schedule), how abrupt it is, whether day-to-day swings grew, the night/day ratio;
+     over the whole plateau: persistence (share of days that stay up, weekends and holidays included) and
+     whether the days sit at two levels (on, or off) rather than wander (a season, heating). The plateau's
+     size weighs too: steps below ``SMALL_KW`` are what a home's appliances left on add.
   4. The score: log-odds from the signals (``WEIGHTS``) through a logistic, capped at ``SCORE_CAP``.
      ``MeterScore.flagged`` is score >= ``SCORE_THRESHOLD``.
 
@@ -37,8 +40,8 @@ electric heating in a cold spell (it lifts the night too, but not every day alik
 absence whose earlier level lies outside the series. The detector finds
 mining-shaped load, not mining: a finding is a lead for a site visit or another dimension's evidence.
 Known misses: a miner running since before the series starts shows no step (only the tariff, capacity
-and peer signals can find it); loads of 40-100 W in a household sit within its own day-to-day noise
-(docs/power-evaluation.md gives the figures).
+and peer signals can find it); loads of 40-200 W in a household look like its own appliances left on (and
+40-100 W sit within its day-to-day noise; docs/power-evaluation.md gives the figures).
 
 Time of day: readings are stored in UTC; the local day and hour use ``LOCAL_UTC_OFFSET_S`` (China
 Standard Time, no daylight saving), which ``score_meters`` takes as an argument for other grids.
@@ -71,6 +74,8 @@ DAY_HOURS = (10, 16)  # local hours [from, to): the working day
 # (40 W); t >= 5 on the two-window test keeps out meters whose day-to-day noise alone explains the shift.
 CANDIDATE_STEP_KW = 0.03
 CANDIDATE_T = 5.0  # the largest of ~300 two-window t's of a year of noise: median 3.5, 90th percentile 4.2
+# the base load of sub-daily readings gets a lower bar: a flat load shows there while the household hides it in the mean
+CANDIDATE_BASE_T = 3.5
 SIGNAL_T = 4.0  # a step (of the mean, the base load, the night hours) that counts as a signal
 RESIDENTIAL_MONTH_KWH = 3000.0  # DCIC 2022: a home over 3,000 kWh a month is rare, a miner's is not
 CAPACITY_POWER_FACTOR = 0.9  # kVA to kW for a mixed load
@@ -82,29 +87,45 @@ MIN_PEERS = 5  # fewer peers give no median worth comparing with
 # to each signal), then checked on the calibration half of benchmarks/power_eval.py, never on the half it
 # reports. SCORE_THRESHOLD is that half's operating point (<= 1 % false alarms on untouched windows).
 WEIGHTS = {
-    "bias": -10.0,
-    "daily_readings": 2.0,  # daily readings: the flat, night and rhythm signals (at most +5) cannot be measured
+    "bias": -7.0,
+    "daily_readings": 1.5,  # daily readings: the flat, night and rhythm signals (at most +5) cannot be measured
     "step_t": 1.0,  # per unit of ln(1 + t): the daily mean's step stands above its own noise
     "base_t": 1.0,  # the same for the base load or night hours (sub-daily readings), when they carry the step
     "flat": 2.0,  # the base load carries the step: the added load runs day and night
     "not_flat": -3.0,  # more energy but hardly any at the quietest hours: appliances in use, not a plateau
     "persistent": 2.0,  # every day after the step stays up, weekends and holidays too
+    "levels": 1.0,  # the plateau's days sit at the new level (or, switched off, at the old one), not between
     "abrupt": 1.5,  # switched on: the first week after the change is already up (a season drifts)
     "steady": 1.5,  # the day-to-day swings did not grow with the level (an added constant)
     "rhythm": 1.0,  # night/day ratio moves toward 1
     "large": 1.0,  # per doubling of the step above LARGE_KW
+    "small": -6.0,  # per halving of the step below SMALL_KW (at most 3 halvings)
     "restores": -3.0,  # the new level was already seen before: back from a holiday, not a new load
     "night": 1.5,  # (not flat) the night hours carry the step: a load on a night schedule
     "tariff": 2.5,  # a residential account drawing an industrial-size month
     "capacity": 1.5,  # running capacity used most of the time
     "peers": 1.5,  # far above its peers
 }
-NIGHT_SHARE = 1.5  # a night-scheduled load lifts the night hours by 24/hours-on times the daily mean's step
+NIGHT_SHARE = 2.0  # a night-scheduled load lifts the night hours by 24/hours-on times the daily mean's step
 FLAT_MIN_MEAN_T = 2.0  # a base load that rises while the energy does not is a meter's quirk, not a load
+SMALL_KW = 0.25  # a step below this is the size of an appliance left on (a fridge, an aquarium heater)
 LARGE_KW = 1.0  # steps above this are large for a home (a kettle is 2 kW, but not all day)
+# flat: the household's own use (the daily mean above the base load) may not have risen by more than this share
+# of the base's step (0.7: the base carries at least ~60 % of the mean's step), or, for a base step with t >= STRONG_T,
+# this larger share (~45 %: a winter's own use may rise with a miner's switch-on)
+OWN_RISE = 0.7
+OWN_RISE_STRONG = 1.25
+TWO_LEVEL_TOLERANCE = 0.25  # a day within this share of the step of the old or the new level is at one of them
+LEVELS_SHARE = 0.9  # days at one of the two levels: a machine (on, or off)
+LEVELS_SPREAD = 0.7  # fewer: the level wanders (a season, heating)
+NIGHT_LEVELS = 0.8  # a night schedule's nights at its level (heating follows the weather night by night)
+QUIET_DAYS = 0.35  # the base load's step is measured on the quieter days (this quantile of the weeks each side)
+MAX_STEPS = 6  # upward changes judged per meter (the largest t's)
+T_CAP = 30.0  # beyond this a step is certain: a larger t says the meter is quiet, not that it mines
+SWING_MAX = 1.5  # swings grown by half or more are not steady, however small against the step
 STRONG_T = 10.0  # a base-load step this far above its noise counts even when the household also drew more
 SCORE_CAP = 0.95  # a meter alone is a lead, never proof
-SCORE_THRESHOLD = 0.6  # benchmarks/power_eval.py: its calibration half chose 0.588 for <= 1 % false alarms
+SCORE_THRESHOLD = 0.46  # benchmarks/power_eval.py: its calibration half chose 0.464 for <= 1 % false alarms
 
 
 # --- SQL: one text for both engines ----------------------------------------------------------------------
@@ -170,6 +191,11 @@ def days_sql(intervals: str = "power_intervals") -> str:
 DAYS_SQL = days_sql()
 
 
+# noise from the mean absolute day-to-day difference (for Gaussian noise E|d| = σ·2/√π): a few days of a
+# restart or a cold snap weigh on it far less than on the root mean square
+_L1_NOISE = math.sqrt(math.pi) / 2
+
+
 def meters_sql(days: str | None = None, days_cte: str = DAYS_SQL) -> str:
     """Per meter (over the table ``days``, else the rows of ``days_cte``): level, shape, noise and the largest
     upward shift of the daily mean and of the base load
@@ -208,8 +234,8 @@ WITH {with_days}d AS (
     AVG(mean_kw) / NULLIF(MAX(COALESCE(peak_kw, mean_kw)), 0) AS load_factor,
     STDDEV_POP(mean_kw) / NULLIF(AVG(mean_kw), 0) AS cv,
     AVG(night_kw) / NULLIF(AVG(day_kw), 0) AS night_day,
-    SQRT(AVG(diff_mean * diff_mean) / 2) AS noise_kw,
-    SQRT(AVG(diff_floor * diff_floor) / 2) AS floor_noise_kw,
+    AVG(ABS(diff_mean)) * {_L1_NOISE!r} AS noise_kw,
+    AVG(ABS(diff_floor)) * {_L1_NOISE!r} AS floor_noise_kw, COUNT(peak_kw) AS sub_daily_days,
     MAX(shift_mean) AS step_kw, MAX(shift_mean / spread) AS step_w,
     MAX(shift_floor) AS floor_step_kw, MAX(shift_floor / spread) AS floor_step_w
   FROM s GROUP BY meter
@@ -220,7 +246,7 @@ WITH {with_days}d AS (
   GROUP BY meter
 )
 SELECT m.meter, m.account, m.days, m.first_day, m.last_day, m.mean_kw, m.peak_kw, m.load_factor, m.cv,
-  m.night_day, m.noise_kw, m.floor_noise_kw, m.step_kw, m.floor_step_kw,
+  m.night_day, m.noise_kw, m.floor_noise_kw, m.sub_daily_days, m.step_kw, m.floor_step_kw,
   m.step_w / NULLIF(m.noise_kw, 0) AS step_t, m.floor_step_w / NULLIF(m.floor_noise_kw, 0) AS floor_step_t,
   b.kwh_30d_max
 FROM m LEFT JOIN blocks b ON b.meter = m.meter"""
@@ -245,6 +271,7 @@ CANDIDATES_SQL = f"""
 SELECT * FROM power_meters
 WHERE (step_kw >= {_lit(CANDIDATE_STEP_KW)} AND step_t >= {_lit(CANDIDATE_T)})
    OR (floor_step_kw >= {_lit(CANDIDATE_STEP_KW)} AND floor_step_t >= {_lit(CANDIDATE_T)})
+   OR (sub_daily_days > 0 AND floor_step_kw >= {_lit(CANDIDATE_STEP_KW)} AND floor_step_t >= {_lit(CANDIDATE_BASE_T)})
    OR (tariff = 'residential' AND kwh_30d_max >= {_lit(RESIDENTIAL_MONTH_KWH)})
    OR (running_kva > 0 AND mean_kw >= running_kva * {_lit(CAPACITY_POWER_FACTOR * CAPACITY_UTILISATION)})
    OR (peer_kw > 0 AND mean_kw >= peer_kw * {_lit(PEER_FACTOR)})"""
@@ -330,12 +357,13 @@ def change_points(x: np.ndarray, noise: float, min_size: int = MIN_SEGMENT_DAYS)
     return [int(b) for b in algo.predict(pen=penalty)]
 
 
-def _best_step(series: np.ndarray, noise: float) -> Step | None:
-    """The upward change with the largest t against the segment just before it. Its plateau is the segment
-    after it and the segments that follow while they stay above half the step (the miner still running)."""
+def _up_steps(series: np.ndarray, noise: float) -> list[Step]:
+    """Every upward change between segments, with its t against the segment just before it. Its plateau is the
+    segment after it and the segments that follow while they stay above half the step (the miner still
+    running)."""
     ends = change_points(series, noise)
     starts = [0, *ends[:-1]]
-    best: Step | None = None
+    out: list[Step] = []
     for k in range(1, len(starts)):
         cp = starts[k]
         level = float(np.median(series[starts[k - 1]:cp]))
@@ -350,9 +378,19 @@ def _best_step(series: np.ndarray, noise: float) -> Step | None:
         # t of the change itself (the segments either side), so a small change just before a large one
         # does not take the large one's plateau for its own
         t = rise / (noise * math.sqrt(1 / (cp - starts[k - 1]) + 1 / (ends[k] - cp)))
-        if best is None or t > best.t:
-            best = Step(cp, end, level, rise, t)
-    return best
+        out.append(Step(cp, end, level, rise, t))
+    return out
+
+
+def _two_levels(rise: np.ndarray, step: float) -> float:
+    """Share of days at one of two levels: the old one (a machine off) or the old one plus the step (on), within
+    ``TWO_LEVEL_TOLERANCE`` of the step; ``rise`` is each day's level above the old one. Heating and guests
+    spread between and beyond them."""
+    if step <= 0 or not len(rise):
+        return 0.0
+    on = rise > 0.5 * step
+    step_on = float(np.median(rise[on])) if on.any() else step
+    return float(np.mean(np.where(on, np.abs(rise - step_on), np.abs(rise)) <= TWO_LEVEL_TOLERANCE * step_on))
 
 
 def _sigmoid(z: float) -> float:
@@ -379,31 +417,29 @@ def _nanmean(x: np.ndarray) -> float | None:
     return float(np.mean(x)) if len(x) else None
 
 
-def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> MeterScore:
-    """Score one candidate from its per-meter row (``power_meters``) and its days (arrays by column)."""
-    mean_kw = np.asarray(days["mean_kw"], dtype=float)
-    base_raw = np.asarray(days["base_kw"], dtype=float)
-    sub_daily = bool(np.isfinite(base_raw).any())
-    base_kw = np.where(np.isfinite(base_raw), base_raw, mean_kw)
-    day_index = np.asarray(days["day"], dtype=np.int64)
-    # The step: the upward change with the largest t, in the daily mean or (sub-daily readings) in the base
-    # load, which a flat added load lifts as much as the mean and heating or cooking much less.
-    mean_noise = _robust_noise(mean_kw)
-    step: Step | None = None
-    if len(mean_kw) >= 2 * MIN_SEGMENT_DAYS:
-        step = _best_step(mean_kw, mean_noise)
-        if sub_daily:
-            base_change = _best_step(base_kw, _robust_noise(base_kw))
-            if base_change is not None and (step is None or base_change.t > step.t):
-                step = base_change
+@dataclass
+class _Judged:
+    z: float
+    signals: list[str]
+    reasons: list[Text]
+    measures: dict[str, float | None]
+    plateau: float | None
+    start: str | None
+    before_kwh: float | None
+    after_kwh: float | None
 
+
+def _judge(step: Step | None, days: Mapping[str, np.ndarray], mean_kw: np.ndarray, base_kw: np.ndarray,
+           day_index: np.ndarray, mean_noise: float, sub_daily: bool) -> _Judged:
+    """The log-odds of the step signals for one candidate change (or none), with their reasons."""
     # daily readings cannot show the base load, the night hours or the rhythm: not evidence either way
     z = WEIGHTS["bias"] + (0.0 if sub_daily else WEIGHTS["daily_readings"])
     signals: list[str] = []
     reasons: list[Text] = []
     measures: dict[str, float | None] = {}
     plateau = start = before_kwh = after_kwh = None
-    mean_step = 0.0
+    mean_step = base_step = t_base = 0.0
+    flat = False
     if step is not None:
         # levels are compared over the weeks each side of the change, so a season's drift over the
         # months before or after does not hide (or make) the step
@@ -413,42 +449,44 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
         nb, na = before.stop - before.start, after.stop - after.start
         spread = math.sqrt(1 / nb + 1 / na)
         mean_step = float(np.median(mean_kw[after]) - np.median(mean_kw[before]))
-    if step is not None and mean_step > 0:
+        if sub_daily:
+            # the quieter days' base: a miner lifts every day's base, heating mostly the cold days'
+            base_step = float(np.quantile(base_kw[after], QUIET_DAYS) - np.quantile(base_kw[before], QUIET_DAYS))
+            t_base = base_step / (_robust_noise(base_kw[before]) * spread)
+            # A load added round the clock lifts the quietest interval of every day by its whole draw, and the
+            # daily mean by as much, so it leaves the household's own use (the mean above the base) as it was:
+            # the base's step is the measurement (the household's use adds noise to the mean, hardly to the
+            # base). Heating, cooking and guests raise the own use with the base, or instead of it. The own use
+            # may fall meanwhile (a season ending, fewer people at home): the mean's step is not required.
+            own = mean_kw - base_kw
+            own_step = float(np.median(own[after]) - np.median(own[before]))
+            flat = (base_step >= CANDIDATE_STEP_KW and t_base >= SIGNAL_T
+                    and own_step <= (OWN_RISE_STRONG if t_base >= STRONG_T else OWN_RISE) * base_step)
+            measures.update(own_step_kw=own_step)
+    if step is not None and (mean_step > 0 or flat):
         start = _day_iso(int(day_index[step.index]))
         before_kwh = float(np.mean(mean_kw[before])) * 24
         after_kwh = float(np.mean(mean_kw[after])) * 24
         t_mean = mean_step / (mean_noise * spread)
         measures.update(step_kw=mean_step, step_t=t_mean)
-        z += WEIGHTS["step_t"] * math.log1p(max(t_mean, 0.0))
-        # a home rarely adds kilowatts at once; a miner's rack does (+1 per doubling above 1 kW, at most 3)
-        z += WEIGHTS["large"] * min(3.0, max(0.0, math.log2(mean_step / LARGE_KW)))
+        z += WEIGHTS["step_t"] * math.log1p(min(max(t_mean, 0.0), T_CAP))
         if t_mean >= SIGNAL_T:
             signals.append("step")
         plateau = mean_step
-        flat_share: float | None = None
         if sub_daily:
-            base_step = float(np.median(base_kw[after]) - np.median(base_kw[before]))
-            base_noise = _robust_noise(base_kw[before])
-            t_base = base_step / (base_noise * spread)
-            flat_share = base_step / mean_step
-            measures.update(base_step_kw=base_step, base_step_t=t_base, flat_share=flat_share)
-            # no upper bound: the rest of the household may draw less at the same time (away on holiday)
-            # (or a base step far above its noise while the household also drew more for other reasons)
-            # the energy rose too: clearly, or about as much as the base (a base rising far more than the mean
-            # is a meter's quirk or a heater running at night, not a load added round the clock)
-            energy_rose = t_mean >= SIGNAL_T or (t_mean >= FLAT_MIN_MEAN_T and flat_share <= 1.6)
-            if energy_rose and ((flat_share >= 0.6 and t_base >= SIGNAL_T)
-                                or (flat_share >= 0.45 and t_base >= STRONG_T)):
+            flat_share = base_step / mean_step if mean_step > 0 else math.inf
+            measures.update(base_step_kw=base_step, base_step_t=t_base, flat_share=min(flat_share, 99.0))
+            if flat:
                 # the base load carries the step: the added load runs day and night; its size is the base's step
-                z += WEIGHTS["flat"] + WEIGHTS["base_t"] * math.log1p(t_base)
+                z += WEIGHTS["flat"] + WEIGHTS["base_t"] * math.log1p(min(t_base, T_CAP))
                 plateau = base_step
                 signals.append("flat")
                 reasons.append(Text(
-                    zh=f"最低负荷同步抬升 {base_step * 1000:.0f} W（占阶跃的 {min(flat_share, 9.99):.0%}）："
-                       "新增负荷昼夜不停",
-                    en=f"the base load rose by {base_step * 1000:.0f} W with it ({min(flat_share, 9.99):.0%} of the "
-                       "step): the added load runs day and night"))
-            else:
+                    zh=f"最低负荷同步抬升 {base_step * 1000:.0f} W（日均负荷抬升 {mean_step * 1000:.0f} W，"
+                       "在其波动范围内一致）：新增负荷昼夜不停",
+                    en=f"the base load rose by {base_step * 1000:.0f} W with it (the daily mean by "
+                       f"{mean_step * 1000:.0f} W, the same within its noise): the added load runs day and night"))
+            elif mean_step > 0:
                 # not round the clock: a load that runs every night (a miner on the cheap valley tariff) lifts
                 # the night hours by far more than the daily mean; heating and guests lift both alike
                 night = np.asarray(days["night_kw"], dtype=float)
@@ -457,9 +495,12 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
                 t_night = night_step / (_robust_noise(night[before]) * spread)
                 measures.update(night_step_kw=night_step, night_step_t=t_night)
                 night_persistence = float(np.mean(night[plateau_days] > np.median(night[before]) + 0.5 * night_step))
+                # and a timer adds the same draw every night, where heating follows the weather night by night
+                night_levels = _two_levels(night[plateau_days] - float(np.median(night[before])), night_step)
+                measures["night_levels"] = night_levels
                 if (night_step >= NIGHT_SHARE * mean_step and t_night >= SIGNAL_T and t_mean >= FLAT_MIN_MEAN_T
-                        and night_persistence >= 0.9):
-                    z += WEIGHTS["night"] + WEIGHTS["base_t"] * math.log1p(t_night)
+                        and night_persistence >= 0.9 and night_levels >= NIGHT_LEVELS):
+                    z += WEIGHTS["night"] + WEIGHTS["base_t"] * math.log1p(min(t_night, T_CAP))
                     plateau = night_step
                     signals.append("night")
                     reasons.append(Text(
@@ -471,6 +512,10 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
                            "daily mean's step: the added load runs on a night schedule"))
                 elif flat_share < 0.3:
                     z += WEIGHTS["not_flat"]
+        # a home rarely adds kilowatts at once; a miner's rack does (+1 per doubling above 1 kW, at most 3); a
+        # home does add a fridge, a freezer, an aquarium, a router and a set-top box that never sleep (50-150 W)
+        z += WEIGHTS["large"] * min(3.0, max(0.0, math.log2(plateau / LARGE_KW)))
+        z += WEIGHTS["small"] * min(3.0, max(0.0, math.log2(SMALL_KW / max(plateau, 1e-3))))
         kw = f"{plateau * 1000:.0f} W" if plateau < 1 else f"{plateau:.2f} kW"
         reasons.insert(0, Text(zh=f"{start} 起负荷阶跃上升约 {kw}（日均 {before_kwh:.1f} → {after_kwh:.1f} kWh，"
                                   f"显著性 t={t_mean:.1f}）",
@@ -481,6 +526,10 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
         series_step = float(np.median(series[after])) - level_before
         persistence = float(np.mean(series[plateau_days] > level_before + 0.5 * series_step))
         measures["persistence"] = persistence
+        # a machine switched off on some days leaves those days at the old level and the others at the full
+        # step: two levels; heating and guests spread between them
+        two_levels = _two_levels(series[plateau_days] - level_before, series_step)
+        measures["two_levels"] = two_levels
         # a level seen before (two weeks or more, before the weeks just ahead of the step) is a return: from
         # a holiday, a vacancy, a repair; a miner's plateau is new
         earlier = series[:before.start]
@@ -499,12 +548,26 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
             reasons.append(Text(zh=f"阶跃后 {persistence:.0%} 的日子（含周末、节假日）都保持高位",
                                 en=f"{persistence:.0%} of the days after the step stay up, weekends and holidays "
                                    "included"))
-        else:  # off on some days: a schedule (or a season), less like a miner left running
+        elif two_levels >= LEVELS_SHARE and plateau >= LARGE_KW:
+            # off on some days, and on the others up by the whole step, a kilowatt or more: a machine on a
+            # schedule, less like a miner left running than one that never stops, but a machine (a few hundred
+            # watts on some days only is as much a heater on the cold days)
             z -= WEIGHTS["persistent"] * min(1.0, (0.9 - persistence) / 0.3)
+            signals.append("on_off")
+            reasons.append(Text(zh=f"阶跃后 {persistence:.0%} 的日子升高整个阶跃，其余日子回到原水平：设备按计划开停",
+                                en=f"{persistence:.0%} of the days after the step are up by the whole step, the others "
+                                   "back at the old level: a machine switched on and off"))
+        else:  # down on some days and neither at the old nor at the new level: a season, heating, guests
+            z -= WEIGHTS["persistent"] * min(2.0, (0.9 - persistence) / 0.1)
+        if two_levels >= LEVELS_SHARE and (persistence >= 0.9 or "on_off" in signals):
+            z += WEIGHTS["levels"]
+            signals.append("levels")
+        elif two_levels < LEVELS_SPREAD:
+            z -= WEIGHTS["levels"] * 1.5
         # a switch-on: the week after the change is already up by most of the step (a season drifts up)
         week = min(7, nb, na)
         abrupt = float(np.median(series[step.index:step.index + week]) -
-                       np.median(series[step.index - week:step.index])) / series_step
+                       np.median(series[step.index - week:step.index])) / max(series_step, 1e-6)
         measures["abrupt"] = abrupt
         if abrupt >= 0.6:
             z += WEIGHTS["abrupt"]
@@ -514,9 +577,11 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
         # an added constant moves the level, not the day-to-day swings (heating and guests widen them)
         swing_after, swing_before = _robust_noise(mean_kw[after]), _robust_noise(mean_kw[before])
         swing = swing_after / max(swing_before, 1e-3)
-        growth = (swing_after - swing_before) / mean_step  # swings grown, as a share of the step
+        growth = (swing_after - swing_before) / plateau  # swings grown, as a share of the added load
         measures.update(swing_ratio=swing, swing_growth=growth)
-        if swing <= 1.3 or growth <= 0.15:
+        if "on_off" in signals:
+            pass  # days off and on widen the swings by themselves: they tell nothing here
+        elif swing <= 1.3 or (growth <= 0.15 and swing <= SWING_MAX):
             z += WEIGHTS["steady"]
             signals.append("steady")
             reasons.append(Text(zh=f"日间波动未随负荷增大（波动比 {swing:.2f}）：新增的是恒定负荷",
@@ -528,7 +593,8 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
         nd_before = _ratio(_nanmean(night_kw[before]), _nanmean(day_kw[before]))
         nd_after = _ratio(_nanmean(night_kw[after]), _nanmean(day_kw[after]))
         measures.update(night_day_before=nd_before, night_day_after=nd_after)
-        if nd_before and nd_after:  # None or 0 (a meter that draws nothing at night) tells no rhythm
+        # None or 0 (a meter that draws nothing at night) tells no rhythm; a night schedule moves the ratio by itself
+        if nd_before and nd_after and "night" not in signals:
             closer = abs(math.log(nd_before)) - abs(math.log(nd_after))
             if closer > 0.1:
                 z += WEIGHTS["rhythm"]
@@ -542,6 +608,34 @@ def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> Met
         measures.update(cv_before=cv_before, cv_after=cv_after,
                         load_factor_before=_ratio(_nanmean(mean_kw[before]), _nanmedian(peak[before])),
                         load_factor_after=_ratio(_nanmean(mean_kw[after]), _nanmedian(peak[after])))
+    return _Judged(z, signals, reasons, measures, plateau, start, before_kwh, after_kwh)
+
+
+def score_meter(meter: Mapping[str, Any], days: Mapping[str, np.ndarray]) -> MeterScore:
+    """Score one candidate from its per-meter row (``power_meters``) and its days (arrays by column)."""
+    mean_kw = np.asarray(days["mean_kw"], dtype=float)
+    base_raw = np.asarray(days["base_kw"], dtype=float)
+    sub_daily = bool(np.isfinite(base_raw).any())
+    base_kw = np.where(np.isfinite(base_raw), base_raw, mean_kw)
+    day_index = np.asarray(days["day"], dtype=np.int64)
+    mean_noise = _robust_noise(mean_kw)
+    # The step: every upward change of the daily mean and (sub-daily readings) of the base load, which a flat
+    # added load lifts as much as the mean and heating or cooking much less, is judged (the MAX_STEPS with the
+    # largest t); the best judged one is the step. A miner switched on in a month when the household also
+    # heats shows as two changes, and the one with the larger t (the heating) need not be the miner's.
+    steps: list[Step] = []
+    if len(mean_kw) >= 2 * MIN_SEGMENT_DAYS:
+        steps = _up_steps(mean_kw, mean_noise)
+        if sub_daily:
+            seen = {st.index for st in steps}
+            steps += [st for st in _up_steps(base_kw, _robust_noise(base_kw)) if st.index not in seen]
+        steps = sorted(steps, key=lambda st: -st.t)[:MAX_STEPS]
+    judged = [_judge(st, days, mean_kw, base_kw, day_index, mean_noise, sub_daily) for st in steps]
+    best = max(judged, key=lambda j: j.z, default=None)
+    if best is None or best.start is None:
+        best = _judge(None, days, mean_kw, base_kw, day_index, mean_noise, sub_daily)
+    z, signals, reasons, measures = best.z, best.signals, best.reasons, best.measures
+    plateau, start, before_kwh, after_kwh = best.plateau, best.start, best.before_kwh, best.after_kwh
 
     # Account signals: need no step (a miner since before the series began).
     tariff = meter.get("tariff")
@@ -589,7 +683,8 @@ def score_candidates(engine: SqlEngine) -> list[MeterScore]:
     if not meters:
         return []
     # change points only where SQL saw a shift; the others are candidates for their account signals alone
-    stepped = f"(c.step_t >= {_lit(CANDIDATE_T)} OR c.floor_step_t >= {_lit(CANDIDATE_T)})"
+    stepped = (f"(c.step_t >= {_lit(CANDIDATE_T)} OR c.floor_step_t >= {_lit(CANDIDATE_T)} "
+               f"OR (c.sub_daily_days > 0 AND c.floor_step_t >= {_lit(CANDIDATE_BASE_T)}))")
     columns = {name: engine.column(f"SELECT d.{name} FROM power_days d JOIN power_candidates c "
                                    f"ON c.meter = d.meter WHERE {stepped} ORDER BY d.meter, d.day")
                for name in ("meter", "day", *DAY_COLUMNS)}
