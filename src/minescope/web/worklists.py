@@ -34,6 +34,7 @@ from minescope.cases.search import (
 )
 from minescope.knowledge.regions import full_name
 from minescope.outputs import fmt
+from minescope.outputs.duanka import duanka_xlsx
 from minescope.outputs.ledger import write_ledger
 from minescope.outputs.notice import case_issuer, notice_pdf
 from minescope.store.accounts import User
@@ -162,8 +163,8 @@ def add_worklist_pages(app: FastAPI, store: Engine, *, page: Callable[..., HTMLR
                       kind: Annotated[str, Query(max_length=40)] = "", region: Text = "", limit: Limit = PAGE_SIZE,
                       offset: Offset = 0, page_no: PageNo = None) -> HTMLResponse:
         offset = paging(limit, offset, page_no)
-        rows, total = search_findings(store, scope=area(user, region), q=q.replace("\x00", ""), kind=kind,
-                                      limit=limit, offset=offset)
+        rows, total = search_findings(store, scope=area(user, region), q=q.replace("\x00", ""),
+                                      kind=kind.replace("\x00", ""), limit=limit, offset=offset)
         return page(request, "findings.html", user, rows=rows, q=q, kind=kind, region=region,
                     **pager(request, offset, limit, total))
 
@@ -175,8 +176,8 @@ def add_worklist_pages(app: FastAPI, store: Engine, *, page: Callable[..., HTMLR
         exact address, subject, pool name, finding id or wallet (or its start), or the start of an organisation
         name; ``kind`` one kind. X-Total-Count says how many match, counted up to 10,001 (then the header
         X-Total-Capped is 1)."""
-        rows, total = search_findings(store, scope=area(user, region), q=q.replace("\x00", ""), kind=kind,
-                                      limit=limit, offset=paging(limit, offset, page_no))
+        rows, total = search_findings(store, scope=area(user, region), q=q.replace("\x00", ""),
+                                      kind=kind.replace("\x00", ""), limit=limit, offset=paging(limit, offset, page_no))
         capped = {"X-Total-Capped": "1"} if total > COUNT_CAP else {}  # counted up to COUNT_CAP + 1 only
         return _rows_json(rows, {"X-Total-Count": str(total), **capped})
 
@@ -292,6 +293,15 @@ def add_worklist_pages(app: FastAPI, store: Engine, *, page: Callable[..., HTMLR
 
         return StreamingResponse(chunks(), media_type=XLSX, headers={
             "Content-Disposition": 'attachment; filename="ledger.xlsx"', "Content-Length": str(size)})
+
+    @app.get("/api/duanka.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+    def api_duanka(request: Request, user: Annotated[User, Depends(editor)]) -> Response:
+        """The 断卡 list of the user's jurisdiction: a row per account its cases put on the list, with the freeze
+        and police report recorded for it. Account numbers are personal data: editors only, a few a minute."""
+        rate(user)
+        lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
+        data = duanka_xlsx(store, user.region_code, "en" if lang == "en" else "zh")
+        return Response(data, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="duanka.xlsx"'})
 
     @app.get("/cases/{case_id}/notice.pdf", response_class=Response, include_in_schema=False)
     def case_notice_preview(case_id: CaseId, user: Annotated[User, Depends(editor)]) -> Response:
