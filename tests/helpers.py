@@ -19,7 +19,7 @@ import struct
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -1058,4 +1058,113 @@ def write_long(path: Path, series: dict[str, list[tuple[datetime, float]]], adde
             extra = added_kw.get(account, 0.0) / 2  # kWh in half an hour
             for t, kwh in rows:
                 w.writerow([account, t.strftime("%Y-%m-%d %H:%M:%S"), round(kwh + (extra if t >= since else 0), 3)])
+    return path
+
+
+# --- funds: a small bank with one of each planted shape (tests/dimensions/funds) ---------------------------------
+
+FUNDS_T0 = 1_767_196_800  # 2026-01-01 00:00 local (UTC+8), in UTC seconds
+FUNDS_RATE = 7.23  # CNY per USDT on every day of the small bank (made up for the tests)
+
+
+def funds_bank() -> dict[str, list[dict[str, Any]]]:
+    """Statement lines (both sides of every transfer), account records, known counterparties and USDT prices of a
+    small bank: a 跑分 card ``MULE1`` (dormant, then 60 one-off payers at night, forwarded within the hour to
+    ``CONS1``), an OTC merchant ``OTC1`` (whole-USDT amounts, a known exchange counterparty, remarks naming USDT),
+    a three-account cycle ``CYC1`` → ``CYC2`` → ``CYC3`` → ``CYC1`` moving about 50,000 three times, and what
+    must not be flagged: a shop ``SHOP1`` (regular customers by day, swept every evening to ``OWNER1``), an employer
+    paying salaries, a landlord collecting rent."""
+    import random
+
+    rng = random.Random(7)
+    lines: list[dict[str, Any]] = []
+    serial = [0]
+
+    def transfer(src: str, dst: str, amount: float, ts: float, remark: str | None = None, device: str | None = None,
+                 outside: bool = False) -> None:
+        serial[0] += 1
+        base = {"txn_id": f"T{serial[0]}", "amount": round(amount, 2), "currency": "CNY", "ts": ts,
+                "channel": "mobile", "remark": remark}
+        lines.append({**base, "account": src, "counterparty": dst, "direction": "out", "device": device})
+        if not outside:
+            lines.append({**base, "account": dst, "counterparty": src, "direction": "in", "device": None})
+
+    day = 86400.0
+    people = [f"P{i:03d}" for i in range(300)]
+    for d in range(30):
+        t = FUNDS_T0 + d * day
+        for _ in range(40):  # the shop's regulars, by day
+            transfer(rng.choice(people[:40]), "SHOP1", rng.uniform(10, 200), t + rng.uniform(9, 20) * 3600)
+        transfer("SHOP1", "OWNER1", 5000 + d, t + 22 * 3600, "归集")
+        for _ in range(20):  # friends
+            a, b = rng.sample(people, 2)
+            transfer(a, b, rng.choice([50, 100, 200]), t + rng.uniform(9, 22) * 3600, "饭钱", device=f"D{a}")
+        if d == 9:
+            for p in people[:100]:
+                transfer("EMPLOYER1", p, 8000, t + 9 * 3600, "工资")
+        if d == 0:
+            for p in people[100:110]:
+                transfer(p, "LANDLORD1", 3000, t + 10 * 3600, "房租", device=f"D{p}")
+            transfer("MULE1", "UTILITY", 80, t + 12 * 3600, "电费", device="GANG1")
+        if d >= 20:  # the card wakes up: one-off payers at night, forwarded within the hour
+            payers = people[150 + (d - 20) * 6: 156 + (d - 20) * 6]
+            for k, p in enumerate(payers):
+                ts = t + (1 + k * 0.4) * 3600 - day / 24 * 3
+                transfer(p, "MULE1", 498 + 100 * k + 0.5, ts, "勿备注" if k == 0 else None, device=f"D{p}")
+                transfer("MULE1", "CONS1", 498 + 100 * k + 0.5, ts + 1800, None, device="GANG1")
+        if d in (5, 12, 19):  # a cycle: 50,000 round three accounts within hours, a small fee off each hop
+            amount = 50_000.0
+            for k, (src, dst) in enumerate((("CYC1", "CYC2"), ("CYC2", "CYC3"), ("CYC3", "CYC1"))):
+                transfer(src, dst, amount, t + (10 + k) * 3600, None, device="GANG2")
+                amount *= 0.99
+        for k in range(8):  # the OTC merchant: whole USDT at the day's price, both ways, with strangers
+            q = 200 + 37 * k + d
+            stranger = people[(d * 8 + k) % 300]
+            if k % 2:
+                transfer(stranger, "OTC1", q * FUNDS_RATE, t + (10 + k) * 3600, "USDT" if k == 1 else None)
+            else:
+                transfer("OTC1", stranger, q * FUNDS_RATE, t + (10 + k) * 3600, None, device="DOTC")
+        transfer("OTC1", "EXCH1", 3000 * FUNDS_RATE, t + 21 * 3600, None, device="DOTC", outside=True)
+    accounts = [{"account": a, "holder": f"C{a}", "account_type": "debit", "owner_type": "person",
+                 "region": "320505"} for a in sorted({x["account"] for x in lines})]
+    known = [{"account": "EXCH1", "name": "某交易所结算户", "type": "exchange", "service": "binance"}]
+    rates = [{"ts": FUNDS_T0 + d * day, "rate": FUNDS_RATE, "reference": "made up for the tests"} for d in range(30)]
+    return {"transactions": lines, "bank_accounts": accounts, "known_counterparties": known, "usdt_rates": rates}
+
+
+def funds_tables() -> dict[str, pa.Table]:
+    """``funds_bank`` as the funds tables (Arrow)."""
+    from minescope.dimensions.funds.tables import TABLES
+
+    out = {}
+    for name, rows in funds_bank().items():
+        schema = TABLES[name]
+        fixed = []
+        for row in rows:
+            r = dict(row)
+            for f in ("ts", "opened"):
+                if r.get(f) is not None:
+                    r[f] = datetime.fromtimestamp(r[f], tz=UTC)
+            r.setdefault("source", "mapped")
+            r.setdefault("input", f"{name}.csv")
+            fixed.append(r)
+        out[name] = pa.Table.from_pylist(fixed, schema=schema)
+    return out
+
+
+def write_funds_statement(path: Path, bad_line: bool = True) -> Path:
+    """``funds_bank``'s lines as a core bank exports them (local time, 借/贷; the mapping is
+    tests/data/funds/statement.toml), with one line of a bad direction (冲正) unless ``bad_line`` is false."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["流水号", "交易卡号", "对方账号", "对方户名", "交易金额", "币种", "借贷标志", "交易时间",
+                    "交易渠道", "摘要", "设备号", "IP地址"])
+        for r in funds_bank()["transactions"]:
+            local = datetime.fromtimestamp(r["ts"], UTC) + timedelta(hours=8)
+            w.writerow([r["txn_id"], r["account"], r["counterparty"], "", f"{r['amount']:.2f}", "人民币",
+                        "贷" if r["direction"] == "in" else "借", local.strftime("%Y-%m-%d %H:%M:%S"), "手机银行",
+                        r["remark"] or "", r["device"] or "", ""])
+        if bad_line:
+            w.writerow(["X1", "MULE1", "P001", "", "10.00", "人民币", "冲正", "2026-01-05 10:00:00", "柜面", "", "",
+                        ""])
     return path

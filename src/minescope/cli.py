@@ -1012,6 +1012,40 @@ def cases_assign(case_id: int, owner: str, due_days: int, actor: str, db: str, l
                else f"case {case_id} assigned to {owner}, due in {due_days} days")
 
 
+@cases.command("account")
+@click.argument("case_id", type=int)
+@click.argument("account")
+@click.argument("action", type=click.Choice(("freeze", "report_to_police", "duanka")))
+@click.option("--reference", default="", help="冻结文书号、报案回执号或列入依据 / the freeze order's, police report's "
+                                             "or listing's reference")
+@click.option("--actor", default=settings.login_name, show_default="$USER", help="操作人 / who acts, in the history")
+@db_option
+@lang_option
+def cases_account(case_id: int, account: str, action: str, reference: str, actor: str, db: str, lang: str) -> None:
+    """记录对案件所涉账户的处置：冻结、报案、列入断卡名单 / record what was done about an account of a case: frozen,
+    reported to the police, put on the 断卡 list."""
+    from minescope.cases.workflow import ACCOUNT_ACTION_LABELS, act_on_account
+    from minescope.store.findings import open_store
+
+    act_on_account(open_store(db), case_id, account, action, actor, reference)
+    zh, en = ACCOUNT_ACTION_LABELS[action]
+    click.echo(f"案件 {case_id}：账户 {account} {zh}" if lang == "zh" else f"case {case_id}: account {account} {en}")
+
+
+@cases.command("duanka")
+@db_option
+@click.option("--region", "region_code", default="", help="辖区代码（空为全部）/ jurisdiction code (empty: all)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="xlsx 文件 / the .xlsx file")
+@lang_option
+def cases_duanka(db: str, region_code: str, output: Path, lang: str) -> None:
+    """导出辖区断卡名单（xlsx，每个列入的账户一行）/ the jurisdiction's 断卡 list as .xlsx, a row per listed account."""
+    from minescope.outputs.duanka import duanka_xlsx
+    from minescope.store.findings import open_store
+
+    output.write_bytes(duanka_xlsx(open_store(db), region_code, lang))
+    click.echo(str(output))
+
+
 @cases.command("ledger")
 @db_option
 @click.option("--region", "region_code", default="", help="辖区代码（空为全部）/ jurisdiction code (empty: all)")

@@ -116,6 +116,10 @@ class Scanner:
             summaries, found = self.scan_power(split.power, progress, split.mappings)
             inputs.extend(summaries)
             findings.extend(found)
+        if split.funds:
+            summaries, found = self.scan_funds(split.funds, progress, split.mappings)
+            inputs.extend(summaries)
+            findings.extend(found)
         if split.content:
             summaries, found = self.scan_content(split.content, progress, split.mappings)
             inputs.extend(summaries)
@@ -179,6 +183,31 @@ class Scanner:
                 if progress is not None and path.is_file():
                     progress(path.stat().st_size)
             found = power_detectors.detect(engine=engine, held=held)
+        finally:
+            engine.close()
+        return summaries, [self._enrich(f) for f in found]
+
+    def scan_funds(self, paths: list[Path], progress: Progress | None = None,
+                   mappings: dict[Path, Mapping] | None = None) -> tuple[list[InputSummary], list[Finding]]:
+        """Statement, account, known-counterparty and USDT-price exports into the funds tables on this scan's engine,
+        a batch at a time, then the funds typologies over all of them (docs/funds.md)."""
+        from minescope.dimensions.funds import detectors as funds_detectors
+        from minescope.dimensions.funds.readers import FundsInput
+
+        summaries = []
+        held: set[str] = set()
+        engine = open_engine(self.options.engine)
+        try:
+            for path in paths:
+                export = FundsInput(path, (mappings or {}).get(path))
+                for table, batch in export:
+                    engine.append(table, batch)
+                    held.add(table)
+                summaries.append(InputSummary(path=path_text(path), format=export.report.format or "funds",
+                                              problem=_log_problem(export.report), dimension="funds"))
+                if progress is not None and path.is_file():
+                    progress(path.stat().st_size)
+            found = funds_detectors.detect(engine=engine, held=held)
         finally:
             engine.close()
         return summaries, [self._enrich(f) for f in found]
@@ -406,6 +435,7 @@ class Inputs:
     problems: list[tuple[Path, Text]] = field(default_factory=list)  # paths that give nothing to scan
     power: list[Path] = field(default_factory=list)  # meter, billing and account exports
     content: list[Path] = field(default_factory=list)  # listing, post, comment and app exports
+    funds: list[Path] = field(default_factory=list)  # statement, bank-account, counterparty and USDT-price exports
     mappings: dict[Path, Mapping] = field(default_factory=dict)  # exports read through a given column mapping
 
 
@@ -498,6 +528,8 @@ def _route_export(path: Path, mappings: Sequence[Mapping], split: Inputs, named:
         split.power.append(path)
     elif dimension == "content":
         split.content.append(path)
+    elif dimension == "funds":
+        split.funds.append(path)
     else:
         split.problems.append((path, Text(
             zh=f"{path_text(path)}: 映射的表 {mapping.table} 属于{dimension}维度，scan 尚不读取该维度",

@@ -137,8 +137,8 @@ DEBUG = Setting(
 CASE_KINDS = Setting(
     "case_kinds", "MINESCOPE_CASE_KINDS", "the kinds declared to open cases (network: `mining_session`, "
     "`pool_contact`, `encrypted_mining_suspect`, `exchange_access`; host: `miner_process`, `miner_persistence`, "
-    "`mining_host`; power: `mining_load`; content: `prohibited_listing`, `trading_promotion`; the list is "
-    "docs/plugins.md's)",
+    "`mining_host`; power: `mining_load`; content: `prohibited_listing`, `trading_promotion`; funds: "
+    "`money_mule_account`, `otc_merchant`; the list is docs/plugins.md's)",
     zh="哪些类型的发现立案处置（逗号分隔的类型名）：立案是政策，不由检测器决定",
     en="which kinds of finding open cases (kind names, comma-separated): opening a case is policy, not detector "
        "code")

@@ -26,12 +26,14 @@ import pytest
 
 from helpers import (
     CORPUS,
+    DATA,
     METER_ACCOUNTS,
     METER_READINGS,
     ORG,
     PG_URL,
     Conversation,
     households,
+    write_funds_statement,
     write_host_check,
     write_long,
     write_pcap,
@@ -320,4 +322,47 @@ def test_walk_from_a_power_finding_and_its_load_curve_to_the_organisations_case(
         expect(agreeing).to_contain_text("多个维度的证据相互印证")
         expect(page.locator("#findings")).to_contain_text("挖矿会话")
         expect(page.locator("#findings")).to_contain_text("疑似挖矿用电")
+        browser.close()
+
+
+def test_walk_from_a_money_mule_finding_to_its_case_freeze_and_the_duanka_list(
+        console: tuple[str, str, Path], tmp_path: Path) -> None:
+    """A bank's statement export and account file (scanned with their mappings) make a 跑分 card's finding; from
+    its page to its case, the analyst freezes the card with the order's number and puts it on the 断卡 list; the
+    console's 断卡 export holds the card with the freeze recorded."""
+    import json
+
+    from openpyxl import load_workbook
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db, _ = console
+    statement = write_funds_statement(tmp_path / "交易流水.csv", bad_line=False)
+    accounts = tmp_path / "开户信息.csv"
+    accounts.write_text("卡号,客户号,账户类型,客户类型,开户网点\nMULE1,C9,借记卡,person,320505\n", encoding="utf-8")
+    account_map = tmp_path / "accounts.json"
+    account_map.write_text(json.dumps({"table": "bank_accounts", "columns": {
+        "account": "卡号", "holder": "客户号", "account_type": "账户类型", "owner_type": "客户类型",
+        "region": "开户网点"}}), encoding="utf-8")
+    _cli("scan", str(statement), str(accounts), "--mapping", str(DATA / "funds" / "statement.toml"),
+         "--mapping", str(account_map), "--db", db)
+    with sync_playwright() as p:
+        browser, page = _logged_in(p, url)
+        page.goto(url + "/findings?kind=money_mule_account&q=MULE1")
+        page.locator("a", has_text="疑似跑分账户").first.click()
+        expect(page.locator("h1")).to_contain_text("MULE1")
+        page.locator("#finding-cases a").first.click()
+        row = page.locator('#accounts tr[data-account="MULE1"]')
+        expect(row).to_have_count(1)
+        freeze = row.locator('td[data-action="freeze"]')
+        freeze.locator("input[name=text]").fill("苏公冻字〔2026〕17号")
+        freeze.locator("button").click()
+        expect(page.locator('#accounts tr[data-account="MULE1"] td[data-action="freeze"]')).to_contain_text("已冻结")
+        page.locator('#accounts tr[data-account="MULE1"] td[data-action="duanka"] button').click()
+        expect(page.locator('#accounts tr[data-account="MULE1"] td[data-action="duanka"]')).to_contain_text(
+            "已列入断卡名单")
+        with page.expect_download() as got:
+            page.locator("#duanka-export").click()
+        sheet = load_workbook(io.BytesIO(Path(got.value.path()).read_bytes())).active
+        rows = [[c.value for c in r] for r in sheet.iter_rows()]
+        assert [r[0] for r in rows[1:]] == ["MULE1"] and rows[1][8] == "苏公冻字〔2026〕17号"
         browser.close()

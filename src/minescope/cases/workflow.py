@@ -24,7 +24,14 @@ from minescope import registry, settings
 from minescope.cases import history
 from minescope.errors import InputError
 from minescope.model import ScanResult
-from minescope.store.cases import case_attachments, case_comments, case_findings, case_tasks, cases
+from minescope.store.cases import (
+    account_actions,
+    case_attachments,
+    case_comments,
+    case_findings,
+    case_tasks,
+    cases,
+)
 from minescope.store.findings import begin, findings, hold_write_lock, insert_ignore, scans
 
 STATES = ("new", "assigned", "notice_issued", "rectifying", "verified", "closed")
@@ -32,6 +39,13 @@ FORWARD = {"assigned": "notice_issued", "notice_issued": "rectifying", "rectifyi
 CLOSING_REASONS = ("cleared", "false_positive", "handed_to_police", "hijacked_host_cleaned")
 NEEDS_VERIFIED = {"cleared", "hijacked_host_cleaned"}
 TRACKED = ("state", "owner", "due_at", "closing_reason", "reopened")
+# What may be done about an account a case holds (bank and payment findings), as people read it
+ACCOUNT_ACTIONS = ("freeze", "report_to_police", "duanka")
+ACCOUNT_ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "freeze": ("已冻结", "frozen"), "report_to_police": ("已报案", "reported to the police"),
+    "duanka": ("已列入断卡名单", "on the 断卡 list (cards cut off from non-counter services)"),
+}
+REFERENCE_MAX = 200  # characters of an order's or report's reference kept
 PAGE_SIZE, PAGE_MAX = 50, 500  # cases per page of the console's list: by default, and at most
 DUE_DAYS_MIN, DUE_DAYS_MAX = 1, 365  # a rectification term, in whole days
 DUE_AT_MAX_AHEAD = (DUE_DAYS_MAX + 1) * 86400.0  # a due time given directly: at most this far ahead
@@ -304,6 +318,50 @@ def complete_task(store: Engine, case_id: int, task_id: int, actor: str) -> None
                        {"task": task_id, "done": True})
 
     writing(store, work)
+
+
+def case_accounts(conn: Connection, case_id: int) -> list[str]:
+    """The bank and payment accounts the case's findings are about (subject ``account``)."""
+    return sorted(conn.execute(
+        select(findings.c.subject_value).join(case_findings, case_findings.c.finding_id == findings.c.id)
+        .where(case_findings.c.case_id == case_id, findings.c.subject_type == "account").distinct()).scalars())
+
+
+def act_on_account(store: Engine, case_id: int, account: str, action: str, actor: str, reference: str = "") -> None:
+    """Record that an account of the case was frozen, reported to the police or put on the 断卡 list, with the
+    order's or report's reference; once per case, account and action, and only while the case is open."""
+    if action not in ACCOUNT_ACTIONS:
+        raise WorkflowError(f"未知的账户处置 {action[:40]}；可选 {'、'.join(ACCOUNT_ACTIONS)}",
+                            f"unknown account action {action[:40]}; choose one of {', '.join(ACCOUNT_ACTIONS)}")
+    reference = reference.strip()[:REFERENCE_MAX]
+
+    def work(conn: Connection) -> None:
+        _open(conn, case_id)
+        if account not in case_accounts(conn, case_id):
+            raise WorkflowError(f"案件 {case_id} 不涉及账户 {account[:64]}",
+                                f"case {case_id} holds no finding about the account {account[:64]}")
+        done = conn.execute(select(account_actions.c.id).where(
+            account_actions.c.case_id == case_id, account_actions.c.account == account,
+            account_actions.c.action == action)).first()
+        if done is not None:
+            zh, en = ACCOUNT_ACTION_LABELS[action]
+            raise WorkflowError(f"账户 {account[:64]} 已记录“{zh}”", f"the account {account[:64]} is already {en}")
+        conn.execute(insert(account_actions).values(case_id=case_id, account=account, action=action,
+                                                    reference=reference, actor=actor, at=time.time()))
+        history.append(conn, case_id, actor, "account_action", {},
+                       {"account": account, "action": action, "reference": reference})
+
+    writing(store, work)
+
+
+def account_actions_of(store: Engine, case_id: int) -> dict[str, dict[str, Row[Any]]]:
+    """The case's accounts, each with the actions recorded (action → row); accounts without any too."""
+    with store.connect() as conn:
+        out: dict[str, dict[str, Row[Any]]] = {a: {} for a in case_accounts(conn, case_id)}
+        for row in conn.execute(select(account_actions).where(account_actions.c.case_id == case_id)
+                                .order_by(account_actions.c.id)):
+            out.setdefault(row.account, {})[row.action] = row
+    return out
 
 
 def add_comment(store: Engine, case_id: int, text: str, actor: str) -> None:

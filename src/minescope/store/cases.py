@@ -1,4 +1,5 @@
-"""Tables of the disposal workflow: cases, their findings, tasks, comments, attachments, history.
+"""Tables of the disposal workflow: cases, their findings, tasks, account actions, comments, attachments,
+history.
 
 Cases are work: mutable, with a state machine (``cases.workflow``) and an append-only history whose
 rows are chained by SHA-256 (``cases.history``). They reference findings by id and never change them.
@@ -60,6 +61,20 @@ case_tasks = Table(
     Column("done", Boolean, nullable=False, default=False),
     Column("due_at", Float),
     Column("created_at", Float, nullable=False),
+)
+
+# What was done about an account a case holds (bank and payment findings): frozen, reported to the police, put on
+# the 断卡 list; each with the reference of the order or report, once per case, account and action.
+account_actions = Table(
+    "account_actions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("account", String(128), nullable=False, index=True),
+    Column("action", String(32), nullable=False),
+    Column("reference", Text, nullable=False, default=""),
+    Column("actor", String(128), nullable=False),
+    Column("at", Float, nullable=False),
+    UniqueConstraint("case_id", "account", "action", name="uq_account_actions_case_account_action"),
 )
 
 case_comments = Table(

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
 import fastapi_offline
@@ -146,6 +146,12 @@ class CloseBody(BaseModel):
 
 class TextBody(BaseModel):
     text: Plain = Field(min_length=1, max_length=10000)
+
+
+class AccountActionBody(BaseModel):
+    account: Plain = Field(min_length=1, max_length=128)
+    action: Literal["freeze", "report_to_police", "duanka"]
+    reference: Plain = Field(default="", max_length=200)
 
 
 @functools.cache
@@ -367,14 +373,14 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
                     action: Annotated[Plain, Form()], csrf: Annotated[Plain, Form()] = "",
                     owner: Annotated[Plain, Form()] = "", due_days: Annotated[Plain, Form()] = "7",
                     reason: Annotated[Plain, Form()] = "", force: Annotated[bool, Form()] = False,
-                    text: Annotated[Plain, Form()] = "") -> Response:
+                    text: Annotated[Plain, Form()] = "", account: Annotated[Plain, Form()] = "") -> Response:
         csrf_ok(request, csrf)
         visible(user, case_id)
         try:
             days = workflow.due_days_checked(int(due_days) if due_days.strip().isdigit() else due_days) \
                 if action == "assign" else 0
             _act(store, user, case_id, action, owner=owner, due_at=time.time() + days * 86400,
-                 reason=reason, force=force, text=text)
+                 reason=reason, force=force, text=text, account=account)
         except InputError as e:
             request.session["flash"] = e.text.get(lang_of(request))
         else:
@@ -403,6 +409,8 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def api_case(case_id: CaseId, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
         detail = _case_detail(store, visible(user, case_id))
         return {"case": dict(detail["case"]._mapping), "findings": detail["findings"],
+                "accounts": {a: {k: dict(r._mapping) for k, r in done.items()}
+                             for a, done in detail["accounts"].items()},
                 "tasks": [dict(r._mapping) for r in detail["tasks"]],
                 "comments": [dict(r._mapping) for r in detail["comments"]],
                 "history": [dict(r._mapping) for r in detail["history"]],
@@ -440,6 +448,14 @@ def create_app(db: str | Path, secret: str | None = None) -> FastAPI:
     def api_task(case_id: CaseId, body: TextBody, user: Annotated[User, Depends(editor)]) -> dict[str, int]:
         visible(user, case_id)
         return {"task_id": workflow.add_task(store, case_id, body.text, user.username)}
+
+    @app.post("/api/cases/{case_id}/accounts")
+    def api_account(case_id: CaseId, body: AccountActionBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
+        """Record what was done about an account of the case: ``freeze``, ``report_to_police`` or ``duanka`` (put
+        on the 断卡 list), with the order's or report's reference; once per account and action."""
+        visible(user, case_id)
+        workflow.act_on_account(store, case_id, body.account, body.action, user.username, body.reference)
+        return {"status": "ok"}
 
     @app.post("/api/cases/{case_id}/comments")
     def api_comment(case_id: CaseId, body: TextBody, user: Annotated[User, Depends(editor)]) -> dict[str, str]:
@@ -623,6 +639,8 @@ _ACTION_LABELS = {"assign": "hist.assign", "notice": "hist.notice_issued", "clos
 def _action_label(action: str, lang: str) -> str:
     if action in workflow.FORWARD.values():
         return states_in(lang)[action]
+    if action.startswith("account:"):
+        return labels_in(lang).get(f"acted.{action[8:]}", action[:40])
     key = "hist.task_done" if action.startswith("done:") else _ACTION_LABELS.get(action, "")
     return labels_in(lang).get(key, action[:40])
 
@@ -644,6 +662,8 @@ def _act(store: Engine, user: User, case_id: CaseId, action: str, **form: Any) -
         issue_notice(store, case_id, user.username, issuer=_issuer(store, user, case_id))
     elif action.startswith("done:") and action[5:].isdigit() and int(action[5:]) <= MAX_ID:
         workflow.complete_task(store, case_id, int(action[5:]), user.username)
+    elif action.startswith("account:") and action[8:] in workflow.ACCOUNT_ACTIONS:
+        workflow.act_on_account(store, case_id, form["account"], action[8:], user.username, form["text"])
     else:
         raise HTTPException(400, f"未知操作 {action[:40]} / unknown action {action[:40]}")
 
@@ -659,4 +679,5 @@ def _case_detail(store: Engine, case: Row[Any]) -> dict[str, Any]:
         hist = list(conn.execute(select(case_history).where(case_history.c.case_id == case.id)
                                  .order_by(case_history.c.id)))
     return {"case": case, "findings": found, "tasks": tasks, "comments": comments, "history": hist,
-            "attachments": workflow.attachments(store, case.id)}
+            "attachments": workflow.attachments(store, case.id),
+            "accounts": workflow.account_actions_of(store, case.id), "account_actions": workflow.ACCOUNT_ACTIONS}
