@@ -49,7 +49,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import orjson
@@ -318,6 +318,43 @@ def read_mapped(path: Path, report: InputReport, mapping: Mapping | MappingSpec 
                 yield m.table, batch
     except (OSError, pa.ArrowException) as e:  # a damaged Parquet page: the rows before it are kept
         report.fail(f"读到一半无法继续（{_reason(e)}）", f"cannot read on ({_reason(e)})")
+
+
+class MappedInput:
+    """One export of a dimension read through a column mapping: iterate for (table, batch) pairs of the
+    dimension's ``tables`` (another table's mapping is one problem, and the export is left), each batch through
+    ``finish``; ``report`` tells how it went. A dimension's reader sets ``tables`` and ``what`` (its tables named
+    in Chinese and English) and may override ``prepared`` (the mapping as loaded) and ``finish``."""
+
+    tables: ClassVar[dict[str, pa.Schema]] = {}
+    what: ClassVar[tuple[str, str]] = ("", "")  # e.g. ("电力表", "power table")
+
+    def __init__(self, path: Path | str, mapping: Mapping | MappingSpec | str | Path | None = None, *,
+                 batch_rows: int = BATCH_ROWS) -> None:
+        self.path = Path(path)
+        self.mapping = self.prepared(mapping)
+        self.batch_rows = batch_rows
+        self.report = InputReport(str(path))
+
+    def prepared(self, mapping: Mapping | MappingSpec | str | Path | None) -> Mapping | MappingSpec | str | Path | None:
+        return mapping
+
+    def finish(self, table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch
+
+    def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        report = self.report
+        if not report.is_file(self.path):
+            return
+        for table, batch in read_mapped(self.path, report, self.mapping, self.batch_rows):
+            if table not in self.tables:
+                zh, en = self.what
+                report.fail(f"映射的表 {table} 不是{zh}（{', '.join(self.tables)}）",
+                            f"the mapping's table {table} is no {en} ({', '.join(self.tables)})")
+                return
+            batch = self.finish(table, batch)
+            if batch.num_rows:
+                yield table, batch
 
 
 def _reason(e: BaseException) -> str:

@@ -13,15 +13,11 @@ fields (``id``, ``title``, ``body`` …) needs none. The item's kind is taken as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.dimensions.content.tables import TABLES
-from minescope.readers.mapped import BATCH_ROWS, Mapping, MappingSpec, read_mapped
-from minescope.readers.report import InputReport
+from minescope.readers.mapped import MappedInput
 
 KIND_NAMES = {"商品": "listing", "listing": "listing", "product": "listing", "item": "listing", "offer": "listing",
               "帖子": "post", "post": "post", "article": "post", "文章": "post", "评论": "comment",
@@ -29,26 +25,13 @@ KIND_NAMES = {"商品": "listing", "listing": "listing", "product": "listing", "
 """How exports name an item's kind, and the kind ``items`` holds; a mapping's ``[values.kind]`` adds or overrides."""
 
 
-class ContentInput:
+class ContentInput(MappedInput):
     """One export of a platform's listings, posts, comments or apps: iterate for ("items", batch) pairs."""
 
-    def __init__(self, path: Path | str, mapping: Mapping | MappingSpec | str | Path | None = None, *,
-                 batch_rows: int = BATCH_ROWS) -> None:
-        self.path = Path(path)
-        self.mapping = mapping
-        self.batch_rows = batch_rows
-        self.report = InputReport(str(path))
+    tables, what = TABLES, ("内容表", "content table")
 
-    def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
-        report = self.report
-        if not report.is_file(self.path):
-            return
-        for table, batch in read_mapped(self.path, report, self.mapping, self.batch_rows):
-            if table not in TABLES:
-                report.fail(f"映射的表 {table} 不是内容表（{', '.join(TABLES)}）",
-                            f"the mapping's table {table} is no content table ({', '.join(TABLES)})")
-                return
-            yield table, known_kinds(batch)
+    def finish(self, table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return known_kinds(batch)
 
 
 def known_kinds(batch: pa.RecordBatch) -> pa.RecordBatch:

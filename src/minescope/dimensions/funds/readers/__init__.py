@@ -14,14 +14,13 @@ direction is none of these is skipped and told, never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.dimensions.funds.tables import COUNTERPARTY_TYPES, DIRECTIONS, TABLES
-from minescope.readers.mapped import BATCH_ROWS, Mapping, MappingSpec, read_mapped
+from minescope.readers.mapped import MappedInput, Mapping, MappingSpec
 from minescope.readers.report import InputReport
 
 DIRECTION_NAMES = {
@@ -38,32 +37,21 @@ COUNTERPARTY_NAMES = {"交易所": "exchange", "币商": "otc", "承兑商": "ot
                       "第三方支付": "payment_platform"}
 
 
-class FundsInput:
+class FundsInput(MappedInput):
     """One export of a bank's or payment firm's system: iterate for (table, batch) pairs; ``report`` tells how it
     went."""
 
-    def __init__(self, path: Path | str, mapping: Mapping | MappingSpec | str | Path | None = None, *,
-                 batch_rows: int = BATCH_ROWS) -> None:
-        self.path = Path(path)
-        self.mapping = _with_names(mapping)
-        self.batch_rows = batch_rows
-        self.report = InputReport(str(path))
+    tables, what = TABLES, ("资金表", "funds table")
 
-    def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
-        report = self.report
-        if not report.is_file(self.path):
-            return
-        for table, batch in read_mapped(self.path, report, self.mapping, self.batch_rows):
-            if table not in TABLES:
-                report.fail(f"映射的表 {table} 不是资金表（{', '.join(TABLES)}）",
-                            f"the mapping's table {table} is no funds table ({', '.join(TABLES)})")
-                return
-            if table == "transactions":
-                batch = _known_directions(batch, report)
-            elif table == "known_counterparties":
-                batch = _known_types(batch)
-            if batch.num_rows:
-                yield table, batch
+    def prepared(self, mapping: Mapping | MappingSpec | str | Path | None) -> Mapping | None:
+        return _with_names(mapping)
+
+    def finish(self, table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if table == "transactions":
+            return _known_directions(batch, self.report)
+        if table == "known_counterparties":
+            return _known_types(batch)
+        return batch
 
 
 def _with_names(mapping: Mapping | MappingSpec | str | Path | None) -> Mapping | None:

@@ -14,7 +14,6 @@ dimensions share (``minescope.readers.mapped``, docs/mapping.md): long (one row 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -22,8 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minescope.dimensions.power.tables import INTERVALS_S, TABLES
-from minescope.readers.mapped import BATCH_ROWS, Mapping, MappingSpec, read_mapped
-from minescope.readers.report import InputReport
+from minescope.readers.mapped import MappedInput, Mapping, MappingSpec
 
 TARIFF_NAMES = {
     "居民": "residential", "居民生活": "residential", "居民生活用电": "residential", "城乡居民生活用电": "residential",
@@ -36,31 +34,21 @@ TARIFF_NAMES = {
 ``TARIFFS`` holds; a mapping's ``[values.tariff]`` adds or overrides."""
 
 
-class PowerInput:
+class PowerInput(MappedInput):
     """One export of a metering or marketing system: iterate for (table, batch) pairs; ``report`` tells how
     it went."""
 
-    def __init__(self, path: Path | str, mapping: Mapping | MappingSpec | str | Path | None = None, *,
-                 batch_rows: int = BATCH_ROWS) -> None:
-        self.path = Path(path)
-        self.mapping = _with_tariffs(mapping)
-        self.batch_rows = batch_rows
-        self.report = InputReport(str(path))
+    tables, what = TABLES, ("电力表", "power table")
 
-    def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
-        report = self.report
-        if not report.is_file(self.path):
-            return
-        for table, batch in read_mapped(self.path, report, self.mapping, self.batch_rows):
-            if table not in TABLES:
-                report.fail(f"映射的表 {table} 不是电力表（{', '.join(TABLES)}）",
-                            f"the mapping's table {table} is no power table ({', '.join(TABLES)})")
-                return
-            if table == "accounts":
-                batch = _known_tariffs(batch)
-            elif table == "billing":
-                batch = _billed_days(batch)
-            yield table, batch
+    def prepared(self, mapping: Mapping | MappingSpec | str | Path | None) -> Mapping | None:
+        return _with_tariffs(mapping)
+
+    def finish(self, table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if table == "accounts":
+            return _known_tariffs(batch)
+        if table == "billing":
+            return _billed_days(batch)
+        return batch
 
 
 def _with_tariffs(mapping: Mapping | MappingSpec | str | Path | None) -> Mapping | None:
