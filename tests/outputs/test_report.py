@@ -566,3 +566,20 @@ def test_exchanges_reached_are_summarised_by_organisation_and_never_counted_as_m
     doc = orjson.loads(dumps(result, summary))
     jsonschema.Draft202012Validator(load_schema()).validate(doc)
     assert {r["exchange"] for r in doc["summary"]["exchanges"]} == set(rows)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_trading_findings_about_accounts_are_listed_with_their_subject(lang: str) -> None:
+    from minescope.dimensions.funds.kinds import MONEY_MULE
+    from minescope.model import Dimension
+
+    mule = Finding(kind=MONEY_MULE, subject_ip=None, peer=None, flows=(), confidence=0.8, severity=Severity.HIGH,
+                   reasons=(Text(zh="大量一次性小额付款人", en="many one-off small payers"),), evidence=(),
+                   source="statement.csv", subject=Subject(SubjectType.ACCOUNT, "6222000011112222"),
+                   dimension=Dimension.FUNDS, first_seen=T0, last_seen=T0 + 60, key="mule")
+    res = ScanResult([], [mule], started_at=T0, wall_seconds=0.1)
+    out, html = _terminal(res, lang), render_html(res, summarize(res), lang, generated_at=T0)
+    for text in (out, html):
+        assert "6222000011112222" in text and mule.reasons[0].get(lang) in text
+        assert registry.kinds()[MONEY_MULE].label.get(lang) in text
+    assert ":0" not in html.split("6222000011112222", 1)[1][:200]  # no empty endpoint shown for an account

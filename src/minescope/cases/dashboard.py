@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Integer, and_, case, cast, func, or_, select, true
 
 from minescope import registry
-from minescope.dimensions.network.kinds import MINING_SESSION
+from minescope.dimensions.network.kinds import EXCHANGE_ACCESS, MINING_SESSION
 from minescope.model import INSTITUTIONAL
 from minescope.store.cases import case_history, cases
 from minescope.store.findings import findings, scans
@@ -83,8 +83,7 @@ def _findings_figures(store: Engine, scope: str, first_day: int) -> dict[str, An
              .where(on_machines).group_by(machine).subquery())
     meters = select(f.subject_value).where(mining, f.subject_type == "meter").distinct().subquery()
     # hosts reaching exchanges: trading, counted apart from mining
-    traders = (select(f.subject_value).where(in_area, f.kind.in_(registry.kinds_in_section("trading")))
-               .distinct().subquery())
+    traders = select(f.subject_value).where(in_area, f.kind == EXCHANGE_ACCESS).distinct().subquery()
     with store.connect() as conn:
         # one pass over the area's findings: counts by kind, and the sums of each algorithm
         sums = conn.execute(

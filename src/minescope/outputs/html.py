@@ -62,7 +62,7 @@ def _view(result: ScanResult, summary: Summary, lang: str, now: float) -> dict[s
         "contacts": _rows(by_kind, "contacts", _contact_row, lang),
         "nodes": _rows(by_kind, "nodes", _node_row, lang),
         "leads": _rows(by_kind, "leads", _contact_row, lang),
-        "trading": _rows(by_kind, "trading", _contact_row, lang),
+        "trading": _rows(by_kind, "trading", _other_row, lang),
         "exchanges": [
             (r.org_name or tr("no_org"), r.name_en if lang == "en" else r.name_zh, r.hosts, r.app_hosts, r.sessions,
              fmt.nbytes(r.bytes), fmt.clock(r.last_seen))

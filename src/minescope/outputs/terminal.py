@@ -192,9 +192,9 @@ def _section_title(section: str, lang: str) -> str:
     return " / ".join(t_opt("kind", k, lang) for k in registry.kinds_in_section(section))
 
 
-def _others_table(findings: list[Finding], lang: str) -> Table:
+def _others_table(findings: list[Finding], lang: str, section: str = "findings") -> Table:
     """Findings of any dimension: what they are about, and why."""
-    table = _table(_section_title("findings", lang), (t("subject", lang), "left"), (t("kind", lang), "left"),
+    table = _table(_section_title(section, lang), (t("subject", lang), "left"), (t("kind", lang), "left"),
                    (t("reasons", lang), "left"), (t("confidence", lang), "right"))
     for f in findings[:MAX_ROWS]:
         table.add_row(_txt(f"{t_opt('subject', str(f.subject.type), lang)} {f.subject.value}"),
@@ -328,7 +328,8 @@ def render_terminal(
         kinds = registry.kinds_in_section(name)
         return [f for f in result.findings if f.kind in kinds]
 
-    sessions, contacts, others = section("sessions"), section("contacts"), section("findings")
+    sessions, contacts, others, trading = (section("sessions"), section("contacts"), section("findings"),
+                                           section("trading"))
     # leads: listed apart, after the list-backed findings (not counted as mining), strongest first
     # (a carrier's day can hold thousands)
     leads = sorted(section("leads"), key=lambda f: -f.confidence)
@@ -342,6 +343,8 @@ def render_terminal(
         parts.append(_contacts_table(contacts, lang))
     if leads:
         parts.append(_contacts_table(leads, lang, _section_title("leads", lang)))
+    if trading:
+        parts.append(_others_table(trading, lang, "trading"))
     if others:
         parts.append(_others_table(others, lang))
     if summary.crypto_nodes:
