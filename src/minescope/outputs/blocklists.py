@@ -35,7 +35,6 @@ from minescope.store.findings import findings, scans, store_meta
 
 FORMATS = registry.outputs("export")
 SID_BASE = 7_300_000  # local Suricata sid range for minescope rules (exchanges from SID_BASE + 500,000)
-WHAT = ("pools", "exchanges")  # what an export lists (``--of``)
 TITLES = {"pools": "confirmed mining pools", "exchanges": "virtual-currency exchanges (trading venues)"}
 
 
