@@ -38,6 +38,8 @@ ARGS: dict[str, list[str]] = {
     "users revoke": ["someone", "0123456789ab"],
     "cases assign": ["1", "--owner", "someone", "--due-days", "7"],
     "cases ledger": ["-o", "{out}/ledger.xlsx"],
+    "cases duanka": ["-o", "{out}/duanka.xlsx"],
+    "cases account": ["1", "6222000011112222", "freeze"],
     "cases notice": ["1", "-o", "{out}/notice.pdf"],
     "authorities set": ["320102", "某局"],
     **{f"authorities {c}": ["320102"] for c in ("remove", "which")},
